@@ -1,0 +1,32 @@
+import type { RunMode, SourceFile } from './runs.js';
+
+/** BullMQ queue that carries runs from gateways to workers. */
+export const RUN_QUEUE = 'runs';
+
+/** The job a gateway enqueues for a run; the job id is the run id. */
+export interface RunJob {
+  runId: string;
+  ownerId: string;
+  language: string;
+  mode: RunMode;
+  files: SourceFile[];
+  stdin: string;
+  interactive: boolean;
+}
+
+/**
+ * Redis keys and channels shared by gateways and workers. Everything about a live run lives
+ * under one prefix and expires with the replay log's TTL.
+ */
+export const redisKeys = {
+  /** List of JSON OutputChunks, in seq order (the replay log). */
+  log: (runId: string) => `coderoom:run:${runId}:log`,
+  /** Hash: status, lastSeq, startedAt; `result` (JSON) once finished. */
+  state: (runId: string) => `coderoom:run:${runId}:state`,
+  /** Set once by whoever finishes the run, so `run:finished` is sent exactly once. */
+  finished: (runId: string) => `coderoom:run:${runId}:finished`,
+  /** Set when a cancel was requested, read by the worker before and during the run. */
+  cancel: (runId: string) => `coderoom:run:${runId}:cancel`,
+  /** Pub/sub channel on which workers hear cancel requests (message: run id). */
+  cancelChannel: 'coderoom:cancel',
+} as const;

@@ -1,0 +1,2 @@
+export * from './load-languages.js';
+export * from './redis-options.js';

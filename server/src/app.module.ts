@@ -1,0 +1,54 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { RUN_QUEUE } from '@coderoom/contracts';
+import { redisOptionsFromUrl } from '@coderoom/contracts/node';
+import { GATEWAY_CONFIG, type GatewayConfig } from './config/config.js';
+import { DevAuthController } from './controllers/auth.controller.js';
+import { HealthController } from './controllers/health.controller.js';
+import { LanguagesController } from './controllers/languages.controller.js';
+import { RunGateway } from './gateways/run.gateway.js';
+import { DatabaseRepository } from './repositories/database.repository.js';
+import { FeedBusRepository } from './repositories/feed-bus.repository.js';
+import { LanguageRepository } from './repositories/language.repository.js';
+import { QueueRepository } from './repositories/queue.repository.js';
+import { RedisRepository } from './repositories/redis.repository.js';
+import { RunLogRepository } from './repositories/run-log.repository.js';
+import { RunRepository } from './repositories/run.repository.js';
+import { AuthService } from './services/auth.service.js';
+import { HealthService } from './services/health.service.js';
+import { RunFeedService } from './services/run-feed.service.js';
+import { RunService } from './services/run.service.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: GatewayConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        BullModule.forRoot({ connection: redisOptionsFromUrl(config.redisUrl) }),
+        BullModule.registerQueue({ name: RUN_QUEUE }),
+      ],
+      controllers: [
+        HealthController,
+        LanguagesController,
+        // The dev-token route must not exist at all unless dev tokens are on (API.md).
+        ...(config.devTokens ? [DevAuthController] : []),
+      ],
+      providers: [
+        { provide: GATEWAY_CONFIG, useValue: config },
+        RedisRepository,
+        DatabaseRepository,
+        RunRepository,
+        RunLogRepository,
+        QueueRepository,
+        LanguageRepository,
+        FeedBusRepository,
+        AuthService,
+        HealthService,
+        RunFeedService,
+        RunService,
+        RunGateway,
+      ],
+    };
+  }
+}

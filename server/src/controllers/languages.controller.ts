@@ -1,0 +1,13 @@
+import { Controller, Get } from '@nestjs/common';
+import type { LanguageInfo } from '@coderoom/contracts';
+import { RunService } from '../services/run.service.js';
+
+@Controller('api/languages')
+export class LanguagesController {
+  constructor(private readonly runs: RunService) {}
+
+  @Get()
+  list(): { languages: LanguageInfo[] } {
+    return { languages: this.runs.listLanguages() };
+  }
+}

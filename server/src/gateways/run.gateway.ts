@@ -1,0 +1,161 @@
+import { Logger } from '@nestjs/common';
+import {
+  WebSocketGateway,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+  type OnGatewayInit,
+} from '@nestjs/websockets';
+import type { ExtendedError, Socket } from 'socket.io';
+import {
+  CLIENT_EVENTS,
+  CoderoomError,
+  emptySchema,
+  runIdSchema,
+  runInputSchema,
+  runWatchSchema,
+  type ApiError,
+  type AuthUser,
+  type ClientToServerEvents,
+  type InterServerEvents,
+  type RunFeedEvent,
+  type ServerToClientEvents,
+} from '@coderoom/contracts';
+import { FeedBusRepository, type CoderoomServer } from '../repositories/feed-bus.repository.js';
+import { AuthService } from '../services/auth.service.js';
+import type { FeedSink } from '../services/run-feed.service.js';
+import { RunService, parsePayload } from '../services/run.service.js';
+
+type CoderoomSocket = Socket<
+  ClientToServerEvents,
+  ServerToClientEvents,
+  InterServerEvents,
+  { user: AuthUser }
+>;
+
+/** What a handler answers: the ack body, and work to do once the ack is on its way. */
+interface Answer {
+  body: object;
+  afterAck?: () => void;
+}
+
+const KNOWN_EVENTS = new Set<string>(CLIENT_EVENTS);
+
+/**
+ * The socket.io edge: authenticates the handshake, validates each event, makes one call into
+ * RunService and acknowledges. A bad payload is answered, never thrown at the connection.
+ */
+@WebSocketGateway()
+export class RunGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+  private readonly logger = new Logger(RunGateway.name);
+
+  constructor(
+    private readonly auth: AuthService,
+    private readonly runs: RunService,
+    private readonly bus: FeedBusRepository,
+  ) {}
+
+  afterInit(server: CoderoomServer): void {
+    server.use((socket, next) => {
+      const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
+      this.auth.verify(token).then(
+        (user) => {
+          (socket as CoderoomSocket).data.user = user;
+          next();
+        },
+        () => {
+          const err: ExtendedError = new Error('unauthorized');
+          err.data = { code: 'UNAUTHORIZED' };
+          next(err);
+        },
+      );
+    });
+    this.bus.attach(server);
+  }
+
+  handleConnection(socket: CoderoomSocket): void {
+    const user = socket.data.user;
+    const sink: FeedSink = { id: socket.id, send: (e) => sendFeedEvent(socket, e) };
+
+    this.handle(socket, 'run:start', async (p) => ({ body: await this.runs.start(user, p, sink) }));
+    this.handle(socket, 'run:cancel', async (p) => {
+      await this.runs.cancel(user, parsePayload(runIdSchema, p).runId);
+      return { body: {} };
+    });
+    this.handle(socket, 'run:watch', async (p) => {
+      const { runId, afterSeq } = parsePayload(runWatchSchema, p);
+      const { answer, deliveredSeq } = await this.runs.watch(user, runId, afterSeq ?? 0, sink);
+      return { body: answer, afterAck: () => this.runs.completeWatch(runId, sink.id, deliveredSeq) };
+    });
+    this.handle(socket, 'run:unwatch', async (p) => {
+      this.runs.unwatch(parsePayload(runIdSchema, p).runId, sink.id);
+      return { body: {} };
+    });
+    this.handle(socket, 'run:input', async (p) => {
+      parsePayload(runInputSchema, p);
+      throw new CoderoomError('CONFLICT', 'interactive input is not available yet');
+    });
+    this.handle(socket, 'languages:list', async (p) => {
+      parsePayload(emptySchema, p);
+      return { body: { languages: this.runs.listLanguages() } };
+    });
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
+      const ack = args[args.length - 1];
+      if (typeof ack === 'function') {
+        ack({ ok: false, error: { code: 'INVALID', message: `unknown event "${String(event)}"` } });
+      }
+    });
+  }
+
+  handleDisconnect(socket: CoderoomSocket): void {
+    this.runs.disconnect(socket.id);
+  }
+
+  private handle(
+    socket: CoderoomSocket,
+    event: keyof ClientToServerEvents,
+    handler: (payload: unknown) => Promise<Answer>,
+  ): void {
+    // Registered untyped on purpose: clients may send anything; the handler validates it.
+    (socket as unknown as Socket).on(event, (...args: unknown[]) => {
+      const ack = args[args.length - 1];
+      // Every event takes an acknowledgement; without one there is nobody to answer.
+      if (typeof ack !== 'function') return;
+      const payload = args.length > 1 ? args[0] : undefined;
+      handler(payload).then(
+        (answer) => {
+          ack({ ok: true, ...answer.body });
+          answer.afterAck?.();
+        },
+        (err: unknown) => ack({ ok: false, error: this.toApiError(event, err) }),
+      );
+    });
+  }
+
+  private toApiError(event: string, err: unknown): ApiError {
+    if (err instanceof CoderoomError) return err.toApiError();
+    this.logger.error(`${event} failed: ${(err as Error)?.stack ?? String(err)}`);
+    return { code: 'INTERNAL', message: 'internal error' };
+  }
+}
+
+function sendFeedEvent(socket: CoderoomSocket, e: RunFeedEvent): void {
+  switch (e.kind) {
+    case 'run:status':
+      socket.emit('run:status', e.event);
+      return;
+    case 'run:output':
+      socket.emit('run:output', e.event);
+      return;
+    case 'run:test':
+      socket.emit('run:test', e.event);
+      return;
+    case 'run:finished':
+      socket.emit('run:finished', e.event);
+      return;
+    default: {
+      const never: never = e;
+      throw new Error(`unknown feed event ${JSON.stringify(never)}`);
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
+
+/**
+ * Owns the gateway's Redis connections: one for commands, and the publish/subscribe pair the
+ * socket.io Redis adapter needs (a subscribed connection can run nothing else).
+ */
+@Injectable()
+export class RedisRepository implements OnApplicationShutdown {
+  private readonly logger = new Logger(RedisRepository.name);
+  readonly client: Redis;
+  readonly adapterPub: Redis;
+  readonly adapterSub: Redis;
+
+  constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig) {
+    this.client = this.connect(config.redisUrl, 'commands');
+    this.adapterPub = this.connect(config.redisUrl, 'adapter-pub');
+    this.adapterSub = this.connect(config.redisUrl, 'adapter-sub');
+  }
+
+  private connect(url: string, role: string): Redis {
+    const client = new Redis(url, { maxRetriesPerRequest: null, connectionName: `coderoom-gateway-${role}` });
+    client.on('error', (err: Error) => this.logger.warn(`redis (${role}): ${err.message}`));
+    return client;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.client.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([this.client.quit(), this.adapterPub.quit(), this.adapterSub.quit()]);
+  }
+}

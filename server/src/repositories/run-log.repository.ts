@@ -1,0 +1,80 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  redisKeys,
+  type OutputChunk,
+  type RunResult,
+  type RunStatus,
+} from '@coderoom/contracts';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
+import { RedisRepository } from './redis.repository.js';
+
+export interface LiveRunState {
+  status: RunStatus;
+  lastSeq: number;
+  startedAt: string | null;
+  result: RunResult | null;
+}
+
+/** The live side of a run in Redis: replay log, state hash, finish guard and cancel signal. */
+@Injectable()
+export class RunLogRepository {
+  constructor(
+    private readonly redis: RedisRepository,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {}
+
+  async state(runId: string): Promise<LiveRunState | null> {
+    const h = await this.redis.client.hgetall(redisKeys.state(runId));
+    if (!h.status) return null;
+    return {
+      status: h.status as RunStatus,
+      lastSeq: Number(h.lastSeq ?? 0),
+      startedAt: h.startedAt ?? null,
+      result: h.result ? (JSON.parse(h.result) as RunResult) : null,
+    };
+  }
+
+  /**
+   * Chunks with seq > afterSeq, or null when the log no longer covers them (expired or never
+   * written); the caller then falls back to the stored run. Index i of the list holds seq i+1.
+   */
+  async backlog(runId: string, afterSeq: number, lastSeq: number): Promise<OutputChunk[] | null> {
+    if (afterSeq >= lastSeq) return [];
+    const raw = await this.redis.client.lrange(redisKeys.log(runId), afterSeq, lastSeq - 1);
+    if (raw.length !== lastSeq - afterSeq) return null;
+    return raw.map((r) => JSON.parse(r) as OutputChunk);
+  }
+
+  async initQueued(runId: string): Promise<void> {
+    await this.redis.client
+      .multi()
+      .hset(redisKeys.state(runId), { status: 'queued', lastSeq: 0 })
+      .expire(redisKeys.state(runId), this.config.replayTtlSeconds)
+      .exec();
+  }
+
+  /** True for exactly one caller per run: the one allowed to announce its end. */
+  async claimFinish(runId: string): Promise<boolean> {
+    const ok = await this.redis.client.set(
+      redisKeys.finished(runId),
+      '1',
+      'EX',
+      this.config.replayTtlSeconds,
+      'NX',
+    );
+    return ok === 'OK';
+  }
+
+  async storeResult(runId: string, result: RunResult): Promise<void> {
+    await this.redis.client
+      .multi()
+      .hset(redisKeys.state(runId), { status: 'finished', result: JSON.stringify(result) })
+      .expire(redisKeys.state(runId), this.config.replayTtlSeconds)
+      .exec();
+  }
+
+  async requestCancel(runId: string): Promise<void> {
+    await this.redis.client.set(redisKeys.cancel(runId), '1', 'EX', this.config.replayTtlSeconds);
+    await this.redis.client.publish(redisKeys.cancelChannel, runId);
+  }
+}

@@ -1,0 +1,46 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { SignJWT, jwtVerify } from 'jose';
+import { CoderoomError, ROLES, type AuthUser, type Role } from '@coderoom/contracts';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
+
+/** Verifies API tokens (JWT, HS256 with JWT_SECRET) and, in dev mode, issues them. */
+@Injectable()
+export class AuthService {
+  private readonly key: Uint8Array;
+
+  constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {
+    this.key = new TextEncoder().encode(config.jwtSecret);
+  }
+
+  async verify(token: unknown): Promise<AuthUser> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
+      throw new CoderoomError('UNAUTHORIZED', 'unauthorized');
+    }
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        requiredClaims: ['sub', 'exp'],
+      });
+      const role = payload.role;
+      if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
+        throw new Error('bad role');
+      }
+      const name = typeof payload.name === 'string' ? payload.name : String(payload.sub);
+      return { id: String(payload.sub), name, role: role as Role };
+    } catch {
+      throw new CoderoomError('UNAUTHORIZED', 'unauthorized');
+    }
+  }
+
+  /** Dev mode only: a token for whoever asks. The user id is derived from the name. */
+  async issueDevToken(name: string, role: Role): Promise<{ token: string; user: AuthUser }> {
+    const user: AuthUser = { id: `dev:${name}`, name, role };
+    const token = await new SignJWT({ name, role })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(user.id)
+      .setIssuedAt()
+      .setExpirationTime(`${this.config.devTokenTtlSeconds}s`)
+      .sign(this.key);
+    return { token, user };
+  }
+}

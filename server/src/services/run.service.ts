@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  CoderoomError,
+  runStartSchema,
+  runStartTooLarge,
+  toLanguageInfo,
+  type AuthUser,
+  type LanguageInfo,
+  type OutputChunk,
+  type RunResult,
+  type RunStartResult,
+  type RunSummary,
+  type RunWatchResult,
+  type SourceFile,
+} from '@coderoom/contracts';
+import type { z } from 'zod';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
+import { FeedBusRepository } from '../repositories/feed-bus.repository.js';
+import { LanguageRepository } from '../repositories/language.repository.js';
+import { QueueRepository } from '../repositories/queue.repository.js';
+import { RunLogRepository, type LiveRunState } from '../repositories/run-log.repository.js';
+import { RunRepository } from '../repositories/run.repository.js';
+import type { RunDocument } from '../schemas/run.schema.js';
+import { RunFeedService, type FeedSink } from './run-feed.service.js';
+
+/** Parses a payload with a contracts schema; failures become INVALID with the fields at fault. */
+export function parsePayload<S extends z.ZodType>(schema: S, payload: unknown): z.output<S> {
+  const parsed = schema.safeParse(payload ?? undefined);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    const where = details.map((d) => d.path || '(payload)').join(', ');
+    throw new CoderoomError('INVALID', `invalid payload: ${where}`, { details });
+  }
+  return parsed.data;
+}
+
+/** Admits runs, cancels them, and answers watches. Never executes code. */
+@Injectable()
+export class RunService {
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly languages: LanguageRepository,
+    private readonly runs: RunRepository,
+    private readonly log: RunLogRepository,
+    private readonly queue: QueueRepository,
+    private readonly feed: RunFeedService,
+    private readonly bus: FeedBusRepository,
+  ) {}
+
+  listLanguages(): LanguageInfo[] {
+    return this.languages.all().map(toLanguageInfo);
+  }
+
+  async start(user: AuthUser, payload: unknown, owner: FeedSink | null): Promise<RunStartResult> {
+    const req = parsePayload(runStartSchema, payload);
+    const tooLarge = runStartTooLarge(req);
+    if (tooLarge) throw new CoderoomError('TOO_LARGE', tooLarge);
+    const language = this.languages.get(req.language);
+    if (!language) {
+      throw new CoderoomError('UNSUPPORTED_LANGUAGE', `unsupported language "${req.language}"`, {
+        details: { supported: this.languages.all().map((l) => l.id) },
+      });
+    }
+    const files: SourceFile[] = req.files ?? [{ path: language.fileName, content: req.source ?? '' }];
+    const runId = randomUUID();
+    const now = new Date();
+    const mode = req.mode ?? 'run';
+    await this.runs.create({
+      _id: runId,
+      ownerId: user.id,
+      ownerName: user.name,
+      language: language.id,
+      mode,
+      sessionId: req.sessionId ?? null,
+      problemId: req.problemId ?? null,
+      files,
+      stdin: req.stdin ?? '',
+      interactive: req.interactive ?? false,
+      status: 'queued',
+      createdAt: now,
+      expireAt: new Date(now.getTime() + this.config.runRetentionDays * 86_400_000),
+    });
+    await this.log.initQueued(runId);
+    // Subscribe the owner before the job exists, so not a single event can be missed.
+    if (owner) this.feed.subscribe(runId, owner, 0, false);
+    const position = await this.queue.enqueue({
+      runId,
+      ownerId: user.id,
+      language: language.id,
+      mode,
+      files,
+      stdin: req.stdin ?? '',
+      interactive: req.interactive ?? false,
+    });
+    owner?.send({
+      kind: 'run:status',
+      event: { runId, status: 'queued', position, at: now.toISOString() },
+    });
+    return { runId, status: 'queued', position };
+  }
+
+  async cancel(user: AuthUser, runId: string): Promise<void> {
+    const run = await this.findAllowed(user, runId);
+    if (run.status === 'finished') throw new CoderoomError('CONFLICT', 'the run has already finished');
+    await this.log.requestCancel(runId);
+    if (await this.queue.removeIfWaiting(runId)) {
+      await this.finishHere(runId, {
+        verdict: 'CANCELLED',
+        exitCode: null,
+        signal: null,
+        timeMs: 0,
+        memoryKb: null,
+        truncated: false,
+      });
+    }
+  }
+
+  /**
+   * Subscribes a sink to a run and returns the summary plus every chunk after `afterSeq`.
+   * The caller must send the answer and then call `completeWatch`, which releases live events
+   * that arrived meanwhile (skipping those already in the backlog).
+   */
+  async watch(
+    user: AuthUser,
+    runId: string,
+    afterSeq: number,
+    sink: FeedSink,
+  ): Promise<{ answer: RunWatchResult; deliveredSeq: number }> {
+    const run = await this.findAllowed(user, runId);
+    this.feed.subscribe(runId, sink, afterSeq, true);
+    try {
+      const live = await this.log.state(runId);
+      const lastSeq = live?.lastSeq ?? lastSeqOf(run.output);
+      const fromLog = live ? await this.log.backlog(runId, afterSeq, lastSeq) : null;
+      const backlog = fromLog ?? run.output.filter((c) => c.seq > afterSeq).map((c) => ({ ...c, runId }));
+      const summary = this.summarize(run, live, lastSeq);
+      if (summary.status === 'finished') this.feed.unsubscribe(runId, sink.id);
+      return { answer: { run: summary, backlog }, deliveredSeq: lastSeqOf(backlog) || afterSeq };
+    } catch (err) {
+      this.feed.unsubscribe(runId, sink.id);
+      throw err;
+    }
+  }
+
+  completeWatch(runId: string, sinkId: string, deliveredSeq: number): void {
+    this.feed.completeSync(runId, sinkId, deliveredSeq);
+  }
+
+  unwatch(runId: string, sinkId: string): void {
+    this.feed.unsubscribe(runId, sinkId);
+  }
+
+  disconnect(sinkId: string): void {
+    this.feed.removeSink(sinkId);
+  }
+
+  private async findAllowed(user: AuthUser, runId: string): Promise<RunDocument> {
+    const run = await this.runs.find(runId);
+    if (!run) throw new CoderoomError('NOT_FOUND', `run ${runId} not found`);
+    if (run.ownerId !== user.id && user.role !== 'admin') {
+      throw new CoderoomError('FORBIDDEN', 'this run belongs to someone else');
+    }
+    return run;
+  }
+
+  /** Ends a run that no worker holds; the Redis guard keeps `run:finished` to exactly one. */
+  private async finishHere(runId: string, result: RunResult): Promise<void> {
+    if (!(await this.log.claimFinish(runId))) return;
+    await this.log.storeResult(runId, result);
+    await this.runs.finish(runId, result, []);
+    this.bus.publish({ kind: 'run:finished', event: { runId, ...result } });
+  }
+
+  private summarize(run: RunDocument, live: LiveRunState | null, lastSeq: number): RunSummary {
+    const result = live?.result ?? run.result;
+    return {
+      runId: run._id,
+      ownerId: run.ownerId,
+      language: run.language,
+      mode: run.mode,
+      status: result ? 'finished' : (live?.status ?? run.status),
+      createdAt: run.createdAt.toISOString(),
+      startedAt: live?.startedAt ?? run.startedAt?.toISOString() ?? null,
+      finishedAt: run.finishedAt?.toISOString() ?? null,
+      lastSeq,
+      result: result ?? null,
+    };
+  }
+}
+
+function lastSeqOf(chunks: Pick<OutputChunk, 'seq'>[]): number {
+  return chunks.length ? chunks[chunks.length - 1]!.seq : 0;
+}

@@ -1,0 +1,81 @@
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+const defaultLanguagesDir = fileURLToPath(new URL('../../../../sandbox/languages', import.meta.url));
+
+const envSchema = z.object({
+  REDIS_URL: z.string().url(),
+  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI'),
+  LANGUAGES_DIR: z.string().default(defaultLanguagesDir),
+  WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).default(`${hostname()}-${process.pid}`),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
+  /** Tag of the sandbox images (coderoom-sandbox-<image>:<tag>). */
+  SANDBOX_IMAGE_TAG: z.string().default('latest'),
+  /** OCI runtime for sandboxes: runc, or runsc (gVisor) when installed. */
+  SANDBOX_RUNTIME: z.string().default('runc'),
+  RUN_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  COMPILE_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+  RUN_MEMORY_MB: z.coerce.number().int().min(16).max(16_384).default(256),
+  RUN_CPUS: z.coerce.number().min(0.1).max(64).default(1),
+  RUN_PIDS: z.coerce.number().int().min(8).max(4096).default(64),
+  RUN_TMPFS_MB: z.coerce.number().int().min(1).max(4096).default(64),
+  OUTPUT_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(64 * 1024),
+  REPLAY_TTL_SECONDS: z.coerce.number().int().positive().default(3600),
+});
+
+export interface RunLimits {
+  wallMs: number;
+  compileWallMs: number;
+  memoryMb: number;
+  cpus: number;
+  pids: number;
+  tmpfsMb: number;
+  outputBytes: number;
+}
+
+export interface WorkerConfig {
+  redisUrl: string;
+  mongodbUri: string;
+  languagesDir: string;
+  workerId: string;
+  concurrency: number;
+  dockerSocket: string;
+  imageTag: string;
+  runtime: string;
+  limits: RunLimits;
+  replayTtlSeconds: number;
+}
+
+export const WORKER_CONFIG = Symbol('WORKER_CONFIG');
+
+/** Reads the environment once; a bad or missing variable stops start-up with a list of problems. */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid worker configuration:\n${problems.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    redisUrl: e.REDIS_URL,
+    mongodbUri: e.MONGODB_URI,
+    languagesDir: e.LANGUAGES_DIR,
+    workerId: e.WORKER_ID,
+    concurrency: e.WORKER_CONCURRENCY,
+    dockerSocket: e.DOCKER_SOCKET,
+    imageTag: e.SANDBOX_IMAGE_TAG,
+    runtime: e.SANDBOX_RUNTIME,
+    limits: {
+      wallMs: e.RUN_WALL_MS,
+      compileWallMs: e.COMPILE_WALL_MS,
+      memoryMb: e.RUN_MEMORY_MB,
+      cpus: e.RUN_CPUS,
+      pids: e.RUN_PIDS,
+      tmpfsMb: e.RUN_TMPFS_MB,
+      outputBytes: e.OUTPUT_LIMIT_BYTES,
+    },
+    replayTtlSeconds: e.REPLAY_TTL_SECONDS,
+  };
+}

@@ -1,0 +1,103 @@
+import { Injectable } from '@nestjs/common';
+import {
+  redisKeys,
+  type LiveRunStatus,
+  type OutputChunk,
+  type RunResult,
+} from '@coderoom/contracts';
+import type { OutputPart } from '../services/output-coalescer.js';
+import { RedisRepository } from './redis.repository.js';
+
+/**
+ * Writes one run's live feed: every chunk gets the next seq, is appended to the replay log and
+ * published to the gateways, in that order on one connection, so a gateway that reads the log
+ * after hearing of chunk n always finds it there.
+ */
+export class RunFeedWriter {
+  private seq = 0;
+  private started = false;
+  private readonly chunks: OutputChunk[] = [];
+  private writes: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly redis: RedisRepository,
+    readonly runId: string,
+    private readonly ttl: number,
+  ) {}
+
+  /** Everything sent so far (bounded by the run's output limit), for the stored run. */
+  get sent(): readonly OutputChunk[] {
+    return this.chunks;
+  }
+
+  status(status: LiveRunStatus, at: Date): void {
+    const fields: Record<string, string> = { status };
+    if (status !== 'queued' && !this.started) {
+      this.started = true;
+      fields.startedAt = at.toISOString();
+    }
+    this.track(this.redis.client.hset(redisKeys.state(this.runId), fields));
+    this.redis.publish({ kind: 'run:status', event: { runId: this.runId, status, at: at.toISOString() } });
+  }
+
+  output(parts: OutputPart[]): void {
+    const key = redisKeys.log(this.runId);
+    for (const part of parts) {
+      const chunk: OutputChunk = { runId: this.runId, seq: ++this.seq, ...part };
+      this.chunks.push(chunk);
+      this.track(
+        this.redis.client
+          .multi()
+          .rpush(key, JSON.stringify(chunk))
+          .hset(redisKeys.state(this.runId), 'lastSeq', chunk.seq)
+          .expire(key, this.ttl)
+          .expire(redisKeys.state(this.runId), this.ttl)
+          .exec(),
+      );
+      this.redis.publish({ kind: 'run:output', event: chunk });
+    }
+  }
+
+  /** True for exactly one caller per run (worker or gateway): the one that announces the end. */
+  async claimFinish(): Promise<boolean> {
+    const ok = await this.redis.client.set(redisKeys.finished(this.runId), '1', 'EX', this.ttl, 'NX');
+    return ok === 'OK';
+  }
+
+  async finished(result: RunResult): Promise<void> {
+    await this.flushed();
+    await this.redis.client
+      .multi()
+      .hset(redisKeys.state(this.runId), { status: 'finished', result: JSON.stringify(result) })
+      .expire(redisKeys.state(this.runId), this.ttl)
+      .exec();
+    this.redis.publish({ kind: 'run:finished', event: { runId: this.runId, ...result } });
+  }
+
+  /** Waits for every log write issued so far. */
+  async flushed(): Promise<void> {
+    await this.writes;
+  }
+
+  private track(p: Promise<unknown>): void {
+    // Failures surface in flushed(); a lost log entry must not lose the live event.
+    this.writes = Promise.allSettled([this.writes, p]);
+  }
+}
+
+@Injectable()
+export class RunFeedRepository {
+  constructor(private readonly redis: RedisRepository) {}
+
+  open(runId: string): RunFeedWriter {
+    return new RunFeedWriter(this.redis, runId, this.redis.config.replayTtlSeconds);
+  }
+
+  onCancel(runId: string, listener: () => void): () => void {
+    return this.redis.onCancel(runId, listener);
+  }
+
+  cancelRequested(runId: string): Promise<boolean> {
+    return this.redis.cancelRequested(runId);
+  }
+}

@@ -1,0 +1,104 @@
+import { StringDecoder } from 'node:string_decoder';
+import type { OutputStream } from '@coderoom/contracts';
+
+export interface OutputPart {
+  stream: OutputStream;
+  data: string;
+}
+
+export interface CoalescerOptions {
+  /** Bytes of stdout+stderr a run may produce; the rest is dropped and `onLimit` fires once. */
+  limitBytes: number;
+  /** Largest chunk handed to `onFlush`, in UTF-16 code units (about bytes for text). */
+  maxChunk: number;
+  /** How long output may wait to be merged with what follows. */
+  flushMs: number;
+}
+
+/**
+ * Turns the raw byte stream of a run into a few ordered, UTF-8-safe text chunks: output is sent
+ * as it is produced (at most `flushMs` late) without one event per write. Bytes past the limit
+ * are dropped here, because killing the container lets megabytes through before it dies.
+ */
+export class OutputCoalescer {
+  private pending: OutputPart[] = [];
+  private pendingSize = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly decoders = new Map<OutputStream, StringDecoder>();
+  private counted = 0;
+  truncated = false;
+
+  constructor(
+    private readonly opts: CoalescerOptions,
+    private readonly onFlush: (parts: OutputPart[]) => void,
+    private readonly onLimit: () => void,
+  ) {}
+
+  push(stream: OutputStream, data: Buffer): void {
+    if (stream !== 'compile') {
+      if (this.truncated) return;
+      const room = this.opts.limitBytes - this.counted;
+      if (data.length > room) {
+        data = data.subarray(0, room);
+        this.truncated = true;
+      }
+      this.counted += data.length;
+    }
+    this.append(stream, this.decoder(stream).write(data));
+    if (this.truncated && stream !== 'compile') {
+      this.append(stream, this.decoder(stream).end());
+      this.flush();
+      this.onLimit();
+    }
+  }
+
+  /** Flushes everything, including incomplete UTF-8 sequences (as replacement characters). */
+  end(): void {
+    for (const [stream, decoder] of this.decoders) this.append(stream, decoder.end());
+    this.flush();
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.pending.length === 0) return;
+    const parts = this.pending;
+    this.pending = [];
+    this.pendingSize = 0;
+    this.onFlush(parts);
+  }
+
+  private decoder(stream: OutputStream): StringDecoder {
+    let d = this.decoders.get(stream);
+    if (!d) this.decoders.set(stream, (d = new StringDecoder('utf8')));
+    return d;
+  }
+
+  private append(stream: OutputStream, text: string): void {
+    while (text.length > 0) {
+      const last = this.pending[this.pending.length - 1];
+      if (last && last.stream === stream && last.data.length < this.opts.maxChunk) {
+        const piece = cut(text, this.opts.maxChunk - last.data.length);
+        last.data += piece;
+        text = text.slice(piece.length);
+        this.pendingSize += piece.length;
+      } else {
+        const piece = cut(text, this.opts.maxChunk);
+        this.pending.push({ stream, data: piece });
+        text = text.slice(piece.length);
+        this.pendingSize += piece.length;
+      }
+      if (this.pendingSize >= this.opts.maxChunk) this.flush();
+    }
+    if (this.pending.length > 0 && !this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.opts.flushMs);
+    }
+  }
+}
+
+/** The first `n` code units of `s`, never splitting a surrogate pair. */
+function cut(s: string, n: number): string {
+  if (s.length <= n) return s;
+  const code = s.charCodeAt(n - 1);
+  return s.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n);
+}

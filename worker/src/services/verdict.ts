@@ -1,0 +1,43 @@
+import { constants } from 'node:os';
+import type { Verdict } from '@coderoom/contracts';
+
+/** What happened to a run, as observed by the worker. */
+export interface RunOutcome {
+  /** Why the worker killed the container, if it did. */
+  killedFor: 'TLE' | 'OLE' | 'CANCELLED' | 'COMPILE_TIMEOUT' | null;
+  /** Exit code of the compile step, when the runner reported one. */
+  compileExit: number | null;
+  oomKilled: boolean;
+  /** Exit code of the container (the program's, or 128+n for signal n). */
+  exitCode: number | null;
+  /** The runner's protocol broke (no header): an engine fault, not the program's. */
+  protocolError: boolean;
+}
+
+export interface Judgement {
+  verdict: Verdict;
+  exitCode: number | null;
+  signal: string | null;
+}
+
+const SIGNAL_NAMES = new Map<number, string>(
+  Object.entries(constants.signals).map(([name, n]) => [n, name]),
+);
+
+/** Order matters: a cancel wins over everything, memory over time (both exit 137). */
+export function judge(o: RunOutcome): Judgement {
+  const signal =
+    o.exitCode !== null && o.exitCode > 128 ? (SIGNAL_NAMES.get(o.exitCode - 128) ?? null) : null;
+  const base = { exitCode: o.exitCode, signal };
+  if (o.killedFor === 'CANCELLED') return { verdict: 'CANCELLED', ...base };
+  if (o.oomKilled) return { verdict: 'MLE', ...base };
+  if (o.killedFor === 'COMPILE_TIMEOUT') return { verdict: 'CE', ...base };
+  if (o.killedFor === 'TLE') return { verdict: 'TLE', ...base };
+  if (o.killedFor === 'OLE') return { verdict: 'OLE', ...base };
+  if (o.compileExit !== null && o.compileExit !== 0) {
+    return { verdict: 'CE', exitCode: o.compileExit, signal: null };
+  }
+  if (o.protocolError || o.compileExit === null) return { verdict: 'SE', ...base };
+  if (o.exitCode === 0) return { verdict: 'OK', exitCode: 0, signal: null };
+  return { verdict: 'RE', ...base };
+}

@@ -1,0 +1,37 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { RUN_QUEUE } from '@coderoom/contracts';
+import { redisOptionsFromUrl } from '@coderoom/contracts/node';
+import { WORKER_CONFIG, type WorkerConfig } from './config/config.js';
+import { RunProcessor } from './processors/run.processor.js';
+import { DockerRepository } from './repositories/docker.repository.js';
+import { LanguageRepository } from './repositories/language.repository.js';
+import { RedisRepository } from './repositories/redis.repository.js';
+import { RunFeedRepository } from './repositories/run-feed.repository.js';
+import { RunRepository } from './repositories/run.repository.js';
+import { RunExecutionService } from './services/run-execution.service.js';
+import { SandboxJanitorService } from './services/sandbox-janitor.service.js';
+
+@Module({})
+export class WorkerModule {
+  static forRoot(config: WorkerConfig): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [
+        BullModule.forRoot({ connection: redisOptionsFromUrl(config.redisUrl) }),
+        BullModule.registerQueue({ name: RUN_QUEUE }),
+      ],
+      providers: [
+        { provide: WORKER_CONFIG, useValue: config },
+        DockerRepository,
+        LanguageRepository,
+        RedisRepository,
+        RunFeedRepository,
+        RunRepository,
+        SandboxJanitorService,
+        RunExecutionService,
+        RunProcessor,
+      ],
+    };
+  }
+}
