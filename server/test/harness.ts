@@ -1,0 +1,266 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { io, type Socket } from 'socket.io-client';
+import type {
+  ClientToServerEvents,
+  OutputChunk,
+  Role,
+  RunFinishedEvent,
+  RunStartPayload,
+  RunStartResult,
+  RunStatusEvent,
+  ServerToClientEvents,
+  Ack,
+} from '@coderoom/contracts';
+
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface StackOptions {
+  /** Names this test's Redis database and MongoDB database, so test files do not meet. */
+  name: string;
+  redisDb: number;
+  gatewayEnv?: Record<string, string>;
+  workerEnv?: Record<string, string>;
+}
+
+export interface Stack {
+  url: string;
+  redisUrl: string;
+  mongoUri: string;
+  token(name: string, role?: Role): Promise<string>;
+  connect(token: string, opts?: { transports?: string[] }): Promise<ClientSocket>;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+function required(name: string): string {
+  const v = process.env[name];
+  if (!v) {
+    throw new Error(
+      `${name} is not set: run the tests with "npm test", or start the services with ` +
+        '"node deploy/local/stack.mjs infra" and export what it prints',
+    );
+  }
+  return v;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `check` until it returns true or the deadline passes (no fixed sleeps). */
+export async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Starts a real gateway and a real worker, as separate processes, on the real services. */
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const base = new URL(required('REDIS_URL'));
+  base.pathname = `/${opts.redisDb}`;
+  const redisUrl = base.toString();
+  const mongo = new URL(required('MONGODB_URI'));
+  mongo.pathname = `/coderoom-test-${opts.name}`;
+  const mongoUri = mongo.toString();
+
+  const redis = new Redis(redisUrl);
+  await redis.flushdb(); // a clean queue and replay log for this file
+  await redis.quit();
+
+  const port = await freePort();
+  const common = {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    MONGODB_URI: mongoUri,
+    JWT_SECRET: TEST_JWT_SECRET,
+    NO_COLOR: '1',
+  };
+  const out: string[] = [];
+  const children: ChildProcess[] = [];
+  const launch = (label: string, script: string, env: Record<string, string | undefined>) => {
+    const child = spawn(process.execPath, [script], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const log = (b: Buffer) => out.push(...b.toString().split('\n').filter(Boolean).map((l) => `[${label}] ${l}`));
+    child.stdout?.on('data', log);
+    child.stderr?.on('data', log);
+    children.push(child);
+    return child;
+  };
+  const gateway = launch('gateway', 'server/dist/src/main.js', {
+    ...common,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DEV_TOKENS: 'true',
+    ...opts.gatewayEnv,
+  });
+  const worker = launch('worker', 'worker/dist/src/main.js', {
+    ...common,
+    WORKER_ID: `test-${opts.name}`,
+    ...opts.workerEnv,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const sockets: ClientSocket[] = [];
+  const stack: Stack = {
+    url,
+    redisUrl,
+    mongoUri,
+    logs: () => out.join('\n'),
+    async token(name, role = 'student') {
+      const res = await fetch(`${url}/api/auth/dev-token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name, role }),
+      });
+      if (!res.ok) throw new Error(`dev-token: HTTP ${res.status}`);
+      return ((await res.json()) as { token: string }).token;
+    },
+    async connect(token, o = {}) {
+      const s: ClientSocket = io(url, {
+        auth: { token },
+        transports: o.transports ?? ['websocket'],
+        reconnection: false,
+        forceNew: true,
+      });
+      sockets.push(s);
+      await new Promise<void>((resolve, reject) => {
+        s.once('connect', () => resolve());
+        s.once('connect_error', reject);
+      });
+      return s;
+    },
+    async stop() {
+      sockets.forEach((s) => s.disconnect());
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.exitCode !== null || c.signalCode !== null) return resolve();
+              const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+              c.once('exit', () => {
+                clearTimeout(t);
+                resolve();
+              });
+              c.kill('SIGTERM');
+            }),
+        ),
+      );
+    },
+  };
+  try {
+    await until('the gateway to answer /health', async () => (await fetch(`${url}/health`)).ok);
+    await until('the worker to be ready', () => out.some((l) => l.startsWith('[worker]') && l.includes(' ready ')));
+    for (const c of [gateway, worker]) {
+      if (c.exitCode !== null) throw new Error(`a process exited during start-up`);
+    }
+  } catch (err) {
+    await stack.stop();
+    throw new Error(`${(err as Error).message}\n${stack.logs()}`);
+  }
+  return stack;
+}
+
+export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef';
+
+export interface RunRecord {
+  ack: Ack<RunStartResult>;
+  runId: string;
+  statuses: RunStatusEvent[];
+  outputs: OutputChunk[];
+  /** Date.now() when each output arrived, same order as `outputs`. */
+  arrivals: number[];
+  finished: RunFinishedEvent;
+  startedAt: number;
+  finishedAt: number;
+}
+
+/** Starts a run and collects everything the socket receives for it until `run:finished`. */
+export async function runToEnd(s: ClientSocket, payload: RunStartPayload, ms = 30_000): Promise<RunRecord> {
+  const rec = await startRun(s, payload);
+  return rec.done(ms);
+}
+
+export interface StartedRun {
+  ack: Ack<RunStartResult>;
+  runId: string;
+  outputs: OutputChunk[];
+  done(ms?: number): Promise<RunRecord>;
+}
+
+export async function startRun(s: ClientSocket, payload: RunStartPayload): Promise<StartedRun> {
+  const startedAt = Date.now();
+  const statuses: RunStatusEvent[] = [];
+  const outputs: OutputChunk[] = [];
+  const arrivals: number[] = [];
+  let finished: RunFinishedEvent | null = null;
+  let runId: string | null = null;
+  const pending: { statuses: RunStatusEvent[]; outputs: OutputChunk[]; finished: RunFinishedEvent[] } = {
+    statuses: [],
+    outputs: [],
+    finished: [],
+  };
+  const onStatus = (e: RunStatusEvent) => (runId === null ? pending.statuses.push(e) : e.runId === runId && statuses.push(e));
+  const onOutput = (e: OutputChunk) => {
+    if (runId === null) pending.outputs.push(e);
+    else if (e.runId === runId) {
+      outputs.push(e);
+      arrivals.push(Date.now());
+    }
+  };
+  const onFinished = (e: RunFinishedEvent) => {
+    if (runId === null) pending.finished.push(e);
+    else if (e.runId === runId) finished = e;
+  };
+  s.on('run:status', onStatus);
+  s.on('run:output', onOutput);
+  s.on('run:finished', onFinished);
+  const ack = await s.timeout(10_000).emitWithAck('run:start', payload);
+  if (!ack.ok) {
+    s.off('run:status', onStatus);
+    s.off('run:output', onOutput);
+    s.off('run:finished', onFinished);
+    return { ack, runId: '', outputs, done: () => Promise.reject(new Error(`run:start refused: ${JSON.stringify(ack)}`)) };
+  }
+  runId = ack.runId;
+  statuses.push(...pending.statuses.filter((e) => e.runId === runId));
+  for (const e of pending.outputs.filter((o) => o.runId === runId)) {
+    outputs.push(e);
+    arrivals.push(Date.now());
+  }
+  finished = pending.finished.find((e) => e.runId === runId) ?? null;
+  const id: string = ack.runId;
+  return {
+    ack,
+    runId: id,
+    outputs,
+    async done(ms = 30_000) {
+      await until(`run:finished for ${id}`, () => finished !== null, ms);
+      s.off('run:status', onStatus);
+      s.off('run:output', onOutput);
+      s.off('run:finished', onFinished);
+      const end = finished as RunFinishedEvent | null;
+      if (!end) throw new Error('unreachable: run:finished missing');
+      return { ack, runId: id, statuses, outputs, arrivals, finished: end, startedAt, finishedAt: Date.now() };
+    },
+  };
+}
+
+export const text = (chunks: OutputChunk[], stream?: OutputChunk['stream']): string =>
+  chunks.filter((c) => !stream || c.stream === stream).map((c) => c.data).join('');
