@@ -1,0 +1,98 @@
+import type { RunResult, Verdict } from '@coderoom/contracts';
+
+/** Where the current run is, as the page shows it. */
+export type RunPhase = 'idle' | 'starting' | 'queued' | 'compiling' | 'running' | 'finished';
+
+export type VerdictTone = 'ok' | 'bad' | 'warn' | 'neutral';
+
+/** An error to show: a server ack error (`{ code, message, details? }`) or a client-side one. */
+export interface UiError {
+  code: string;
+  message: string;
+  details?: unknown;
+  retryAfterMs?: number;
+}
+
+export function statusLabel(phase: RunPhase, position: number | null): string {
+  switch (phase) {
+    case 'idle':
+      return 'ready';
+    case 'starting':
+      return 'submitting…';
+    case 'queued':
+      return position === null ? 'queued' : `queued (position ${position})`;
+    case 'compiling':
+      return 'compiling';
+    case 'running':
+      return 'running';
+    case 'finished':
+      return 'finished';
+  }
+}
+
+const VERDICTS: Record<Verdict, { tone: VerdictTone; text: string }> = {
+  OK: { tone: 'ok', text: 'finished normally' },
+  AC: { tone: 'ok', text: 'accepted' },
+  WA: { tone: 'bad', text: 'wrong answer' },
+  CE: { tone: 'bad', text: 'compile error' },
+  RE: { tone: 'bad', text: 'runtime error' },
+  TLE: { tone: 'warn', text: 'time limit exceeded' },
+  MLE: { tone: 'warn', text: 'memory limit exceeded' },
+  OLE: { tone: 'warn', text: 'output limit exceeded' },
+  SE: { tone: 'bad', text: 'system error' },
+  CANCELLED: { tone: 'neutral', text: 'cancelled' },
+};
+
+export function verdictTone(v: Verdict): VerdictTone {
+  return VERDICTS[v]?.tone ?? 'bad';
+}
+
+export function verdictText(v: Verdict): string {
+  return VERDICTS[v]?.text ?? v;
+}
+
+/** "12 ms · exit code 0 · 3.1 MiB", the facts shown next to the verdict badge. */
+export function resultSummary(r: RunResult): string {
+  const parts = [formatMs(r.timeMs)];
+  if (r.signal) parts.push(`signal ${r.signal}`);
+  else if (r.exitCode !== null) parts.push(`exit code ${r.exitCode}`);
+  if (r.memoryKb !== null) parts.push(formatKb(r.memoryKb));
+  if (r.truncated) parts.push('output truncated');
+  return parts.join(' · ');
+}
+
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+export function formatKb(kb: number): string {
+  return kb < 1024 ? `${kb} KiB` : `${(kb / 1024).toFixed(1)} MiB`;
+}
+
+/** Readable lines for an error's `details` (zod issues for INVALID, or anything else). */
+export function detailLines(details: unknown): string[] {
+  if (details === undefined || details === null) return [];
+  const items = Array.isArray(details) ? details : [details];
+  return items.map((d) => {
+    if (typeof d === 'string') return d;
+    if (d && typeof d === 'object' && 'message' in d) {
+      const { message, path } = d as { message: unknown; path?: unknown };
+      const where = Array.isArray(path) && path.length ? `${path.join('.')}: ` : '';
+      return `${where}${String(message)}`;
+    }
+    return JSON.stringify(d);
+  });
+}
+
+/** Any thrown value as a UiError. */
+export function toUiError(e: unknown, code = 'CLIENT'): UiError {
+  if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
+    const {
+      code: c,
+      message,
+      details,
+    } = e as { code: unknown; message: unknown; details?: unknown };
+    if (typeof c === 'string' && typeof message === 'string') return { code: c, message, details };
+  }
+  return { code, message: e instanceof Error ? e.message : String(e) };
+}
