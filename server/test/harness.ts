@@ -60,7 +60,11 @@ export async function freePort(): Promise<number> {
 }
 
 /** Polls `check` until it returns true or the deadline passes (no fixed sleeps). */
-export async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
+export async function until(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  ms = 30_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
@@ -97,8 +101,19 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const out: string[] = [];
   const children: ChildProcess[] = [];
   const launch = (label: string, script: string, env: Record<string, string | undefined>) => {
-    const child = spawn(process.execPath, [script], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const log = (b: Buffer) => out.push(...b.toString().split('\n').filter(Boolean).map((l) => `[${label}] ${l}`));
+    const child = spawn(process.execPath, [script], {
+      cwd: REPO,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const log = (b: Buffer) =>
+      out.push(
+        ...b
+          .toString()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => `[${label}] ${l}`),
+      );
     child.stdout?.on('data', log);
     child.stderr?.on('data', log);
     children.push(child);
@@ -166,7 +181,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   };
   try {
     await until('the gateway to answer /health', async () => (await fetch(`${url}/health`)).ok);
-    await until('the worker to be ready', () => out.some((l) => l.startsWith('[worker]') && l.includes(' ready ')));
+    await until('the worker to be ready', () =>
+      out.some((l) => l.startsWith('[worker]') && l.includes(' ready ')),
+    );
     for (const c of [gateway, worker]) {
       if (c.exitCode !== null) throw new Error(`a process exited during start-up`);
     }
@@ -192,7 +209,11 @@ export interface RunRecord {
 }
 
 /** Starts a run and collects everything the socket receives for it until `run:finished`. */
-export async function runToEnd(s: ClientSocket, payload: RunStartPayload, ms = 30_000): Promise<RunRecord> {
+export async function runToEnd(
+  s: ClientSocket,
+  payload: RunStartPayload,
+  ms = 30_000,
+): Promise<RunRecord> {
   const rec = await startRun(s, payload);
   return rec.done(ms);
 }
@@ -211,12 +232,17 @@ export async function startRun(s: ClientSocket, payload: RunStartPayload): Promi
   const arrivals: number[] = [];
   let finished: RunFinishedEvent | null = null;
   let runId: string | null = null;
-  const pending: { statuses: RunStatusEvent[]; outputs: OutputChunk[]; finished: RunFinishedEvent[] } = {
+  const pending: {
+    statuses: RunStatusEvent[];
+    outputs: OutputChunk[];
+    finished: RunFinishedEvent[];
+  } = {
     statuses: [],
     outputs: [],
     finished: [],
   };
-  const onStatus = (e: RunStatusEvent) => (runId === null ? pending.statuses.push(e) : e.runId === runId && statuses.push(e));
+  const onStatus = (e: RunStatusEvent) =>
+    runId === null ? pending.statuses.push(e) : e.runId === runId && statuses.push(e);
   const onOutput = (e: OutputChunk) => {
     if (runId === null) pending.outputs.push(e);
     else if (e.runId === runId) {
@@ -236,7 +262,12 @@ export async function startRun(s: ClientSocket, payload: RunStartPayload): Promi
     s.off('run:status', onStatus);
     s.off('run:output', onOutput);
     s.off('run:finished', onFinished);
-    return { ack, runId: '', outputs, done: () => Promise.reject(new Error(`run:start refused: ${JSON.stringify(ack)}`)) };
+    return {
+      ack,
+      runId: '',
+      outputs,
+      done: () => Promise.reject(new Error(`run:start refused: ${JSON.stringify(ack)}`)),
+    };
   }
   runId = ack.runId;
   statuses.push(...pending.statuses.filter((e) => e.runId === runId));
@@ -255,12 +286,24 @@ export async function startRun(s: ClientSocket, payload: RunStartPayload): Promi
       s.off('run:status', onStatus);
       s.off('run:output', onOutput);
       s.off('run:finished', onFinished);
-      const end = finished as RunFinishedEvent | null;
+      const end = finished;
       if (!end) throw new Error('unreachable: run:finished missing');
-      return { ack, runId: id, statuses, outputs, arrivals, finished: end, startedAt, finishedAt: Date.now() };
+      return {
+        ack,
+        runId: id,
+        statuses,
+        outputs,
+        arrivals,
+        finished: end,
+        startedAt,
+        finishedAt: Date.now(),
+      };
     },
   };
 }
 
 export const text = (chunks: OutputChunk[], stream?: OutputChunk['stream']): string =>
-  chunks.filter((c) => !stream || c.stream === stream).map((c) => c.data).join('');
+  chunks
+    .filter((c) => !stream || c.stream === stream)
+    .map((c) => c.data)
+    .join('');

@@ -32,7 +32,9 @@ afterAll(async () => {
 });
 
 function containersOf(runId: string): string {
-  return execFileSync('docker', ['ps', '-aq', '--filter', `label=coderoom.run=${runId}`]).toString().trim();
+  return execFileSync('docker', ['ps', '-aq', '--filter', `label=coderoom.run=${runId}`])
+    .toString()
+    .trim();
 }
 
 describe('hello world through socket.io, gateway, queue, worker and Docker', () => {
@@ -40,16 +42,20 @@ describe('hello world through socket.io, gateway, queue, worker and Docker', () 
     ['python', 'print("Hello, World!")'],
     ['javascript', 'console.log("Hello, World!")'],
     ['c', '#include <stdio.h>\nint main(void) { puts("Hello, World!"); return 0; }\n'],
-  ])('%s prints exactly "Hello, World!" with verdict OK', async (language, source) => {
-    const run = await runToEnd(alice, { language, source });
-    expect(run.finished).toMatchObject({ verdict: 'OK', exitCode: 0, truncated: false });
-    expect(text(run.outputs, 'stdout')).toBe('Hello, World!\n');
-    expect(text(run.outputs, 'stderr')).toBe('');
-    expect(run.outputs.map((c) => c.seq)).toEqual(run.outputs.map((_, i) => i + 1));
-    expect(run.statuses.map((s) => s.status)).toEqual(
-      language === 'c' ? ['queued', 'compiling', 'running'] : ['queued', 'running'],
-    );
-  }, 60_000);
+  ])(
+    '%s prints exactly "Hello, World!" with verdict OK',
+    async (language, source) => {
+      const run = await runToEnd(alice, { language, source });
+      expect(run.finished).toMatchObject({ verdict: 'OK', exitCode: 0, truncated: false });
+      expect(text(run.outputs, 'stdout')).toBe('Hello, World!\n');
+      expect(text(run.outputs, 'stderr')).toBe('');
+      expect(run.outputs.map((c) => c.seq)).toEqual(run.outputs.map((_, i) => i + 1));
+      expect(run.statuses.map((s) => s.status)).toEqual(
+        language === 'c' ? ['queued', 'compiling', 'running'] : ['queued', 'running'],
+      );
+    },
+    60_000,
+  );
 });
 
 it('streams output while the program runs, not at exit', async () => {
@@ -59,14 +65,17 @@ it('streams output while the program runs, not at exit', async () => {
   expect(text(run.outputs)).toBe([0, 1, 2, 3, 4].map((i) => `line ${i}\n`).join(''));
   // 5 lines 300 ms apart: several events, the first ~1.2 s before the last.
   expect(run.outputs.length).toBeGreaterThanOrEqual(4);
-  const spread = run.arrivals[run.arrivals.length - 1]! - run.arrivals[0]!;
+  const spread = run.arrivals[run.arrivals.length - 1] - run.arrivals[0];
   expect(spread).toBeGreaterThan(900);
   // And the first line arrived well before the run finished.
-  expect(run.finishedAt - run.arrivals[0]!).toBeGreaterThan(900);
+  expect(run.finishedAt - run.arrivals[0]).toBeGreaterThan(900);
 }, 60_000);
 
 it('reports a C compile error as CE with the compiler message on the compile stream', async () => {
-  const run = await runToEnd(alice, { language: 'c', source: 'int main(void) { return undefined_thing; }\n' });
+  const run = await runToEnd(alice, {
+    language: 'c',
+    source: 'int main(void) { return undefined_thing; }\n',
+  });
   expect(run.finished.verdict).toBe('CE');
   const compile = text(run.outputs, 'compile');
   expect(compile).toContain('main.c:1');
@@ -88,7 +97,10 @@ it('ends an infinite loop with TLE within the wall limit plus a small margin, co
 }, 60_000);
 
 it('reports a non-zero exit as RE with its exit code', async () => {
-  const run = await runToEnd(alice, { language: 'javascript', source: 'console.error("bad"); process.exit(3)' });
+  const run = await runToEnd(alice, {
+    language: 'javascript',
+    source: 'console.error("bad"); process.exit(3)',
+  });
   expect(run.finished).toMatchObject({ verdict: 'RE', exitCode: 3 });
   expect(text(run.outputs, 'stderr')).toBe('bad\n');
 }, 60_000);
@@ -155,7 +167,10 @@ it('does not let another student watch or cancel a run', async () => {
 }, 60_000);
 
 it('cancels a running program: CANCELLED, container gone', async () => {
-  const started = await startRun(alice, { language: 'python', source: 'import time\nprint("up", flush=True)\ntime.sleep(30)' });
+  const started = await startRun(alice, {
+    language: 'python',
+    source: 'import time\nprint("up", flush=True)\ntime.sleep(30)',
+  });
   await until('the program to start', () => started.outputs.length > 0, 20_000);
   expect(await alice.emitWithAck('run:cancel', { runId: started.runId })).toEqual({ ok: true });
   const run = await started.done(10_000);
@@ -166,7 +181,12 @@ it('cancels a running program: CANCELLED, container gone', async () => {
 describe('authentication', () => {
   const attempt = (auth: object) =>
     new Promise<{ message: string; data: unknown }>((resolve, reject) => {
-      const s = io(stack.url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
+      const s = io(stack.url, {
+        auth,
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+      });
       s.on('connect', () => {
         s.disconnect();
         reject(new Error('connected without a valid token'));
@@ -184,17 +204,34 @@ describe('authentication', () => {
   it('refuses a malformed, wrongly signed or expired token', async () => {
     const key = (s: string) => new TextEncoder().encode(s);
     const claims = { name: 'eve', role: 'student' };
-    const wrongKey = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject('eve').setExpirationTime('1h').sign(key('another-secret-of-enough-length'));
-    const expired = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject('eve').setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(key(TEST_JWT_SECRET));
+    const wrongKey = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('eve')
+      .setExpirationTime('1h')
+      .sign(key('another-secret-of-enough-length'));
+    const expired = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('eve')
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+      .sign(key(TEST_JWT_SECRET));
     for (const token of ['garbage', wrongKey, expired, 42]) {
-      expect(await attempt({ token })).toEqual({ message: 'unauthorized', data: { code: 'UNAUTHORIZED' } });
+      expect(await attempt({ token })).toEqual({
+        message: 'unauthorized',
+        data: { code: 'UNAUTHORIZED' },
+      });
     }
   });
 });
 
 describe('invalid input', () => {
   it('answers an invalid run:start with INVALID and details, and the connection stays usable', async () => {
-    for (const bad of [undefined, 'text', { language: 'python' }, { language: 'python', source: 1 }, { language: 'python', source: 'x', files: [{ path: '../etc/passwd', content: '' }] }]) {
+    for (const bad of [
+      undefined,
+      'text',
+      { language: 'python' },
+      { language: 'python', source: 1 },
+      { language: 'python', source: 'x', files: [{ path: '../etc/passwd', content: '' }] },
+    ]) {
       const ack = await alice.emitWithAck('run:start', bad as never);
       expect(ack).toMatchObject({ ok: false, error: { code: 'INVALID' } });
       expect((ack as { error: { details?: unknown } }).error.details).toBeDefined();
@@ -203,7 +240,9 @@ describe('invalid input', () => {
       ok: false,
       error: { code: 'UNSUPPORTED_LANGUAGE' },
     });
-    expect(await alice.emitWithAck('run:start', { language: 'python', source: 'x'.repeat(300_000) })).toMatchObject({
+    expect(
+      await alice.emitWithAck('run:start', { language: 'python', source: 'x'.repeat(300_000) }),
+    ).toMatchObject({
       ok: false,
       error: { code: 'TOO_LARGE' },
     });
@@ -216,7 +255,9 @@ describe('invalid input', () => {
   });
 
   it('answers an unknown event with INVALID', async () => {
-    const ack = await (alice as unknown as { emitWithAck(e: string, p: unknown): Promise<unknown> }).emitWithAck('run:explode', {});
+    const ack = await (
+      alice as unknown as { emitWithAck(e: string, p: unknown): Promise<unknown> }
+    ).emitWithAck('run:explode', {});
     expect(ack).toMatchObject({ ok: false, error: { code: 'INVALID' } });
   });
 });

@@ -75,9 +75,10 @@ export type RunStartRequest = z.output<typeof runStartSchema>;
 
 /** Size checks that answer TOO_LARGE rather than INVALID; applied after `runStartSchema`. */
 export function runStartTooLarge(p: RunStartRequest): string | null {
-  const sourceBytes = p.source !== undefined
-    ? utf8Bytes(p.source)
-    : (p.files ?? []).reduce((n, f) => n + utf8Bytes(f.content), 0);
+  const sourceBytes =
+    p.source !== undefined
+      ? utf8Bytes(p.source)
+      : (p.files ?? []).reduce((n, f) => n + utf8Bytes(f.content), 0);
   if (sourceBytes > PAYLOAD_LIMITS.sourceBytes) {
     return `source is ${sourceBytes} bytes; the limit is ${PAYLOAD_LIMITS.sourceBytes}`;
   }

@@ -2,17 +2,19 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 /** Default location of the language definitions: <repo>/sandbox/languages. */
-const defaultLanguagesDir = fileURLToPath(new URL('../../../../sandbox/languages', import.meta.url));
+const defaultLanguagesDir = fileURLToPath(
+  new URL('../../../../sandbox/languages', import.meta.url),
+);
 
-const bool = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1');
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
   REDIS_URL: z.string().url(),
-  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI'),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI'),
   JWT_SECRET: z.string().min(16, 'must be at least 16 characters'),
   DEV_TOKENS: bool.default(false),
   STATIC_DIR: z.string().optional(),
@@ -22,7 +24,11 @@ const envSchema = z.object({
   /** Seconds the Redis replay log of a run is kept after its last chunk. */
   REPLAY_TTL_SECONDS: z.coerce.number().int().positive().default(3600),
   /** Lifetime of tokens issued by the dev-token route. */
-  DEV_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(12 * 3600),
+  DEV_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(12 * 3600),
 });
 
 export interface GatewayConfig {

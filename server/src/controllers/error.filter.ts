@@ -1,4 +1,10 @@
-import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import {
+  Catch,
+  HttpException,
+  Logger,
+  type ArgumentsHost,
+  type ExceptionFilter,
+} from '@nestjs/common';
 import { CoderoomError, type ApiError, type ErrorCode } from '@coderoom/contracts';
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -20,7 +26,9 @@ export class ApiErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(ApiErrorFilter.name);
 
   catch(err: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<{ status(n: number): { json(b: unknown): void } }>();
+    const res = host
+      .switchToHttp()
+      .getResponse<{ status(n: number): { json(b: unknown): void } }>();
     if (err instanceof CoderoomError) {
       res.status(HTTP_STATUS[err.code]).json({ ok: false, error: err.toApiError() });
       return;
@@ -32,7 +40,10 @@ export class ApiErrorFilter implements ExceptionFilter {
         res.status(status).json(body);
         return;
       }
-      const error: ApiError = { code: status === 404 ? 'NOT_FOUND' : status === 413 ? 'TOO_LARGE' : 'INVALID', message: err.message };
+      const error: ApiError = {
+        code: status === 404 ? 'NOT_FOUND' : status === 413 ? 'TOO_LARGE' : 'INVALID',
+        message: err.message,
+      };
       res.status(status).json({ ok: false, error });
       return;
     }

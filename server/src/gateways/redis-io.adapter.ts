@@ -19,7 +19,7 @@ export class RedisIoAdapter extends IoAdapter {
       maxHttpBufferSize: PAYLOAD_LIMITS.messageBytes,
       pingInterval: 10_000,
       pingTimeout: 5_000,
-    } as ServerOptions) as Server;
+    } as ServerOptions);
     const redis = this.appContext.get(RedisRepository);
     server.adapter(createAdapter(redis.adapterPub, redis.adapterSub));
     return server;

@@ -84,17 +84,20 @@ export class RunGateway implements OnGatewayInit, OnGatewayConnection, OnGateway
     this.handle(socket, 'run:watch', async (p) => {
       const { runId, afterSeq } = parsePayload(runWatchSchema, p);
       const { answer, deliveredSeq } = await this.runs.watch(user, runId, afterSeq ?? 0, sink);
-      return { body: answer, afterAck: () => this.runs.completeWatch(runId, sink.id, deliveredSeq) };
+      return {
+        body: answer,
+        afterAck: () => this.runs.completeWatch(runId, sink.id, deliveredSeq),
+      };
     });
-    this.handle(socket, 'run:unwatch', async (p) => {
+    this.handle(socket, 'run:unwatch', (p) => {
       this.runs.unwatch(parsePayload(runIdSchema, p).runId, sink.id);
       return { body: {} };
     });
-    this.handle(socket, 'run:input', async (p) => {
+    this.handle(socket, 'run:input', (p) => {
       parsePayload(runInputSchema, p);
       throw new CoderoomError('CONFLICT', 'interactive input is not available yet');
     });
-    this.handle(socket, 'languages:list', async (p) => {
+    this.handle(socket, 'languages:list', (p) => {
       parsePayload(emptySchema, p);
       return { body: { languages: this.runs.listLanguages() } };
     });
@@ -102,7 +105,10 @@ export class RunGateway implements OnGatewayInit, OnGatewayConnection, OnGateway
       if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
       const ack = args[args.length - 1];
       if (typeof ack === 'function') {
-        ack({ ok: false, error: { code: 'INVALID', message: `unknown event "${String(event)}"` } });
+        (ack as (response: unknown) => void)({
+          ok: false,
+          error: { code: 'INVALID', message: `unknown event "${String(event)}"` },
+        });
       }
     });
   }
@@ -114,21 +120,24 @@ export class RunGateway implements OnGatewayInit, OnGatewayConnection, OnGateway
   private handle(
     socket: CoderoomSocket,
     event: keyof ClientToServerEvents,
-    handler: (payload: unknown) => Promise<Answer>,
+    handler: (payload: unknown) => Promise<Answer> | Answer,
   ): void {
     // Registered untyped on purpose: clients may send anything; the handler validates it.
     (socket as unknown as Socket).on(event, (...args: unknown[]) => {
-      const ack = args[args.length - 1];
+      const last = args[args.length - 1];
       // Every event takes an acknowledgement; without one there is nobody to answer.
-      if (typeof ack !== 'function') return;
+      if (typeof last !== 'function') return;
+      const ack = last as (response: unknown) => void;
       const payload = args.length > 1 ? args[0] : undefined;
-      handler(payload).then(
-        (answer) => {
-          ack({ ok: true, ...answer.body });
-          answer.afterAck?.();
-        },
-        (err: unknown) => ack({ ok: false, error: this.toApiError(event, err) }),
-      );
+      Promise.resolve()
+        .then(() => handler(payload))
+        .then(
+          (answer) => {
+            ack({ ok: true, ...answer.body });
+            answer.afterAck?.();
+          },
+          (err: unknown) => ack({ ok: false, error: this.toApiError(event, err) }),
+        );
     });
   }
 

@@ -20,7 +20,10 @@ export class RedisRepository implements OnApplicationShutdown {
   }
 
   private connect(url: string, role: string): Redis {
-    const client = new Redis(url, { maxRetriesPerRequest: null, connectionName: `coderoom-gateway-${role}` });
+    const client = new Redis(url, {
+      maxRetriesPerRequest: null,
+      connectionName: `coderoom-gateway-${role}`,
+    });
     client.on('error', (err: Error) => this.logger.warn(`redis (${role}): ${err.message}`));
     return client;
   }

@@ -1,10 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  redisKeys,
-  type OutputChunk,
-  type RunResult,
-  type RunStatus,
-} from '@coderoom/contracts';
+import { redisKeys, type OutputChunk, type RunResult, type RunStatus } from '@coderoom/contracts';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 import { RedisRepository } from './redis.repository.js';
 

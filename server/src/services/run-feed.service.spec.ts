@@ -8,7 +8,15 @@ const out = (seq: number, runId = 'r'): RunFeedEvent => ({
 });
 const finished: RunFeedEvent = {
   kind: 'run:finished',
-  event: { runId: 'r', verdict: 'OK', exitCode: 0, signal: null, timeMs: 1, memoryKb: null, truncated: false },
+  event: {
+    runId: 'r',
+    verdict: 'OK',
+    exitCode: 0,
+    signal: null,
+    timeMs: 1,
+    memoryKb: null,
+    truncated: false,
+  },
 };
 
 function recorder(id: string): FeedSink & { got: RunFeedEvent[] } {

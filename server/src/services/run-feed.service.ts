@@ -31,7 +31,7 @@ export class RunFeedService {
   /** Starts delivering a run's events to a sink, from `afterSeq` on. */
   subscribe(runId: string, sink: FeedSink, afterSeq: number, syncing: boolean): void {
     let watches = this.byRun.get(runId);
-    if (!watches) this.byRun.set(runId, (watches = new Map()));
+    if (!watches) this.byRun.set(runId, (watches = new Map<string, Watch>()));
     const existing = watches.get(sink.id);
     watches.set(sink.id, {
       sink,
@@ -39,7 +39,7 @@ export class RunFeedService {
       pending: syncing ? [] : null,
     });
     let runs = this.bySink.get(sink.id);
-    if (!runs) this.bySink.set(sink.id, (runs = new Set()));
+    if (!runs) this.bySink.set(sink.id, (runs = new Set<string>()));
     runs.add(runId);
   }
 

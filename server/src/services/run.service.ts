@@ -28,7 +28,10 @@ import { RunFeedService, type FeedSink } from './run-feed.service.js';
 export function parsePayload<S extends z.ZodType>(schema: S, payload: unknown): z.output<S> {
   const parsed = schema.safeParse(payload ?? undefined);
   if (!parsed.success) {
-    const details = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    const details = parsed.error.issues.map((i) => ({
+      path: i.path.join('.'),
+      message: i.message,
+    }));
     const where = details.map((d) => d.path || '(payload)').join(', ');
     throw new CoderoomError('INVALID', `invalid payload: ${where}`, { details });
   }
@@ -62,7 +65,9 @@ export class RunService {
         details: { supported: this.languages.all().map((l) => l.id) },
       });
     }
-    const files: SourceFile[] = req.files ?? [{ path: language.fileName, content: req.source ?? '' }];
+    const files: SourceFile[] = req.files ?? [
+      { path: language.fileName, content: req.source ?? '' },
+    ];
     const runId = randomUUID();
     const now = new Date();
     const mode = req.mode ?? 'run';
@@ -102,7 +107,8 @@ export class RunService {
 
   async cancel(user: AuthUser, runId: string): Promise<void> {
     const run = await this.findAllowed(user, runId);
-    if (run.status === 'finished') throw new CoderoomError('CONFLICT', 'the run has already finished');
+    if (run.status === 'finished')
+      throw new CoderoomError('CONFLICT', 'the run has already finished');
     await this.log.requestCancel(runId);
     if (await this.queue.removeIfWaiting(runId)) {
       await this.finishHere(runId, {
@@ -133,7 +139,8 @@ export class RunService {
       const live = await this.log.state(runId);
       const lastSeq = live?.lastSeq ?? lastSeqOf(run.output);
       const fromLog = live ? await this.log.backlog(runId, afterSeq, lastSeq) : null;
-      const backlog = fromLog ?? run.output.filter((c) => c.seq > afterSeq).map((c) => ({ ...c, runId }));
+      const backlog =
+        fromLog ?? run.output.filter((c) => c.seq > afterSeq).map((c) => ({ ...c, runId }));
       const summary = this.summarize(run, live, lastSeq);
       if (summary.status === 'finished') this.feed.unsubscribe(runId, sink.id);
       return { answer: { run: summary, backlog }, deliveredSeq: lastSeqOf(backlog) || afterSeq };
@@ -190,5 +197,5 @@ export class RunService {
 }
 
 function lastSeqOf(chunks: Pick<OutputChunk, 'seq'>[]): number {
-  return chunks.length ? chunks[chunks.length - 1]!.seq : 0;
+  return chunks.length ? chunks[chunks.length - 1].seq : 0;
 }

@@ -2,13 +2,20 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-const defaultLanguagesDir = fileURLToPath(new URL('../../../../sandbox/languages', import.meta.url));
+const defaultLanguagesDir = fileURLToPath(
+  new URL('../../../../sandbox/languages', import.meta.url),
+);
 
 const envSchema = z.object({
   REDIS_URL: z.string().url(),
-  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI'),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI'),
   LANGUAGES_DIR: z.string().default(defaultLanguagesDir),
-  WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).default(`${hostname()}-${process.pid}`),
+  WORKER_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default(`${hostname()}-${process.pid}`),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
   /** Tag of the sandbox images (coderoom-sandbox-<image>:<tag>). */
@@ -21,7 +28,12 @@ const envSchema = z.object({
   RUN_CPUS: z.coerce.number().min(0.1).max(64).default(1),
   RUN_PIDS: z.coerce.number().int().min(8).max(4096).default(64),
   RUN_TMPFS_MB: z.coerce.number().int().min(1).max(4096).default(64),
-  OUTPUT_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(64 * 1024),
+  OUTPUT_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(64 * 1024),
   REPLAY_TTL_SECONDS: z.coerce.number().int().positive().default(3600),
 });
 

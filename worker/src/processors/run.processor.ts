@@ -23,7 +23,9 @@ export class RunProcessor extends WorkerHost implements OnApplicationBootstrap {
 
   async process(job: Job<RunJob>): Promise<{ verdict: string }> {
     const result = await this.execution.execute(job.data);
-    this.logger.log(`run ${job.data.runId} (${job.data.language}): ${result.verdict} in ${result.timeMs} ms`);
+    this.logger.log(
+      `run ${job.data.runId} (${job.data.language}): ${result.verdict} in ${result.timeMs} ms`,
+    );
     return { verdict: result.verdict };
   }
 }

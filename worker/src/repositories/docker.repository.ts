@@ -113,7 +113,9 @@ export class DockerRepository {
     const stderr = new PassThrough();
     this.docker.modem.demuxStream(stream, stdout, stderr);
     // Writing to a program that already exited fails with EPIPE: that is normal, not a crash.
-    stream.on('error', (err: Error) => this.logger.debug(`attach ${id.slice(0, 12)}: ${err.message}`));
+    stream.on('error', (err: Error) =>
+      this.logger.debug(`attach ${id.slice(0, 12)}: ${err.message}`),
+    );
     const ended = new Promise<void>((resolve) => {
       stream.once('end', resolve);
       stream.once('close', resolve);

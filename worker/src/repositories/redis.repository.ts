@@ -20,7 +20,9 @@ export class RedisRepository implements OnApplicationShutdown {
     this.client = this.connect('commands');
     this.sub = this.connect('cancel-sub');
     this.emitter = new Emitter(this.client);
-    this.sub.on('message', (_channel: string, runId: string) => this.cancelListeners.get(runId)?.());
+    this.sub.on('message', (_channel: string, runId: string) =>
+      this.cancelListeners.get(runId)?.(),
+    );
     void this.sub.subscribe(redisKeys.cancelChannel).catch((err: Error) => {
       this.logger.error(`cannot subscribe to cancel requests: ${err.message}`);
     });

@@ -37,7 +37,10 @@ export class RunFeedWriter {
       fields.startedAt = at.toISOString();
     }
     this.track(this.redis.client.hset(redisKeys.state(this.runId), fields));
-    this.redis.publish({ kind: 'run:status', event: { runId: this.runId, status, at: at.toISOString() } });
+    this.redis.publish({
+      kind: 'run:status',
+      event: { runId: this.runId, status, at: at.toISOString() },
+    });
   }
 
   output(parts: OutputPart[]): void {
@@ -60,7 +63,13 @@ export class RunFeedWriter {
 
   /** True for exactly one caller per run (worker or gateway): the one that announces the end. */
   async claimFinish(): Promise<boolean> {
-    const ok = await this.redis.client.set(redisKeys.finished(this.runId), '1', 'EX', this.ttl, 'NX');
+    const ok = await this.redis.client.set(
+      redisKeys.finished(this.runId),
+      '1',
+      'EX',
+      this.ttl,
+      'NX',
+    );
     return ok === 'OK';
   }
 

@@ -28,13 +28,17 @@ export class RunRepository implements OnApplicationShutdown {
   private readonly runs: Model<WorkerRunFields>;
 
   constructor(@Inject(WORKER_CONFIG) config: WorkerConfig) {
-    this.connection = mongoose.createConnection(config.mongodbUri, { serverSelectionTimeoutMS: 5000 });
+    this.connection = mongoose.createConnection(config.mongodbUri, {
+      serverSelectionTimeoutMS: 5000,
+    });
     this.connection.on('error', (err: Error) => this.logger.warn(`mongodb: ${err.message}`));
     this.runs = this.connection.model<WorkerRunFields>('WorkerRun', workerRunSchema);
   }
 
   async markStarted(runId: string, at: Date): Promise<void> {
-    await this.runs.updateOne({ _id: runId }, { $set: { status: 'running', startedAt: at } }).exec();
+    await this.runs
+      .updateOne({ _id: runId }, { $set: { status: 'running', startedAt: at } })
+      .exec();
   }
 
   async finish(runId: string, result: RunResult, output: readonly OutputChunk[]): Promise<void> {

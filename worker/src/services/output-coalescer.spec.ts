@@ -47,7 +47,12 @@ describe('OutputCoalescer', () => {
     c.push('stdout', Buffer.from('x'.repeat(20)));
     expect(flushed.flat().map((p) => p.data.length)).toEqual([8, 8]);
     c.end();
-    expect(flushed.flat().map((p) => p.data).join('')).toBe('x'.repeat(20));
+    expect(
+      flushed
+        .flat()
+        .map((p) => p.data)
+        .join(''),
+    ).toBe('x'.repeat(20));
   });
 
   it('does not split a UTF-8 character across writes', () => {
@@ -56,14 +61,24 @@ describe('OutputCoalescer', () => {
     c.push('stdout', euro.subarray(0, 1));
     c.push('stdout', euro.subarray(1));
     c.end();
-    expect(flushed.flat().map((p) => p.data).join('')).toBe('€');
+    expect(
+      flushed
+        .flat()
+        .map((p) => p.data)
+        .join(''),
+    ).toBe('€');
   });
 
   it('turns invalid UTF-8 into replacement characters instead of failing', () => {
     const c = make();
     c.push('stdout', Buffer.from([0x66, 0xff, 0xfe, 0x67]));
     c.end();
-    expect(flushed.flat().map((p) => p.data).join('')).toBe('f\uFFFD\uFFFDg');
+    expect(
+      flushed
+        .flat()
+        .map((p) => p.data)
+        .join(''),
+    ).toBe('f\uFFFD\uFFFDg');
   });
 
   it('drops bytes past the limit, marks truncation and signals once', () => {
@@ -72,7 +87,12 @@ describe('OutputCoalescer', () => {
     c.push('stderr', Buffer.from('789abc'));
     c.push('stdout', Buffer.from('more'));
     c.end();
-    expect(flushed.flat().map((p) => p.data).join('')).toBe('0123456789');
+    expect(
+      flushed
+        .flat()
+        .map((p) => p.data)
+        .join(''),
+    ).toBe('0123456789');
     expect(c.truncated).toBe(true);
     expect(limitHits).toBe(1);
   });

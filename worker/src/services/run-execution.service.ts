@@ -138,7 +138,9 @@ export class RunExecutionService {
       stopListening();
       if (containerId) {
         await this.docker.remove(containerId).catch((err: Error) => {
-          this.logger.error(`run ${job.runId}: cannot remove container ${containerId}: ${err.message}`);
+          this.logger.error(
+            `run ${job.runId}: cannot remove container ${containerId}: ${err.message}`,
+          );
         });
       }
     }

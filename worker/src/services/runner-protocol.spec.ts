@@ -36,7 +36,9 @@ describe('RunnerStdoutParser', () => {
       ).toString();
       expect(compile).toBe('error');
       expect(program).toBe('prog');
-      expect(events.filter((e) => e.type === 'compiled')).toEqual([{ type: 'compiled', exitCode: 1 }]);
+      expect(events.filter((e) => e.type === 'compiled')).toEqual([
+        { type: 'compiled', exitCode: 1 },
+      ]);
       expect(p.error).toBeNull();
     }
   });

@@ -6,7 +6,11 @@ import type { SourceFile } from '@coderoom/contracts';
  *   N x (<path>\n <byte length>\n <bytes>)  then the program's own stdin.
  * Commands come from language definitions (our data), never from the client.
  */
-export function encodeRunnerInput(compile: string | null, run: string, files: SourceFile[]): Buffer {
+export function encodeRunnerInput(
+  compile: string | null,
+  run: string,
+  files: SourceFile[],
+): Buffer {
   for (const cmd of [compile ?? '', run]) {
     if (cmd.includes('\n')) throw new Error('runner commands must be a single line');
   }

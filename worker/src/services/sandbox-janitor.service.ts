@@ -21,7 +21,9 @@ export class SandboxJanitorService implements OnApplicationBootstrap {
     if (!(await this.docker.ping())) {
       throw new Error(`Docker does not answer on ${this.config.dockerSocket}`);
     }
-    const images = new Set(this.languages.all().map((l) => `coderoom-sandbox-${l.image}:${this.config.imageTag}`));
+    const images = new Set(
+      this.languages.all().map((l) => `coderoom-sandbox-${l.image}:${this.config.imageTag}`),
+    );
     for (const image of images) {
       if (!(await this.docker.imageExists(image))) {
         throw new Error(`sandbox image ${image} is missing: run node sandbox/build-images.mjs`);

@@ -27,6 +27,10 @@ describe('judge', () => {
   });
 
   it('names the signal of a program killed by one', () => {
-    expect(judge({ ...base, exitCode: 139 })).toEqual({ verdict: 'RE', exitCode: 139, signal: 'SIGSEGV' });
+    expect(judge({ ...base, exitCode: 139 })).toEqual({
+      verdict: 'RE',
+      exitCode: 139,
+      signal: 'SIGSEGV',
+    });
   });
 });
