@@ -1,0 +1,494 @@
+#!/usr/bin/env node
+// Builds the Coderoom sandbox images from Debian packages (no container registry needed).
+//
+//   node sandbox/build-images.mjs               build what is missing, tag :latest
+//   node sandbox/build-images.mjs --print-tags  print {"<image>":"coderoom-sandbox-<image>:<hash>"}
+//
+// Every folder under sandbox/ with a Dockerfile is an image. Its tag is a content hash over
+// packages.txt, the Dockerfile, the runner script, the Debian suite and the rootfs recipe below,
+// so an image is rebuilt exactly when one of them changes, and a second run does nothing.
+//
+// Building one image: debootstrap (minbase + packages.txt) into a temp dir under .local/, prune
+// docs and caches, `docker import` it as coderoom-rootfs-<image>:<hash>, then `docker build` the
+// folder's Dockerfile on top (classic builder) as coderoom-sandbox-<image>:<hash>, and point
+// coderoom-sandbox-<image>:latest at it.
+//
+// Only node: built-ins, so it runs before `npm install`.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SANDBOX_DIR = path.dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = path.resolve(SANDBOX_DIR, '..');
+const LOCAL_DIR = path.join(REPO_ROOT, '.local');
+const RUNNER_PATH = path.join(SANDBOX_DIR, 'runner', 'coderoom-runner');
+const SOURCES_FILE = '/etc/apt/sources.list.d/debian.sources';
+const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
+
+/** The Debian release every image is built from; language versions in language.json follow it. */
+const SUITE = 'bookworm';
+const VARIANT = 'minbase';
+/**
+ * Removed from the rootfs before `docker import`. Deleting them in the Dockerfile alone would not
+ * shrink the image (the imported layer keeps them), so it happens here. Part of the hash.
+ */
+const PRUNE = [
+  'var/cache/apt/archives/*.deb',
+  'var/cache/apt/*.bin',
+  'var/lib/apt/lists/*',
+  'var/log/*',
+  'usr/share/doc/*',
+  'usr/share/man/*',
+  'usr/share/info/*',
+  'usr/share/lintian/*',
+  'usr/share/locale/*',
+];
+/** Host files debootstrap copies into the target; docker mounts its own at run time. */
+const EMPTY_FILES = ['etc/resolv.conf', 'etc/hostname'];
+
+const HEARTBEAT_MS = 15_000;
+
+// ---------------------------------------------------------------------------------------------
+
+class BuildError extends Error {}
+
+let interrupted = false;
+/** Children still running, so a signal can stop them before the temp dirs are removed. */
+const children = new Set();
+
+function track(child) {
+  children.add(child);
+  child.on('close', () => children.delete(child));
+  return child;
+}
+
+function fail(message) {
+  throw new BuildError(message);
+}
+
+function imageDirs() {
+  return readdirSync(SANDBOX_DIR, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && existsSync(path.join(SANDBOX_DIR, e.name, 'Dockerfile')))
+    .map((e) => e.name)
+    .sort();
+}
+
+function readPackages(dir) {
+  const file = path.join(dir, 'packages.txt');
+  if (!existsSync(file)) fail(`${path.relative(REPO_ROOT, file)} is missing`);
+  const text = readFileSync(file, 'utf8');
+  const packages = text
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean);
+  for (const p of packages) {
+    if (!/^[a-z0-9][a-z0-9+.-]*$/.test(p)) fail(`bad package name in ${file}: ${p}`);
+  }
+  if (packages.length === 0) fail(`${file} lists no packages`);
+  return { text, packages };
+}
+
+function imageHash(name) {
+  const dir = path.join(SANDBOX_DIR, name);
+  const h = createHash('sha256');
+  const part = (label, data) => {
+    h.update(`${label}\0${Buffer.byteLength(data)}\0`);
+    h.update(data);
+  };
+  part('packages.txt', readPackages(dir).text);
+  part('Dockerfile', readFileSync(path.join(dir, 'Dockerfile')));
+  part('coderoom-runner', readFileSync(RUNNER_PATH));
+  part('suite', SUITE);
+  part('recipe', JSON.stringify({ VARIANT, PRUNE, EMPTY_FILES }));
+  return h.digest('hex').slice(0, 12);
+}
+
+const sandboxTag = (name, hash) => `coderoom-sandbox-${name}:${hash}`;
+const rootfsTag = (name, hash) => `coderoom-rootfs-${name}:${hash}`;
+
+function mirror() {
+  if (process.env.DEBIAN_MIRROR) return process.env.DEBIAN_MIRROR;
+  try {
+    const line = readFileSync(SOURCES_FILE, 'utf8')
+      .split('\n')
+      .find((l) => /^URIs:/i.test(l));
+    const uri = line
+      ?.replace(/^URIs:/i, '')
+      .trim()
+      .split(/\s+/)[0];
+    if (uri) return uri;
+  } catch {
+    // no sources file: default
+  }
+  return DEFAULT_MIRROR;
+}
+
+// --- processes --------------------------------------------------------------------------------
+
+function quiet(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return {
+    ok: !r.error && r.status === 0,
+    error: r.error,
+    stdout: r.stdout ?? '',
+    stderr: r.stderr ?? '',
+  };
+}
+
+function dockerImageExists(tag) {
+  return quiet('docker', ['image', 'inspect', '--format', '{{.Id}}', tag]).ok;
+}
+
+function checkDocker() {
+  const r = quiet('docker', ['version', '--format', '{{.Server.Version}}']);
+  if (r.error?.code === 'ENOENT') fail('docker is not installed (apt-get install docker.io)');
+  if (!r.ok) {
+    fail(
+      `cannot talk to the Docker daemon: ${r.stderr.trim() || 'unknown error'}\n` +
+        '  start it, e.g.: nohup dockerd >/tmp/dockerd.log 2>&1 &',
+    );
+  }
+}
+
+function checkDebootstrap() {
+  const r = quiet('debootstrap', ['--version']);
+  if (r.error?.code === 'ENOENT') {
+    fail('debootstrap is not installed: apt-get install debootstrap');
+  }
+  if (process.getuid?.() !== 0) fail('debootstrap needs root: run this script as root');
+}
+
+/**
+ * Runs a command, appending its output to the build log. Calls onLine for each output line and
+ * prints a heartbeat with the latest line when nothing was printed for a while, so a slow step
+ * visibly makes progress.
+ */
+function run(cmd, args, { log, progress, onLine = () => {}, env, stdin } = {}) {
+  return new Promise((resolve, reject) => {
+    log.write(`\n$ ${cmd} ${args.join(' ')}\n`);
+    const child = track(
+      spawn(cmd, args, {
+        env: { ...process.env, ...env },
+        stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      }),
+    );
+    let last = '';
+    let partial = '';
+    const onData = (chunk) => {
+      log.write(chunk);
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop();
+      for (const l of lines) {
+        const line = l.replace(/\r/g, '').trimEnd();
+        if (!line) continue;
+        last = line;
+        onLine(line);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const timer = setInterval(() => {
+      if (progress.sinceLastPrint() >= HEARTBEAT_MS) {
+        progress.print(`  ${cmd} still working${last ? `: ${last.slice(0, 100)}` : ''}`);
+      }
+    }, 1000);
+    if (stdin) stdin(child.stdin);
+    child.on('error', (err) => {
+      clearInterval(timer);
+      reject(new BuildError(`cannot run ${cmd}: ${err.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearInterval(timer);
+      const what = cmd === 'docker' ? `docker ${args[0]}` : cmd;
+      if (code === 0) resolve();
+      else reject(new BuildError(`${what} failed (${signal ?? `exit code ${code}`})`));
+    });
+  });
+}
+
+/** `tar -C dir -c . | docker import - tag`, failing if either side fails. */
+function importRootfs(dir, tag, { log, progress }) {
+  return new Promise((resolve, reject) => {
+    log.write(`\n$ tar -C ${dir} --numeric-owner -c . | docker import - ${tag}\n`);
+    const tar = track(
+      spawn('tar', ['-C', dir, '--numeric-owner', '-c', '.'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    const imp = run(
+      'docker',
+      ['import', '--message', `coderoom rootfs (debootstrap ${VARIANT} ${SUITE})`, '-', tag],
+      {
+        log,
+        progress,
+        stdin: (s) => {
+          s.on('error', () => {}); // EPIPE if docker import dies first; its exit code reports it
+          tar.stdout.pipe(s);
+        },
+      },
+    );
+    tar.stderr.on('data', (c) => log.write(c));
+    const tarDone = new Promise((res, rej) => {
+      tar.on('error', (e) => rej(new BuildError(`cannot run tar: ${e.message}`)));
+      tar.on('close', (code) =>
+        code === 0 ? res() : rej(new BuildError(`tar failed (exit code ${code})`)),
+      );
+    });
+    Promise.all([tarDone, imp]).then(
+      () => resolve(),
+      (err) => {
+        // docker import may have tagged a truncated rootfs; a later run must not reuse it.
+        quiet('docker', ['image', 'rm', tag]);
+        reject(err);
+      },
+    );
+  });
+}
+
+// --- temp dirs --------------------------------------------------------------------------------
+
+/** Mount points at or below dir, deepest first (debootstrap mounts /proc and /sys in the target). */
+function mountsUnder(dir) {
+  let text = '';
+  try {
+    text = readFileSync('/proc/self/mounts', 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .map((l) => l.split(' ')[1])
+    .filter(Boolean)
+    .map((m) => m.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m === dir || m.startsWith(dir + '/'))
+    .sort((a, b) => b.length - a.length);
+}
+
+async function removeTree(dir) {
+  if (!dir || !existsSync(dir)) return;
+  // Never recurse into a mounted /proc or /sys of an interrupted debootstrap.
+  for (const m of mountsUnder(dir)) quiet('umount', ['-l', m]);
+  if (mountsUnder(dir).length > 0) {
+    console.error(`warning: ${dir} still has mounts; not removing it`);
+    return;
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+async function prune(rootfs) {
+  for (const pattern of PRUNE) {
+    const dir = path.join(rootfs, path.dirname(pattern));
+    const glob = path.basename(pattern);
+    const re = new RegExp(
+      '^' +
+        glob
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.') +
+        '$',
+    );
+    let entries = [];
+    try {
+      entries = await readdir(dir);
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      if (re.test(e)) await rm(path.join(dir, e), { recursive: true, force: true });
+    }
+  }
+  for (const f of EMPTY_FILES) {
+    const file = path.join(rootfs, f);
+    if (existsSync(file)) await writeFile(file, '');
+  }
+}
+
+// --- output -----------------------------------------------------------------------------------
+
+function makeProgress(name) {
+  const start = Date.now();
+  let lastPrint = start;
+  return {
+    elapsed: () => (Date.now() - start) / 1000,
+    sinceLastPrint: () => Date.now() - lastPrint,
+    print(msg) {
+      lastPrint = Date.now();
+      const secs = ((lastPrint - start) / 1000).toFixed(0).padStart(4);
+      console.log(`[${name} ${secs}s] ${msg}`);
+    },
+  };
+}
+
+function formatBytes(n) {
+  return `${(n / 1e6).toFixed(0)} MB (${n} bytes)`;
+}
+
+// --- build ------------------------------------------------------------------------------------
+
+async function buildImage(name) {
+  const dir = path.join(SANDBOX_DIR, name);
+  const hash = imageHash(name);
+  const tag = sandboxTag(name, hash);
+  const latest = `coderoom-sandbox-${name}:latest`;
+  const rootTag = rootfsTag(name, hash);
+  const progress = makeProgress(name);
+
+  if (dockerImageExists(tag)) {
+    tagLatest(tag, latest);
+    progress.print(`${tag} is up to date (${latest} points at it)`);
+    return;
+  }
+
+  const { packages } = readPackages(dir);
+  await mkdir(LOCAL_DIR, { recursive: true });
+  const logPath = path.join(LOCAL_DIR, `build-${name}.log`);
+  const log = createWriteStream(logPath);
+  progress.print(`building ${tag} (full log: ${path.relative(process.cwd(), logPath)})`);
+
+  let rootfs;
+  let context;
+  try {
+    if (dockerImageExists(rootTag)) {
+      progress.print(`reusing rootfs image ${rootTag}`);
+    } else {
+      checkDebootstrap();
+      const mirrorUrl = mirror();
+      rootfs = await mkdtemp(path.join(LOCAL_DIR, `rootfs-${name}-`));
+      progress.print(
+        `debootstrap ${SUITE} (${VARIANT}) from ${mirrorUrl}: ${packages.join(' ')} ` +
+          '(takes a minute or more)',
+      );
+      // Print the first line of each debootstrap phase (Retrieving, Extracting, ...), not the
+      // hundreds of per-package lines; the heartbeat shows the latest one meanwhile.
+      const phases = new Set();
+      await run(
+        'debootstrap',
+        [`--variant=${VARIANT}`, `--include=${packages.join(',')}`, SUITE, rootfs, mirrorUrl],
+        {
+          log,
+          progress,
+          onLine(line) {
+            const m = /^([IWE]): (\S+)/.exec(line);
+            if (!m) return;
+            if (m[1] !== 'I') progress.print(`  debootstrap: ${line}`);
+            else if (!phases.has(m[2]) || /(packages|system)\.\.\.$/.test(line)) {
+              phases.add(m[2]);
+              progress.print(`  debootstrap: ${line}`);
+            }
+          },
+        },
+      );
+      progress.print('pruning docs, man pages, locales and apt caches from the rootfs');
+      await prune(rootfs);
+      progress.print(`docker import as ${rootTag}`);
+      await importRootfs(rootfs, rootTag, { log, progress });
+      await removeTree(rootfs);
+      rootfs = undefined;
+    }
+
+    context = await mkdtemp(path.join(LOCAL_DIR, `context-${name}-`));
+    await copyFile(path.join(dir, 'Dockerfile'), path.join(context, 'Dockerfile'));
+    await copyFile(RUNNER_PATH, path.join(context, 'coderoom-runner'));
+    progress.print(`docker build ${tag}`);
+    // --force-rm: the classic builder otherwise keeps the container of a failed step.
+    const buildArgs = [
+      'build',
+      '--force-rm',
+      '--build-arg',
+      `ROOTFS=${rootTag}`,
+      '-t',
+      tag,
+      context,
+    ];
+    await run('docker', buildArgs, {
+      log,
+      progress,
+      env: { DOCKER_BUILDKIT: '0' },
+      onLine(line) {
+        if (/^Step \d+\/\d+ :/.test(line)) progress.print(`  ${line.slice(0, 110)}`);
+      },
+    });
+    tagLatest(tag, latest);
+
+    const size = Number(quiet('docker', ['image', 'inspect', '--format', '{{.Size}}', tag]).stdout);
+    progress.print(
+      `built ${tag} (also ${latest}): ${formatBytes(size)} in ${progress.elapsed().toFixed(0)} s`,
+    );
+  } catch (err) {
+    await closeLog(log);
+    if (err instanceof BuildError && !interrupted) {
+      const tail = readTail(logPath, 25);
+      if (tail) console.error(`--- last lines of ${logPath} ---\n${tail}\n---`);
+    }
+    throw err;
+  } finally {
+    await removeTree(rootfs);
+    await removeTree(context);
+    await closeLog(log);
+  }
+}
+
+function closeLog(log) {
+  if (log.writableEnded) return Promise.resolve();
+  return new Promise((resolve) => log.end(resolve));
+}
+
+function tagLatest(tag, latest) {
+  const r = quiet('docker', ['tag', tag, latest]);
+  if (!r.ok) fail(`docker tag ${tag} ${latest} failed: ${r.stderr.trim()}`);
+}
+
+function readTail(file, n) {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => a !== '--print-tags');
+  if (unknown.length > 0) {
+    console.error(
+      `unknown argument: ${unknown[0]}\nusage: node sandbox/build-images.mjs [--print-tags]`,
+    );
+    process.exit(2);
+  }
+  const names = imageDirs();
+  if (args.includes('--print-tags')) {
+    console.log(
+      JSON.stringify(Object.fromEntries(names.map((n) => [n, sandboxTag(n, imageHash(n))]))),
+    );
+    return;
+  }
+  checkDocker();
+  const start = Date.now();
+  for (const name of names) await buildImage(name);
+  console.log(
+    `all sandbox images ready (${names.join(', ')}) in ${((Date.now() - start) / 1000).toFixed(0)} s`,
+  );
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  // Stop the running children; the failed step then makes main() clean up the temp dirs.
+  process.on(sig, () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    console.error(`\n${sig}: stopping, cleaning up...`);
+    for (const c of children) c.kill('SIGTERM');
+  });
+}
+
+main().catch((err) => {
+  if (interrupted) {
+    console.error('build interrupted');
+    process.exit(130);
+  }
+  console.error(`build-images: ${err instanceof BuildError ? err.message : err.stack}`);
+  process.exit(1);
+});
