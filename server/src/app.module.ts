@@ -6,16 +6,19 @@ import { GATEWAY_CONFIG, type GatewayConfig } from './config/config.js';
 import { DevAuthController } from './controllers/auth.controller.js';
 import { HealthController } from './controllers/health.controller.js';
 import { LanguagesController } from './controllers/languages.controller.js';
+import { RunsController } from './controllers/runs.controller.js';
 import { RunGateway } from './gateways/run.gateway.js';
 import { DatabaseRepository } from './repositories/database.repository.js';
 import { FeedBusRepository } from './repositories/feed-bus.repository.js';
 import { LanguageRepository } from './repositories/language.repository.js';
 import { QueueRepository } from './repositories/queue.repository.js';
+import { QuotaRepository } from './repositories/quota.repository.js';
 import { RedisRepository } from './repositories/redis.repository.js';
 import { RunLogRepository } from './repositories/run-log.repository.js';
 import { RunRepository } from './repositories/run.repository.js';
 import { AuthService } from './services/auth.service.js';
 import { HealthService } from './services/health.service.js';
+import { QueuePositionService } from './services/queue-position.service.js';
 import { RunFeedService } from './services/run-feed.service.js';
 import { RunService } from './services/run.service.js';
 
@@ -31,6 +34,7 @@ export class AppModule {
       controllers: [
         HealthController,
         LanguagesController,
+        RunsController,
         // The dev-token route must not exist at all unless dev tokens are on (API.md).
         ...(config.devTokens ? [DevAuthController] : []),
       ],
@@ -41,11 +45,13 @@ export class AppModule {
         RunRepository,
         RunLogRepository,
         QueueRepository,
+        QuotaRepository,
         LanguageRepository,
         FeedBusRepository,
         AuthService,
         HealthService,
         RunFeedService,
+        QueuePositionService,
         RunService,
         RunGateway,
       ],

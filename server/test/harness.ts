@@ -23,16 +23,25 @@ export interface StackOptions {
   /** Names this test's Redis database and MongoDB database, so test files do not meet. */
   name: string;
   redisDb: number;
+  /** Gateway nodes to start (default 1); they share Redis, like nodes behind a balancer. */
+  gateways?: number;
   gatewayEnv?: Record<string, string>;
   workerEnv?: Record<string, string>;
 }
 
 export interface Stack {
   url: string;
+  /** One URL per gateway node; `url` is the first. */
+  urls: string[];
+  /** Kills gateway node `i` with SIGKILL (a crash, not a shutdown). */
+  killGateway(i: number): Promise<void>;
   redisUrl: string;
   mongoUri: string;
   token(name: string, role?: Role): Promise<string>;
-  connect(token: string, opts?: { transports?: string[] }): Promise<ClientSocket>;
+  connect(
+    token: string,
+    opts?: { transports?: string[]; url?: string; reconnection?: boolean },
+  ): Promise<ClientSocket>;
   logs(): string;
   stop(): Promise<void>;
 }
@@ -90,7 +99,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   await redis.flushdb(); // a clean queue and replay log for this file
   await redis.quit();
 
-  const port = await freePort();
+  const ports: number[] = [];
+  for (let i = 0; i < (opts.gateways ?? 1); i++) ports.push(await freePort());
   const common = {
     ...process.env,
     REDIS_URL: redisUrl,
@@ -119,22 +129,34 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     children.push(child);
     return child;
   };
-  const gateway = launch('gateway', 'server/dist/src/main.js', {
-    ...common,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DEV_TOKENS: 'true',
-    ...opts.gatewayEnv,
-  });
+  const gateways = ports.map((port, i) =>
+    launch(ports.length > 1 ? `gateway-${i}` : 'gateway', 'server/dist/src/main.js', {
+      ...common,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DEV_TOKENS: 'true',
+      ...opts.gatewayEnv,
+    }),
+  );
   const worker = launch('worker', 'worker/dist/src/main.js', {
     ...common,
     WORKER_ID: `test-${opts.name}`,
     ...opts.workerEnv,
   });
-  const url = `http://127.0.0.1:${port}`;
+  const urls = ports.map((port) => `http://127.0.0.1:${port}`);
+  const url = urls[0]!;
   const sockets: ClientSocket[] = [];
   const stack: Stack = {
     url,
+    urls,
+    async killGateway(i) {
+      const g = gateways[i]!;
+      if (g.exitCode !== null || g.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        g.once('exit', () => resolve());
+        g.kill('SIGKILL');
+      });
+    },
     redisUrl,
     mongoUri,
     logs: () => out.join('\n'),
@@ -148,10 +170,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       return ((await res.json()) as { token: string }).token;
     },
     async connect(token, o = {}) {
-      const s: ClientSocket = io(url, {
+      const s: ClientSocket = io(o.url ?? url, {
         auth: { token },
         transports: o.transports ?? ['websocket'],
-        reconnection: false,
+        reconnection: o.reconnection ?? false,
         forceNew: true,
       });
       sockets.push(s);
@@ -180,11 +202,16 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     },
   };
   try {
-    await until('the gateway to answer /health', async () => (await fetch(`${url}/health`)).ok);
+    for (const u of urls) {
+      await until(
+        `the gateway at ${u} to answer /health`,
+        async () => (await fetch(`${u}/health`)).ok,
+      );
+    }
     await until('the worker to be ready', () =>
       out.some((l) => l.startsWith('[worker]') && l.includes(' ready ')),
     );
-    for (const c of [gateway, worker]) {
+    for (const c of [...gateways, worker]) {
       if (c.exitCode !== null) throw new Error(`a process exited during start-up`);
     }
   } catch (err) {

@@ -27,6 +27,8 @@ export const redisKeys = {
   finished: (runId: string) => `coderoom:run:${runId}:finished`,
   /** Set when a cancel was requested, read by the worker before and during the run. */
   cancel: (runId: string) => `coderoom:run:${runId}:cancel`,
+  /** Sorted set of a user's unfinished run ids, scored by when the slot expires. */
+  active: (userId: string) => `coderoom:user:${userId}:active`,
   /** Pub/sub channel on which workers hear cancel requests (message: run id). */
   cancelChannel: 'coderoom:cancel',
 } as const;

@@ -23,6 +23,14 @@ const envSchema = z.object({
   RUN_RETENTION_DAYS: z.coerce.number().positive().default(30),
   /** Seconds the Redis replay log of a run is kept after its last chunk. */
   REPLAY_TTL_SECONDS: z.coerce.number().int().positive().default(3600),
+  /** Runs one user may have queued or running at once. */
+  MAX_ACTIVE_RUNS_PER_USER: z.coerce.number().int().min(1).max(1000).default(3),
+  /** Events per second one socket may send on average (token bucket)... */
+  SOCKET_EVENTS_PER_SECOND: z.coerce.number().positive().default(20),
+  /** ...and in one burst. */
+  SOCKET_EVENT_BURST: z.coerce.number().int().min(1).default(40),
+  /** Longest `POST /api/runs?wait=true` waits for the result before answering with the run so far. */
+  HTTP_WAIT_MS: z.coerce.number().int().min(1000).max(600_000).default(60_000),
   /** Lifetime of tokens issued by the dev-token route. */
   DEV_TOKEN_TTL_SECONDS: z.coerce
     .number()
@@ -43,6 +51,10 @@ export interface GatewayConfig {
   runRetentionDays: number;
   replayTtlSeconds: number;
   devTokenTtlSeconds: number;
+  maxActiveRunsPerUser: number;
+  socketEventsPerSecond: number;
+  socketEventBurst: number;
+  httpWaitMs: number;
 }
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
@@ -67,5 +79,9 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     runRetentionDays: e.RUN_RETENTION_DAYS,
     replayTtlSeconds: e.REPLAY_TTL_SECONDS,
     devTokenTtlSeconds: e.DEV_TOKEN_TTL_SECONDS,
+    maxActiveRunsPerUser: e.MAX_ACTIVE_RUNS_PER_USER,
+    socketEventsPerSecond: e.SOCKET_EVENTS_PER_SECOND,
+    socketEventBurst: e.SOCKET_EVENT_BURST,
+    httpWaitMs: e.HTTP_WAIT_MS,
   };
 }

@@ -20,7 +20,10 @@ import {
   type RunFeedEvent,
   type ServerToClientEvents,
 } from '@coderoom/contracts';
+import { Inject } from '@nestjs/common';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 import { FeedBusRepository, type CoderoomServer } from '../repositories/feed-bus.repository.js';
+import { TokenBucket } from '../services/token-bucket.js';
 import { AuthService } from '../services/auth.service.js';
 import type { FeedSink } from '../services/run-feed.service.js';
 import { RunService, parsePayload } from '../services/run.service.js';
@@ -49,6 +52,7 @@ export class RunGateway implements OnGatewayInit, OnGatewayConnection, OnGateway
   private readonly logger = new Logger(RunGateway.name);
 
   constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly auth: AuthService,
     private readonly runs: RunService,
     private readonly bus: FeedBusRepository,
@@ -69,19 +73,28 @@ export class RunGateway implements OnGatewayInit, OnGatewayConnection, OnGateway
         },
       );
     });
-    this.bus.attach(server);
+    this.bus.attach(server, (e) => this.runs.receiveFeed(e));
   }
 
   handleConnection(socket: CoderoomSocket): void {
     const user = socket.data.user;
     const sink: FeedSink = { id: socket.id, send: (e) => sendFeedEvent(socket, e) };
+    const bucket = new TokenBucket(this.config.socketEventsPerSecond, this.config.socketEventBurst);
+    const limited = (): ApiError | null => {
+      const wait = bucket.take();
+      return wait === 0
+        ? null
+        : { code: 'RATE_LIMITED', message: 'too many events: slow down', retryAfterMs: wait };
+    };
 
-    this.handle(socket, 'run:start', async (p) => ({ body: await this.runs.start(user, p, sink) }));
-    this.handle(socket, 'run:cancel', async (p) => {
+    this.handle(socket, limited, 'run:start', async (p) => ({
+      body: await this.runs.start(user, p, sink),
+    }));
+    this.handle(socket, limited, 'run:cancel', async (p) => {
       await this.runs.cancel(user, parsePayload(runIdSchema, p).runId);
       return { body: {} };
     });
-    this.handle(socket, 'run:watch', async (p) => {
+    this.handle(socket, limited, 'run:watch', async (p) => {
       const { runId, afterSeq } = parsePayload(runWatchSchema, p);
       const { answer, deliveredSeq } = await this.runs.watch(user, runId, afterSeq ?? 0, sink);
       return {
@@ -89,27 +102,27 @@ export class RunGateway implements OnGatewayInit, OnGatewayConnection, OnGateway
         afterAck: () => this.runs.completeWatch(runId, sink.id, deliveredSeq),
       };
     });
-    this.handle(socket, 'run:unwatch', (p) => {
+    this.handle(socket, limited, 'run:unwatch', (p) => {
       this.runs.unwatch(parsePayload(runIdSchema, p).runId, sink.id);
       return { body: {} };
     });
-    this.handle(socket, 'run:input', (p) => {
+    this.handle(socket, limited, 'run:input', (p) => {
       parsePayload(runInputSchema, p);
       throw new CoderoomError('CONFLICT', 'interactive input is not available yet');
     });
-    this.handle(socket, 'languages:list', (p) => {
+    this.handle(socket, limited, 'languages:list', (p) => {
       parsePayload(emptySchema, p);
       return { body: { languages: this.runs.listLanguages() } };
     });
     socket.onAny((event: unknown, ...args: unknown[]) => {
       if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
       const ack = args[args.length - 1];
-      if (typeof ack === 'function') {
-        (ack as (response: unknown) => void)({
-          ok: false,
-          error: { code: 'INVALID', message: `unknown event "${String(event)}"` },
-        });
-      }
+      if (typeof ack !== 'function') return;
+      const error = limited() ?? {
+        code: 'INVALID',
+        message: `unknown event "${String(event).slice(0, 64)}"`,
+      };
+      (ack as (response: unknown) => void)({ ok: false, error });
     });
   }
 
@@ -119,6 +132,7 @@ export class RunGateway implements OnGatewayInit, OnGatewayConnection, OnGateway
 
   private handle(
     socket: CoderoomSocket,
+    limited: () => ApiError | null,
     event: keyof ClientToServerEvents,
     handler: (payload: unknown) => Promise<Answer> | Answer,
   ): void {
@@ -128,6 +142,11 @@ export class RunGateway implements OnGatewayInit, OnGatewayConnection, OnGateway
       // Every event takes an acknowledgement; without one there is nobody to answer.
       if (typeof last !== 'function') return;
       const ack = last as (response: unknown) => void;
+      const tooMany = limited();
+      if (tooMany) {
+        ack({ ok: false, error: tooMany });
+        return;
+      }
       const payload = args.length > 1 ? args[0] : undefined;
       Promise.resolve()
         .then(() => handler(payload))

@@ -6,28 +6,28 @@ import type {
   RunFeedEvent,
   ServerToClientEvents,
 } from '@coderoom/contracts';
-import { RunFeedService } from '../services/run-feed.service.js';
 
 export type CoderoomServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents>;
 
 /**
- * Publishes run feed events from this gateway (rare: a run cancelled while still queued) to
- * every node, itself included. Workers publish the same events through the Redis emitter.
+ * Run feed transport between nodes: socket.io server-side emits over the Redis adapter. Workers
+ * publish through the Redis emitter; a gateway publishes here (rare: a run cancelled while still
+ * queued), and its own handler gets the event too.
  */
 @Injectable()
 export class FeedBusRepository {
   private server: CoderoomServer | null = null;
+  private handler: (e: RunFeedEvent) => void = () => undefined;
 
-  constructor(private readonly feed: RunFeedService) {}
-
-  /** Called once the socket.io server exists: listen for feed events from all nodes. */
-  attach(server: CoderoomServer): void {
+  /** Called once the socket.io server exists: `handler` receives every node's feed events. */
+  attach(server: CoderoomServer, handler: (e: RunFeedEvent) => void): void {
     this.server = server;
-    server.of('/').on('run:feed', (e: RunFeedEvent) => this.feed.dispatch(e));
+    this.handler = handler;
+    server.of('/').on('run:feed', (e: RunFeedEvent) => handler(e));
   }
 
   publish(e: RunFeedEvent): void {
     this.server?.serverSideEmit('run:feed', e);
-    this.feed.dispatch(e);
+    this.handler(e);
   }
 }

@@ -2,11 +2,15 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { RUN_QUEUE, type RunJob } from '@coderoom/contracts';
+import { RedisRepository } from './redis.repository.js';
 
 /** The BullMQ run queue, as seen by the gateway. */
 @Injectable()
 export class QueueRepository {
-  constructor(@InjectQueue(RUN_QUEUE) private readonly queue: Queue<RunJob>) {}
+  constructor(
+    @InjectQueue(RUN_QUEUE) private readonly queue: Queue<RunJob>,
+    private readonly redis: RedisRepository,
+  ) {}
 
   /** Enqueues a run; returns its 1-based place among the waiting runs. */
   async enqueue(job: RunJob): Promise<number> {
@@ -16,7 +20,8 @@ export class QueueRepository {
       removeOnComplete: true,
       removeOnFail: { age: 24 * 3600, count: 1000 },
     });
-    return Math.max(1, await this.queue.getWaitingCount());
+    const place = (await this.positions([job.runId])).get(job.runId);
+    return place ?? Math.max(1, await this.queue.getWaitingCount());
   }
 
   /** Removes a run that is still waiting; false when a worker already holds it. */
@@ -31,6 +36,23 @@ export class QueueRepository {
     } catch {
       return false; // locked by a worker in the meantime
     }
+  }
+
+  /**
+   * 1-based places of waiting runs. BullMQ pushes new jobs on the left of its wait list and
+   * workers take them from the right, so the place is the distance from the right end. Only
+   * the oldest `scan` entries are looked at; runs further back get no position update.
+   */
+  async positions(runIds: readonly string[], scan = 5000): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (runIds.length === 0) return out;
+    const oldest = await this.redis.client.lrange(this.queue.keys.wait, -scan, -1);
+    const wanted = new Set(runIds);
+    for (let i = oldest.length - 1, place = 1; i >= 0; i--, place++) {
+      const id = oldest[i]!;
+      if (wanted.has(id)) out.set(id, place);
+    }
+    return out;
   }
 
   async ping(): Promise<boolean> {

@@ -9,6 +9,7 @@ import {
   type LanguageInfo,
   type OutputChunk,
   type RunResult,
+  type RunFeedEvent,
   type RunStartResult,
   type RunSummary,
   type RunWatchResult,
@@ -18,10 +19,12 @@ import type { z } from 'zod';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 import { FeedBusRepository } from '../repositories/feed-bus.repository.js';
 import { LanguageRepository } from '../repositories/language.repository.js';
+import { QuotaRepository } from '../repositories/quota.repository.js';
 import { QueueRepository } from '../repositories/queue.repository.js';
 import { RunLogRepository, type LiveRunState } from '../repositories/run-log.repository.js';
 import { RunRepository } from '../repositories/run.repository.js';
 import type { RunDocument } from '../schemas/run.schema.js';
+import { QueuePositionService } from './queue-position.service.js';
 import { RunFeedService, type FeedSink } from './run-feed.service.js';
 
 /** Parses a payload with a contracts schema; failures become INVALID with the fields at fault. */
@@ -49,7 +52,15 @@ export class RunService {
     private readonly queue: QueueRepository,
     private readonly feed: RunFeedService,
     private readonly bus: FeedBusRepository,
+    private readonly quota: QuotaRepository,
+    private readonly positions: QueuePositionService,
   ) {}
+
+  /** Every feed event of every run reaches each node here. */
+  receiveFeed(e: RunFeedEvent): void {
+    this.feed.dispatch(e);
+    this.positions.observe(e);
+  }
 
   listLanguages(): LanguageInfo[] {
     return this.languages.all().map(toLanguageInfo);
@@ -69,40 +80,92 @@ export class RunService {
       { path: language.fileName, content: req.source ?? '' },
     ];
     const runId = randomUUID();
-    const now = new Date();
-    const mode = req.mode ?? 'run';
-    await this.runs.create({
-      _id: runId,
-      ownerId: user.id,
-      ownerName: user.name,
-      language: language.id,
-      mode,
-      sessionId: req.sessionId ?? null,
-      problemId: req.problemId ?? null,
-      files,
-      stdin: req.stdin ?? '',
-      interactive: req.interactive ?? false,
-      status: 'queued',
-      createdAt: now,
-      expireAt: new Date(now.getTime() + this.config.runRetentionDays * 86_400_000),
-    });
-    await this.log.initQueued(runId);
-    // Subscribe the owner before the job exists, so not a single event can be missed.
-    if (owner) this.feed.subscribe(runId, owner, 0, false);
-    const position = await this.queue.enqueue({
-      runId,
-      ownerId: user.id,
-      language: language.id,
-      mode,
-      files,
-      stdin: req.stdin ?? '',
-      interactive: req.interactive ?? false,
-    });
-    owner?.send({
-      kind: 'run:status',
-      event: { runId, status: 'queued', position, at: now.toISOString() },
-    });
-    return { runId, status: 'queued', position };
+    if (!(await this.quota.takeActiveSlot(user.id, runId, this.config.maxActiveRunsPerUser))) {
+      throw new CoderoomError(
+        'RATE_LIMITED',
+        `at most ${this.config.maxActiveRunsPerUser} runs may be queued or running at once`,
+        { retryAfterMs: 1000 },
+      );
+    }
+    try {
+      const now = new Date();
+      const mode = req.mode ?? 'run';
+      await this.runs.create({
+        _id: runId,
+        ownerId: user.id,
+        ownerName: user.name,
+        language: language.id,
+        mode,
+        sessionId: req.sessionId ?? null,
+        problemId: req.problemId ?? null,
+        files,
+        stdin: req.stdin ?? '',
+        interactive: req.interactive ?? false,
+        status: 'queued',
+        createdAt: now,
+        expireAt: new Date(now.getTime() + this.config.runRetentionDays * 86_400_000),
+      });
+      await this.log.initQueued(runId);
+      // Subscribe the owner before the job exists, so not a single event can be missed.
+      if (owner) this.feed.subscribe(runId, owner, 0, false);
+      const position = await this.queue.enqueue({
+        runId,
+        ownerId: user.id,
+        language: language.id,
+        mode,
+        files,
+        stdin: req.stdin ?? '',
+        interactive: req.interactive ?? false,
+      });
+      this.positions.track(runId, position);
+      owner?.send({
+        kind: 'run:status',
+        event: { runId, status: 'queued', position, at: now.toISOString() },
+      });
+      return { runId, status: 'queued', position };
+    } catch (err) {
+      if (owner) this.feed.unsubscribe(runId, owner.id);
+      await this.quota.releaseActiveSlot(user.id, runId).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The run with everything it printed so far (HTTP `GET /api/runs/:id`). */
+  async get(user: AuthUser, runId: string): Promise<{ run: RunSummary; output: OutputChunk[] }> {
+    const run = await this.findAllowed(user, runId);
+    const live = await this.log.state(runId);
+    const lastSeq = live?.lastSeq ?? lastSeqOf(run.output);
+    const fromLog = live ? await this.log.backlog(runId, 0, lastSeq) : null;
+    const output = fromLog ?? run.output.map((c) => ({ ...c, runId }));
+    return { run: this.summarize(run, live, lastSeq), output };
+  }
+
+  /**
+   * HTTP `POST /api/runs?wait=true`: starts a run and resolves when it finished or `waitMs`
+   * passed, whichever is first; the answer is then the run as it stands.
+   */
+  async startAndWait(
+    user: AuthUser,
+    payload: unknown,
+    waitMs: number,
+  ): Promise<{ run: RunSummary; output: OutputChunk[] }> {
+    let finished!: () => void;
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    const sink: FeedSink = {
+      id: `http:${randomUUID()}`,
+      send: (e) => {
+        if (e.kind === 'run:finished') finished();
+      },
+    };
+    const { runId } = await this.start(user, payload, sink);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([done, new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+    } finally {
+      clearTimeout(timer);
+      this.feed.removeSink(sink.id);
+    }
+    return this.get(user, runId);
   }
 
   async cancel(user: AuthUser, runId: string): Promise<void> {
@@ -111,7 +174,7 @@ export class RunService {
       throw new CoderoomError('CONFLICT', 'the run has already finished');
     await this.log.requestCancel(runId);
     if (await this.queue.removeIfWaiting(runId)) {
-      await this.finishHere(runId, {
+      await this.finishHere(runId, run.ownerId, {
         verdict: 'CANCELLED',
         exitCode: null,
         signal: null,
@@ -172,8 +235,9 @@ export class RunService {
   }
 
   /** Ends a run that no worker holds; the Redis guard keeps `run:finished` to exactly one. */
-  private async finishHere(runId: string, result: RunResult): Promise<void> {
+  private async finishHere(runId: string, ownerId: string, result: RunResult): Promise<void> {
     if (!(await this.log.claimFinish(runId))) return;
+    await this.quota.releaseActiveSlot(ownerId, runId);
     await this.log.storeResult(runId, result);
     await this.runs.finish(runId, result, []);
     this.bus.publish({ kind: 'run:finished', event: { runId, ...result } });

@@ -22,6 +22,7 @@ export class RunFeedWriter {
   constructor(
     private readonly redis: RedisRepository,
     readonly runId: string,
+    private readonly ownerId: string,
     private readonly ttl: number,
   ) {}
 
@@ -79,6 +80,7 @@ export class RunFeedWriter {
       .multi()
       .hset(redisKeys.state(this.runId), { status: 'finished', result: JSON.stringify(result) })
       .expire(redisKeys.state(this.runId), this.ttl)
+      .zrem(redisKeys.active(this.ownerId), this.runId) // the owner's active-run slot
       .exec();
     this.redis.publish({ kind: 'run:finished', event: { runId: this.runId, ...result } });
   }
@@ -98,8 +100,8 @@ export class RunFeedWriter {
 export class RunFeedRepository {
   constructor(private readonly redis: RedisRepository) {}
 
-  open(runId: string): RunFeedWriter {
-    return new RunFeedWriter(this.redis, runId, this.redis.config.replayTtlSeconds);
+  open(runId: string, ownerId: string): RunFeedWriter {
+    return new RunFeedWriter(this.redis, runId, ownerId, this.redis.config.replayTtlSeconds);
   }
 
   onCancel(runId: string, listener: () => void): () => void {

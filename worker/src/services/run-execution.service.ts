@@ -37,7 +37,7 @@ export class RunExecutionService {
 
   async execute(job: RunJob): Promise<RunResult> {
     const lifecycle = new RunLifecycle(job.runId);
-    const feed = this.feeds.open(job.runId);
+    const feed = this.feeds.open(job.runId, job.ownerId);
     const outcome: RunOutcome = {
       killedFor: null,
       compileExit: null,
