@@ -205,7 +205,7 @@ it('tells queued clients their position as the queue drains', async () => {
   );
   const runs = [];
   for (const u of users) runs.push(await startRun(u, long));
-  const last = await runs[2]!.done(30_000);
+  const last = await runs[2].done(30_000);
   const positions = last.statuses.filter((s) => s.status === 'queued').map((s) => s.position);
   // Enqueued behind two runs (at most one of them already taken by the single worker)...
   expect(positions[0]).toBeGreaterThanOrEqual(2);

@@ -144,13 +144,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ...opts.workerEnv,
   });
   const urls = ports.map((port) => `http://127.0.0.1:${port}`);
-  const url = urls[0]!;
+  const url = urls[0];
   const sockets: ClientSocket[] = [];
   const stack: Stack = {
     url,
     urls,
     async killGateway(i) {
-      const g = gateways[i]!;
+      const g = gateways[i];
       if (g.exitCode !== null || g.signalCode !== null) return;
       await new Promise<void>((resolve) => {
         g.once('exit', () => resolve());

@@ -49,7 +49,7 @@ export class QueueRepository {
     const oldest = await this.redis.client.lrange(this.queue.keys.wait, -scan, -1);
     const wanted = new Set(runIds);
     for (let i = oldest.length - 1, place = 1; i >= 0; i--, place++) {
-      const id = oldest[i]!;
+      const id = oldest[i];
       if (wanted.has(id)) out.set(id, place);
     }
     return out;
