@@ -24,7 +24,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
-});
+}, 30_000);
 
 const http = async (method: string, path: string, token?: string, body?: unknown) => {
   const res = await fetch(`${stack.url}${path}`, {

@@ -19,7 +19,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
-});
+}, 30_000);
 
 /** Watches a run on `s` from `afterSeq` and collects chunks until run:finished. */
 async function watchToEnd(s: ClientSocket, runId: string, afterSeq: number) {
@@ -32,7 +32,7 @@ async function watchToEnd(s: ClientSocket, runId: string, afterSeq: number) {
   const { backlog, run } = ack as { ok: true } & RunWatchResult;
   if (run.result) finished = { runId, ...run.result };
   await until('run:finished on the watcher', () => finished !== null, 20_000);
-  return { chunks: [...backlog, ...live], finished: finished! as RunFinishedEvent };
+  return { chunks: [...backlog, ...live], finished: finished! };
 }
 
 it('streams a run started through node A to a watcher on node B', async () => {
@@ -55,7 +55,7 @@ it('loses nothing when the gateway dies mid-stream and the client resumes on ano
   await until('some output before the crash', () => run.outputs.length >= 5, 20_000);
   await stack.killGateway(0);
   const held = [...run.outputs];
-  const lastSeq = held[held.length - 1]!.seq;
+  const lastSeq = held[held.length - 1].seq;
   expect(lastSeq).toBeLessThan(LINES); // the crash really was mid-stream
 
   const b = await stack.connect(token, { url: stack.urls[1] });

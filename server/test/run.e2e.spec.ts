@@ -29,7 +29,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
-});
+}, 30_000);
 
 function containersOf(runId: string): string {
   return execFileSync('docker', ['ps', '-aq', '--filter', `label=coderoom.run=${runId}`])

@@ -30,7 +30,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.stop();
-});
+}, 30_000);
 
 it('runs Python typed in the page and shows its output streaming, then the verdict', async () => {
   const errors: string[] = [];
