@@ -1,0 +1,62 @@
+// Step 7: Redis and FerretDB as child processes on 127.0.0.1, unless REDIS_URL / MONGODB_URI are given.
+import path from 'node:path';
+import { REPO, dirs, log, mkdirp, pickPort, secs, tcpOpen, waitFor, which } from './util.mjs';
+
+async function startService(sup, name, cmd, args, { port, logTag }) {
+  const t0 = Date.now();
+  const logFile = path.join(mkdirp(dirs.log), `${logTag}${name}.log`);
+  const p = sup.spawn(name, cmd, args, { kind: 'service', logFile, cwd: REPO });
+  await waitFor(`${name} on port ${port}`, () => tcpOpen(port), {
+    timeoutMs: 30000,
+    intervalMs: 100,
+    abort: () => p.done && `exited with code ${p.code}; see ${logFile}`,
+  });
+  log(
+    `${name}: listening on 127.0.0.1:${port}, pid ${p.pid} (${secs(t0)}; log ${path.relative(REPO, logFile)})`,
+  );
+}
+
+/** Returns the env entries (REDIS_URL, MONGODB_URI) for the children. */
+export async function startServices(sup, { ferretdbBin, dataDir, logTag = '' }) {
+  const env = {};
+  if (process.env.REDIS_URL) {
+    log(`redis: using REDIS_URL from the environment`);
+  } else {
+    const port = await pickPort(6390);
+    const dir = mkdirp(path.join(dataDir, 'redis'));
+    const args = [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ];
+    args.push('--dir', dir, '--daemonize', 'no');
+    await startService(sup, 'redis', which('redis-server') ?? 'redis-server', args, {
+      port,
+      logTag,
+    });
+    env.REDIS_URL = `redis://127.0.0.1:${port}`;
+  }
+  if (process.env.MONGODB_URI) {
+    log(`ferretdb: using MONGODB_URI from the environment`);
+  } else {
+    const port = await pickPort(27027);
+    const sqlite = mkdirp(path.join(dataDir, 'ferretdb'));
+    const args = [
+      '--handler=sqlite',
+      `--sqlite-url=file:${sqlite}/`, // the trailing slash matters
+      `--listen-addr=127.0.0.1:${port}`,
+      `--state-dir=${mkdirp(path.join(dataDir, 'ferretdb-state'))}`,
+      '--debug-addr=-', // no metrics/pprof HTTP listener (its default port 8088 may be taken)
+      '--telemetry=disable',
+      '--log-level=warn',
+    ];
+    await startService(sup, 'ferretdb', ferretdbBin, args, { port, logTag });
+    env.MONGODB_URI = `mongodb://127.0.0.1:${port}/coderoom`;
+  }
+  return env;
+}

@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+// Local Coderoom stack: installs what is missing, builds, starts Redis + FerretDB (+ dockerd
+// when needed), then runs the app (start), the checks and tests (test) or just waits (infra).
+// Node built-ins only: this runs before `npm install`. See README.md beside this file.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ensureFerretdb } from './ferretdb.mjs';
+import { Supervisor } from './procs.mjs';
+import { startServices } from './services.mjs';
+import {
+  buildSandboxImages,
+  build,
+  ensureDocker,
+  ensureNpmDeps,
+  ensurePackages,
+} from './system.mjs';
+import { LOCAL, REPO, StackError, dirs, log, mkdirp, paint, portFree, waitFor } from './util.mjs';
+
+const USAGE = `usage: node deploy/local/stack.mjs <start|test|infra> [--no-build] [jest args...]`;
+const [mode, ...rest] = process.argv.slice(2);
+const noBuild = rest[0] === '--no-build';
+if (noBuild) rest.shift();
+if (!['start', 'test', 'infra'].includes(mode)) {
+  console.error(USAGE);
+  process.exit(2);
+}
+
+// `test` gets its own lock and a fresh data directory, so it can run beside `start`.
+const sup = new Supervisor(mode === 'test' ? 'test' : 'dev', mode);
+const dataDir = mode === 'test' ? path.join(dirs.data, 'test') : dirs.data;
+
+let exiting = null;
+let firstSignalAt = 0;
+function shutdown(code) {
+  exiting ??= sup.stopAll().then(
+    () => process.exit(code),
+    (err) => {
+      console.error(err);
+      process.exit(code || 1);
+    },
+  );
+  return exiting;
+}
+for (const [sig, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+  ['SIGHUP', 129],
+]) {
+  process.on(sig, () => {
+    // `npm start` forwards the Ctrl-C it gets too: report repeats only if they are not echoes.
+    if (exiting && Date.now() - firstSignalAt > 1000) log(`${sig}: already stopping ...`);
+    if (!exiting) {
+      firstSignalAt = Date.now();
+      log(`${sig}: stopping ...`);
+    }
+    shutdown(code);
+  });
+}
+process.on('exit', () => sup.stopAllSync());
+sup.onUnexpectedExit = (p) => {
+  log(
+    paint('31', `${p.name} (pid ${p.pid}) exited unexpectedly (${p.signal ?? `code ${p.code}`})`),
+  );
+  shutdown(1);
+};
+
+/** Until a signal or an unexpected exit ends the process (the timer keeps the loop alive). */
+const forever = () => new Promise(() => setInterval(() => {}, 1 << 30));
+
+function jwtSecret() {
+  if (process.env.JWT_SECRET) return process.env.JWT_SECRET;
+  const file = path.join(LOCAL, 'jwt-secret');
+  if (!fs.existsSync(file)) {
+    fs.writeFileSync(file, crypto.randomBytes(32).toString('hex'), { mode: 0o600 });
+  }
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+async function setup() {
+  mkdirp(LOCAL);
+  await sup.acquire();
+  await ensurePackages(sup);
+  await ensureNpmDeps(sup);
+  if (noBuild) log('build: skipped (--no-build)');
+  else await build(sup);
+  await ensureDocker(sup);
+  await buildSandboxImages(sup, process.env);
+  const ferretdbBin = process.env.MONGODB_URI ? null : await ensureFerretdb(sup);
+  if (mode === 'test') fs.rmSync(dataDir, { recursive: true, force: true });
+  const logTag = mode === 'test' ? 'test-' : '';
+  const services = await startServices(sup, { ferretdbBin, dataDir, logTag });
+  return { ...process.env, ...services, JWT_SECRET: jwtSecret(), CODEROOM_REPO: REPO };
+}
+
+async function runApp(env) {
+  const port = Number(process.env.PORT || 3000);
+  if (!(await portFree(port))) throw new StackError(`port ${port} is in use; set PORT=<free port>`);
+  Object.assign(env, {
+    PORT: String(port),
+    DEV_TOKENS: 'true',
+    STATIC_DIR: path.join(REPO, 'client', 'web', 'dist'),
+  });
+  const node = process.execPath;
+  const app = (name, main, color) =>
+    sup.spawn(name, node, [path.join(REPO, main)], {
+      kind: 'app',
+      env,
+      cwd: REPO,
+      prefix: paint(color, `[${name}]`),
+    });
+  const gateway = app('gateway', 'server/dist/src/main.js', '35');
+  app('worker', 'worker/dist/src/main.js', '33');
+  const health = async () => {
+    try {
+      return (await fetch(`http://127.0.0.1:${port}/health`)).status === 200;
+    } catch {
+      return false;
+    }
+  };
+  await waitFor('gateway /health', health, {
+    timeoutMs: 60000,
+    intervalMs: 300,
+    abort: () => gateway.done && 'gateway exited',
+  });
+  const url = `http://localhost:${port}`;
+  const line = '='.repeat(url.length + 24);
+  console.log(
+    `\n${line}\n  Coderoom is running: ${paint('1;32', url)}\n  Ctrl-C to stop\n${line}\n`,
+  );
+  return forever();
+}
+
+async function runTests(env) {
+  const check = await sup.run('npm run check', 'npm', ['run', 'check'], { cwd: REPO, env });
+  if (check !== 0) log(paint('31', `npm run check failed (exit ${check}); running jest anyway`));
+  const jest = await sup.run('jest', 'npm', ['run', 'jest', '--', ...rest], { cwd: REPO, env });
+  log(`jest exited with code ${jest}`);
+  return jest !== 0 ? jest : check !== 0 ? 1 : 0;
+}
+
+function runInfra(env) {
+  const keys = ['REDIS_URL', 'MONGODB_URI', 'JWT_SECRET', 'CODEROOM_REPO'];
+  console.log(`\n# infrastructure is up; for jest by hand, in another shell:`);
+  for (const k of keys) console.log(`export ${k}=${env[k]}`);
+  console.log(`# Ctrl-C here to stop\n`);
+  return forever();
+}
+
+let code = 1;
+try {
+  const env = await setup();
+  code = await { start: runApp, test: runTests, infra: runInfra }[mode](env);
+} catch (err) {
+  if (!exiting) log(paint('31', `error: ${err instanceof StackError ? err.message : err.stack}`));
+  code = 1;
+} finally {
+  await shutdown(code);
+}
