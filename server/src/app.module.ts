@@ -3,14 +3,17 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { RUN_QUEUE } from '@coderoom/contracts';
 import { redisOptionsFromUrl } from '@coderoom/contracts/node';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/config.js';
+import { AsyncApiController } from './controllers/asyncapi.controller.js';
 import { DevAuthController } from './controllers/auth.controller.js';
 import { HealthController } from './controllers/health.controller.js';
 import { LanguagesController } from './controllers/languages.controller.js';
+import { MetricsController } from './controllers/metrics.controller.js';
 import { RunsController } from './controllers/runs.controller.js';
 import { RunGateway } from './gateways/run.gateway.js';
 import { DatabaseRepository } from './repositories/database.repository.js';
 import { FeedBusRepository } from './repositories/feed-bus.repository.js';
 import { LanguageRepository } from './repositories/language.repository.js';
+import { MetricsRepository } from './repositories/metrics.repository.js';
 import { QueueRepository } from './repositories/queue.repository.js';
 import { QuotaRepository } from './repositories/quota.repository.js';
 import { RedisRepository } from './repositories/redis.repository.js';
@@ -33,7 +36,9 @@ export class AppModule {
       ],
       controllers: [
         HealthController,
+        AsyncApiController,
         LanguagesController,
+        MetricsController,
         RunsController,
         // The dev-token route must not exist at all unless dev tokens are on (API.md).
         ...(config.devTokens ? [DevAuthController] : []),
@@ -47,6 +52,7 @@ export class AppModule {
         QueueRepository,
         QuotaRepository,
         LanguageRepository,
+        MetricsRepository,
         FeedBusRepository,
         AuthService,
         HealthService,

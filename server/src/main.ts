@@ -5,6 +5,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { PAYLOAD_LIMITS } from '@coderoom/contracts';
+import { JsonLogger } from '@coderoom/contracts/node';
 import { AppModule } from './app.module.js';
 import { loadGatewayConfig, type GatewayConfig } from './config/config.js';
 import { ApiErrorFilter } from './controllers/error.filter.js';
@@ -13,7 +14,9 @@ import { RedisIoAdapter } from './gateways/redis-io.adapter.js';
 async function bootstrap(config: GatewayConfig): Promise<void> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
+    bufferLogs: true,
   });
+  app.useLogger(new JsonLogger('gateway'));
   app.useBodyParser('json', { limit: PAYLOAD_LIMITS.messageBytes });
   app.useWebSocketAdapter(new RedisIoAdapter(app));
   app.useGlobalFilters(new ApiErrorFilter());

@@ -23,6 +23,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
+  if (process.env.DEBUG_LOGS) console.log(stack?.logs());
   await stack?.stop();
 }, 30_000);
 

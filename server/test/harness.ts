@@ -141,6 +141,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const worker = launch('worker', 'worker/dist/src/main.js', {
     ...common,
     WORKER_ID: `test-${opts.name}`,
+    WORKER_HTTP_PORT: '0',
+    WORKER_HTTP_HOST: '127.0.0.1',
     ...opts.workerEnv,
   });
   const urls = ports.map((port) => `http://127.0.0.1:${port}`);

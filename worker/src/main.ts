@@ -1,13 +1,23 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
+import { JsonLogger } from '@coderoom/contracts/node';
 import { loadWorkerConfig, type WorkerConfig } from './config/config.js';
 import { WorkerModule } from './worker.module.js';
 
 async function bootstrap(config: WorkerConfig): Promise<void> {
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config));
+  const app = await NestFactory.create(WorkerModule.forRoot(config), { bufferLogs: true });
+  app.useLogger(new JsonLogger('worker'));
   app.enableShutdownHooks();
-  new Logger('Worker').log(`worker ${config.workerId} ready (concurrency ${config.concurrency})`);
+  await app.listen(config.httpPort, config.httpHost);
+  const server = app.getHttpServer() as { address(): AddressInfo };
+  const port = server.address().port;
+  new Logger('Worker').log({
+    msg: `worker ${config.workerId} ready (concurrency ${config.concurrency}, http port ${port})`,
+    workerId: config.workerId,
+    httpPort: port,
+  });
 }
 
 let config: WorkerConfig;

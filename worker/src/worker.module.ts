@@ -3,13 +3,17 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { RUN_QUEUE } from '@coderoom/contracts';
 import { redisOptionsFromUrl } from '@coderoom/contracts/node';
 import { WORKER_CONFIG, type WorkerConfig } from './config/config.js';
+import { HealthController } from './controllers/health.controller.js';
 import { RunProcessor } from './processors/run.processor.js';
+import { MetricsRepository } from './repositories/metrics.repository.js';
+import { HealthService } from './services/health.service.js';
 import { DockerRepository } from './repositories/docker.repository.js';
 import { LanguageRepository } from './repositories/language.repository.js';
 import { RedisRepository } from './repositories/redis.repository.js';
 import { RunFeedRepository } from './repositories/run-feed.repository.js';
 import { RunRepository } from './repositories/run.repository.js';
 import { RunExecutionService } from './services/run-execution.service.js';
+import { RunReaperService } from './services/run-reaper.service.js';
 import { SandboxJanitorService } from './services/sandbox-janitor.service.js';
 
 @Module({})
@@ -21,7 +25,10 @@ export class WorkerModule {
         BullModule.forRoot({ connection: redisOptionsFromUrl(config.redisUrl) }),
         BullModule.registerQueue({ name: RUN_QUEUE }),
       ],
+      controllers: [HealthController],
       providers: [
+        MetricsRepository,
+        HealthService,
         { provide: WORKER_CONFIG, useValue: config },
         DockerRepository,
         LanguageRepository,
@@ -30,6 +37,7 @@ export class WorkerModule {
         RunRepository,
         SandboxJanitorService,
         RunExecutionService,
+        RunReaperService,
         RunProcessor,
       ],
     };

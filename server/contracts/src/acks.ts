@@ -41,11 +41,41 @@ export const ackErrSchema = z
   .describe('The request was refused; nothing happened.') satisfies z.ZodType<AckErr>;
 
 /** `{ ok: true, ...result }`, the positive acknowledgement carrying `result`. */
-export function ackOkSchema<S extends z.ZodObject>(result: S) {
-  return z.object({ ok: z.literal(true), ...result.shape });
+export function ackOkSchema<Shape extends z.ZodRawShape>(result: z.ZodObject<Shape>) {
+  const ok = z.object({ ok: z.literal(true) }).extend(result.shape);
+  return result.description === undefined ? ok : ok.describe(result.description);
 }
 
 /** `{ ok: true, ...result } | { ok: false, error }`, what every acknowledgement is. */
-export function ackSchema<S extends z.ZodObject>(result: S) {
+export function ackSchema<Shape extends z.ZodRawShape>(result: z.ZodObject<Shape>) {
   return z.discriminatedUnion('ok', [ackOkSchema(result), ackErrSchema]);
 }
+
+/**
+ * What a client's `connect_error` listener gets when the gateway refuses the handshake: the
+ * socket.io client passes an `Error` with this `message` and `data`.
+ */
+export const connectErrorSchema = z
+  .object({
+    message: z
+      .string()
+      .describe(
+        'The `message` of the `Error`: `unauthorized` for a missing, malformed, expired or ' +
+          'wrongly signed token.',
+      ),
+    data: z
+      .object({
+        code: errorCodeSchema,
+        retryAfterMs: z
+          .number()
+          .int()
+          .min(0)
+          .describe('With `BUSY`: when to try again (a reconnect may reach another node).')
+          .optional(),
+      })
+      .describe(
+        'The `data` of the `Error`: `{ code: "UNAUTHORIZED" }` for a refused token; ' +
+          '`{ code: "BUSY", retryAfterMs }` when the node is shutting down.',
+      ),
+  })
+  .describe('The gateway refused the handshake.');

@@ -5,3 +5,5 @@ export * from './jobs.js';
 export * from './languages.js';
 export * from './limits.js';
 export * from './runs.js';
+export * from './acks.js';
+export * from './asyncapi.js';

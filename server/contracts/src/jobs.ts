@@ -29,6 +29,10 @@ export const redisKeys = {
   cancel: (runId: string) => `coderoom:run:${runId}:cancel`,
   /** Sorted set of a user's unfinished run ids, scored by when the slot expires. */
   active: (userId: string) => `coderoom:user:${userId}:active`,
+  /** Hash: run id -> JSON { workerId, ownerId } of every run a worker is executing now. */
+  running: 'coderoom:running',
+  /** Present (with a short TTL) while a worker process is alive. */
+  workerAlive: (workerId: string) => `coderoom:worker:${workerId}:alive`,
   /** Pub/sub channel on which workers hear cancel requests (message: run id). */
   cancelChannel: 'coderoom:cancel',
 } as const;

@@ -102,7 +102,9 @@ const idSchema = z.string().min(1).max(64);
 const runIdField = idSchema.describe('Id of the run, as answered by `run:start`.');
 const seqField = (what: string) => z.number().int().min(1).describe(what);
 const isoTime = (what: string) =>
-  z.string().meta({ format: 'date-time', description: `${what} (ISO-8601, UTC).` });
+  z.iso
+    .datetime({ offset: true })
+    .describe(`${what} (ISO-8601, e.g. \`2025-01-31T12:00:00.000Z\`).`);
 
 export const runStartSchema = z
   .object({
@@ -262,7 +264,10 @@ const runResultShape = {
     .number()
     .int()
     .nullable()
-    .describe('Exit code of the program, or null when it did not exit by itself.'),
+    .describe(
+      "Exit code of the program (128 + n when a signal n ended it; the compiler's with `CE`), " +
+        'or null when there is none.',
+    ),
   signal: z
     .string()
     .nullable()

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { Inject, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import {
   WebSocketGateway,
   type OnGatewayConnection,
@@ -20,9 +20,9 @@ import {
   type RunFeedEvent,
   type ServerToClientEvents,
 } from '@coderoom/contracts';
-import { Inject } from '@nestjs/common';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 import { FeedBusRepository, type CoderoomServer } from '../repositories/feed-bus.repository.js';
+import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { TokenBucket } from '../services/token-bucket.js';
 import { AuthService } from '../services/auth.service.js';
 import type { FeedSink } from '../services/run-feed.service.js';
@@ -48,18 +48,31 @@ const KNOWN_EVENTS = new Set<string>(CLIENT_EVENTS);
  * RunService and acknowledges. A bad payload is answered, never thrown at the connection.
  */
 @WebSocketGateway()
-export class RunGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+export class RunGateway
+  implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, BeforeApplicationShutdown
+{
   private readonly logger = new Logger(RunGateway.name);
+  private server: CoderoomServer | null = null;
+  private draining = false;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly auth: AuthService,
     private readonly runs: RunService,
     private readonly bus: FeedBusRepository,
+    private readonly metrics: MetricsRepository,
   ) {}
 
   afterInit(server: CoderoomServer): void {
+    this.server = server;
     server.use((socket, next) => {
+      if (this.draining) {
+        // Shutting down: refuse, so the client's retry lands on another node.
+        const err: ExtendedError = new Error('shutting down');
+        err.data = { code: 'BUSY', retryAfterMs: 1000 };
+        next(err);
+        return;
+      }
       const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
       this.auth.verify(token).then(
         (user) => {
@@ -78,7 +91,14 @@ export class RunGateway implements OnGatewayInit, OnGatewayConnection, OnGateway
 
   handleConnection(socket: CoderoomSocket): void {
     const user = socket.data.user;
-    const sink: FeedSink = { id: socket.id, send: (e) => sendFeedEvent(socket, e) };
+    this.metrics.socketConnected(1);
+    const sink: FeedSink = {
+      id: socket.id,
+      send: (e) => {
+        this.metrics.eventOut(e.kind);
+        sendFeedEvent(socket, e);
+      },
+    };
     const bucket = new TokenBucket(this.config.socketEventsPerSecond, this.config.socketEventBurst);
     const limited = (): ApiError | null => {
       const wait = bucket.take();
@@ -126,7 +146,20 @@ export class RunGateway implements OnGatewayInit, OnGatewayConnection, OnGateway
     });
   }
 
+  /**
+   * SIGTERM: stop accepting, then close every transport. A closed transport (unlike a server
+   * "disconnect") makes socket.io clients reconnect by themselves, through the balancer to
+   * another node, where they resume their runs with `run:watch { afterSeq }`.
+   */
+  beforeApplicationShutdown(): void {
+    this.draining = true;
+    const sockets = this.server ? [...this.server.of('/').sockets.values()] : [];
+    this.logger.log(`draining: closing ${sockets.length} connection(s) so clients move on`);
+    for (const socket of sockets) socket.conn.close();
+  }
+
   handleDisconnect(socket: CoderoomSocket): void {
+    this.metrics.socketConnected(-1);
     this.runs.disconnect(socket.id);
   }
 
@@ -144,6 +177,7 @@ export class RunGateway implements OnGatewayInit, OnGatewayConnection, OnGateway
       const ack = last as (response: unknown) => void;
       const tooMany = limited();
       if (tooMany) {
+        this.metrics.eventIn(event, tooMany.code);
         ack({ ok: false, error: tooMany });
         return;
       }
@@ -152,17 +186,29 @@ export class RunGateway implements OnGatewayInit, OnGatewayConnection, OnGateway
         .then(() => handler(payload))
         .then(
           (answer) => {
+            this.metrics.eventIn(event, 'ok');
             ack({ ok: true, ...answer.body });
             answer.afterAck?.();
           },
-          (err: unknown) => ack({ ok: false, error: this.toApiError(event, err) }),
+          (err: unknown) => {
+            const error = this.toApiError(socket, event, err);
+            this.metrics.eventIn(event, error.code);
+            ack({ ok: false, error });
+          },
         );
     });
   }
 
-  private toApiError(event: string, err: unknown): ApiError {
+  private toApiError(socket: CoderoomSocket, event: string, err: unknown): ApiError {
     if (err instanceof CoderoomError) return err.toApiError();
-    this.logger.error(`${event} failed: ${(err as Error)?.stack ?? String(err)}`);
+    this.metrics.error();
+    this.logger.error({
+      msg: `${event} failed`,
+      event,
+      socketId: socket.id,
+      userId: socket.data.user.id,
+      err: (err as Error)?.stack ?? String(err),
+    });
     return { code: 'INTERNAL', message: 'internal error' };
   }
 }

@@ -55,6 +55,15 @@ export class QueueRepository {
     return out;
   }
 
+  /** Runs waiting in the queue, or null when Redis does not answer. */
+  async waitingCount(): Promise<number | null> {
+    try {
+      return await this.queue.getWaitingCount();
+    } catch {
+      return null;
+    }
+  }
+
   async ping(): Promise<boolean> {
     try {
       await this.queue.getJobCounts('waiting');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   CoderoomError,
   runStartSchema,
@@ -19,6 +19,7 @@ import type { z } from 'zod';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 import { FeedBusRepository } from '../repositories/feed-bus.repository.js';
 import { LanguageRepository } from '../repositories/language.repository.js';
+import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { QuotaRepository } from '../repositories/quota.repository.js';
 import { QueueRepository } from '../repositories/queue.repository.js';
 import { RunLogRepository, type LiveRunState } from '../repositories/run-log.repository.js';
@@ -44,6 +45,8 @@ export function parsePayload<S extends z.ZodType>(schema: S, payload: unknown): 
 /** Admits runs, cancels them, and answers watches. Never executes code. */
 @Injectable()
 export class RunService {
+  private readonly logger = new Logger(RunService.name);
+
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly languages: LanguageRepository,
@@ -54,6 +57,7 @@ export class RunService {
     private readonly bus: FeedBusRepository,
     private readonly quota: QuotaRepository,
     private readonly positions: QueuePositionService,
+    private readonly metrics: MetricsRepository,
   ) {}
 
   /** Every feed event of every run reaches each node here. */
@@ -118,6 +122,14 @@ export class RunService {
         interactive: req.interactive ?? false,
       });
       this.positions.track(runId, position);
+      this.metrics.runAdmitted(language.id);
+      this.logger.log({
+        msg: 'run admitted',
+        runId,
+        userId: user.id,
+        language: language.id,
+        position,
+      });
       owner?.send({
         kind: 'run:status',
         event: { runId, status: 'queued', position, at: now.toISOString() },

@@ -16,6 +16,9 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/)
     .default(`${hostname()}-${process.pid}`),
+  /** Port of the worker's /health, /ready and /metrics (0: a free port is chosen). */
+  WORKER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  WORKER_HTTP_HOST: z.string().default('0.0.0.0'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
   /** Tag of the sandbox images (coderoom-sandbox-<image>:<tag>). */
@@ -53,6 +56,8 @@ export interface WorkerConfig {
   languagesDir: string;
   workerId: string;
   concurrency: number;
+  httpPort: number;
+  httpHost: string;
   dockerSocket: string;
   imageTag: string;
   runtime: string;
@@ -76,6 +81,8 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     languagesDir: e.LANGUAGES_DIR,
     workerId: e.WORKER_ID,
     concurrency: e.WORKER_CONCURRENCY,
+    httpPort: e.WORKER_HTTP_PORT,
+    httpHost: e.WORKER_HTTP_HOST,
     dockerSocket: e.DOCKER_SOCKET,
     imageTag: e.SANDBOX_IMAGE_TAG,
     runtime: e.SANDBOX_RUNTIME,

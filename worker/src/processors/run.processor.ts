@@ -3,16 +3,22 @@ import { Inject, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { RUN_QUEUE, type RunJob } from '@coderoom/contracts';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
+import { MetricsRepository } from '../repositories/metrics.repository.js';
+import { RunFeedRepository } from '../repositories/run-feed.repository.js';
 import { RunExecutionService } from '../services/run-execution.service.js';
 
 /** Consumes the run queue; each job is one run, executed by RunExecutionService. */
-@Processor(RUN_QUEUE)
+// A stalled job (its worker died) is not retried: half a run cannot be replayed with the same
+// seq numbers. The reaper ends it as SE instead (run-reaper.service.ts).
+@Processor(RUN_QUEUE, { maxStalledCount: 0 })
 export class RunProcessor extends WorkerHost implements OnApplicationBootstrap {
   private readonly logger = new Logger(RunProcessor.name);
 
   constructor(
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
     private readonly execution: RunExecutionService,
+    private readonly feeds: RunFeedRepository,
+    private readonly metrics: MetricsRepository,
   ) {
     super();
   }
@@ -22,10 +28,29 @@ export class RunProcessor extends WorkerHost implements OnApplicationBootstrap {
   }
 
   async process(job: Job<RunJob>): Promise<{ verdict: string }> {
-    const result = await this.execution.execute(job.data);
-    this.logger.log(
-      `run ${job.data.runId} (${job.data.language}): ${result.verdict} in ${result.timeMs} ms`,
-    );
-    return { verdict: result.verdict };
+    if (await this.feeds.alreadyTaken(job.data.runId)) {
+      this.logger.warn(`run ${job.data.runId} was already taken by a worker; not running it again`);
+      return { verdict: 'skipped' };
+    }
+    this.metrics.runStarted(Date.now() - job.timestamp);
+    let verdict = 'SE';
+    try {
+      const result = await this.execution.execute(job.data);
+      verdict = result.verdict;
+      this.logger.log({
+        msg: `run ${result.verdict} in ${result.timeMs} ms`,
+        runId: job.data.runId,
+        jobId: job.id,
+        userId: job.data.ownerId,
+        language: job.data.language,
+        verdict: result.verdict,
+        timeMs: result.timeMs,
+      });
+      this.metrics.runFinished(job.data.language, verdict, result.timeMs);
+    } catch (err) {
+      this.metrics.runFinished(job.data.language, verdict, 0);
+      throw err;
+    }
+    return { verdict };
   }
 }

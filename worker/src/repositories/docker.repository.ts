@@ -1,5 +1,9 @@
+import { randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, readFile, readdir, rmdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PassThrough, type Duplex } from 'node:stream';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import Docker from 'dockerode';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 
@@ -26,14 +30,48 @@ export const SANDBOX_UID = 10001;
 export const LABEL_RUN = 'coderoom.run';
 export const LABEL_WORKER = 'coderoom.worker';
 
-/** Docker, through dockerode: the only place that knows container settings. */
+/** Inodes per tmpfs: empty files cost no blocks, so `size=` alone does not bound their number. */
+export const TMPFS_INODES = 8192;
+/** Size of the sandbox's /dev/shm (its own tmpfs, also charged to the memory limit). */
+export const SHM_BYTES = 8 * 1024 * 1024;
+
+/** The host's cgroup v1 hierarchies (one directory per controller). */
+const CGROUP_ROOT = '/sys/fs/cgroup';
+/**
+ * Every sandbox gets its own parent cgroup `/<CGROUP_PARENT_DIR>/<uuid>` (cgroup v1, cgroupfs
+ * driver only). Docker removes the container's own cgroup the moment it exits (even an open file
+ * of it then reads ENODEV), but the parent outlives it, and its hierarchical
+ * `memory.max_usage_in_bytes` is the sandbox's peak memory. We remove the parent after the
+ * container.
+ */
+const CGROUP_PARENT_DIR = 'coderoom';
+const CGROUP_PARENT = new RegExp(`^/${CGROUP_PARENT_DIR}/[0-9a-f-]{36}$`);
+/** Empty parent cgroups older than this are leftovers (a run never lasts this long). */
+const STALE_CGROUP_MS = 15 * 60 * 1000;
+
+/**
+ * Docker, through dockerode: the only place that knows container settings.
+ *
+ * Nothing here ever reads or writes a file of a container (no `docker cp`, archives, bind mounts
+ * or volumes): all I/O with a sandbox is the attach stream (stdin/stdout/stderr). So whatever a
+ * program plants in its filesystem (e.g. symlinks to host paths, the Judge0 CVE-2024-28185 class)
+ * is never followed by the host. Keep it that way.
+ */
 @Injectable()
-export class DockerRepository {
+export class DockerRepository implements OnModuleInit {
   private readonly logger = new Logger(DockerRepository.name);
   private readonly docker: Docker;
+  /** Whether sandboxes get a parent cgroup of their own (for their peak memory). */
+  private peakCgroups: Promise<boolean> | null = null;
+  /** Container id -> its parent cgroup (e.g. `/coderoom/<uuid>`). */
+  private readonly parents = new Map<string, string>();
 
   constructor(@Inject(WORKER_CONFIG) private readonly config: WorkerConfig) {
     this.docker = new Docker({ socketPath: config.dockerSocket });
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (await this.usePeakCgroups()) await this.removeStaleCgroups();
   }
 
   async ping(): Promise<boolean> {
@@ -57,6 +95,44 @@ export class DockerRepository {
   /** A hardened, stopped container whose entrypoint (the runner) will read the run from stdin. */
   async create(spec: SandboxSpec): Promise<string> {
     const memory = spec.memoryMb * 1024 * 1024;
+    const tmpfsBytes = spec.tmpfsMb * 1024 * 1024;
+    const cgroupParent = (await this.usePeakCgroups())
+      ? `/${CGROUP_PARENT_DIR}/${randomUUID()}`
+      : undefined;
+    const hostConfig: Docker.HostConfig & { CgroupnsMode: 'private' } = {
+      NetworkMode: 'none',
+      Memory: memory,
+      MemorySwap: memory, // no swap: an overrun is an OOM kill, reported as MLE
+      NanoCpus: Math.round(spec.cpus * 1e9),
+      PidsLimit: spec.pids, // processes and threads: fork and thread bombs stop here
+      ReadonlyRootfs: true,
+      // Memory-backed, per container, charged to its memory limit: filling them never touches
+      // the host's disk. nr_inodes bounds the number of (empty) files.
+      Tmpfs: {
+        '/box': `rw,exec,nosuid,nodev,size=${spec.tmpfsMb}m,nr_inodes=${TMPFS_INODES},uid=${SANDBOX_UID},gid=${SANDBOX_UID},mode=0700`,
+        '/tmp': `rw,exec,nosuid,nodev,size=${spec.tmpfsMb}m,nr_inodes=${TMPFS_INODES},mode=1777`,
+      },
+      ShmSize: SHM_BYTES,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      // The default json-file driver copies all output to the host disk (a disk-fill attack).
+      LogConfig: { Type: 'none', Config: {} },
+      Init: true, // docker-init reaps zombies; when the program exits, everything else dies
+      IpcMode: 'private',
+      // The program sees its own cgroup as `/`, not our cgroup paths.
+      CgroupnsMode: 'private',
+      ...(cgroupParent ? { CgroupParent: cgroupParent } : {}),
+      // In a host-wide memory shortage, a sandbox goes before the worker, Redis or the database.
+      OomScoreAdj: 500,
+      // No nproc: it counts per host uid, across all sandboxes (the pids limit does that job).
+      Ulimits: [
+        { Name: 'nofile', Soft: 256, Hard: 256 },
+        { Name: 'fsize', Soft: tmpfsBytes, Hard: tmpfsBytes },
+        { Name: 'core', Soft: 0, Hard: 0 },
+      ],
+      Runtime: this.config.runtime,
+      AutoRemove: false,
+    };
     const container = await this.docker.createContainer({
       Image: spec.image,
       User: `${SANDBOX_UID}:${SANDBOX_UID}`,
@@ -70,33 +146,9 @@ export class DockerRepository {
       OpenStdin: true,
       StdinOnce: true,
       Tty: false,
-      HostConfig: {
-        NetworkMode: 'none',
-        Memory: memory,
-        MemorySwap: memory, // no swap: an overrun is an OOM kill, reported as MLE
-        NanoCpus: Math.round(spec.cpus * 1e9),
-        PidsLimit: spec.pids,
-        ReadonlyRootfs: true,
-        Tmpfs: {
-          '/box': `rw,exec,nosuid,nodev,size=${spec.tmpfsMb}m,uid=${SANDBOX_UID},gid=${SANDBOX_UID},mode=0700`,
-          '/tmp': `rw,exec,nosuid,nodev,size=${spec.tmpfsMb}m,mode=1777`,
-        },
-        ShmSize: 8 * 1024 * 1024,
-        CapDrop: ['ALL'],
-        SecurityOpt: ['no-new-privileges'],
-        // The default json-file driver copies all output to the host disk (a disk-fill attack).
-        LogConfig: { Type: 'none', Config: {} },
-        Init: true, // docker-init reaps zombies; when the program exits, everything else dies
-        IpcMode: 'private',
-        Ulimits: [
-          { Name: 'nofile', Soft: 256, Hard: 256 },
-          { Name: 'fsize', Soft: spec.tmpfsMb * 1024 * 1024, Hard: spec.tmpfsMb * 1024 * 1024 },
-          { Name: 'core', Soft: 0, Hard: 0 },
-        ],
-        Runtime: this.config.runtime,
-        AutoRemove: false,
-      },
+      HostConfig: hostConfig,
     });
+    if (cgroupParent) this.parents.set(container.id, cgroupParent);
     return container.id;
   }
 
@@ -154,17 +206,52 @@ export class DockerRepository {
     }
   }
 
+  /**
+   * Whether the kernel's OOM killer struck in the sandbox (Docker's `State.OOMKilled`): the
+   * only way to tell an OOM kill from our own SIGKILL, since both exit 137.
+   */
   async oomKilled(id: string): Promise<boolean> {
     const info = await this.docker.getContainer(id).inspect();
     return info.State.OOMKilled === true;
   }
 
+  /**
+   * Peak memory of the sandbox in KiB (its cgroup's high-water mark: program, page cache and
+   * tmpfs files, kernel memory), or null where it cannot be measured (not cgroup v1 with the
+   * cgroupfs driver, not root, another runtime, never started). Call it after the exit and
+   * before `remove`.
+   */
+  async peakMemoryKb(id: string): Promise<number | null> {
+    const parent = this.parents.get(id);
+    if (!parent) return null;
+    try {
+      const file = join(CGROUP_ROOT, 'memory', parent, 'memory.max_usage_in_bytes');
+      const bytes = Number((await readFile(file, 'utf8')).trim());
+      return Number.isSafeInteger(bytes) && bytes > 0 ? Math.ceil(bytes / 1024) : null;
+    } catch {
+      return null;
+    }
+  }
+
   async remove(id: string): Promise<void> {
+    let parent = this.parents.get(id);
+    if (!parent && (await this.usePeakCgroups())) {
+      // A container of an earlier life of this worker (see removeLabelled).
+      try {
+        const info = await this.docker.getContainer(id).inspect();
+        const p = info.HostConfig.CgroupParent;
+        if (p && CGROUP_PARENT.test(p)) parent = p;
+      } catch {
+        // gone already
+      }
+    }
     try {
       await this.docker.getContainer(id).remove({ force: true, v: true });
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 404) throw err;
     }
+    this.parents.delete(id);
+    if (parent) await this.removeCgroup(parent);
   }
 
   /** Removes every sandbox carrying `label` (e.g. those of a previous crash of this worker). */
@@ -172,5 +259,78 @@ export class DockerRepository {
     const list = await this.docker.listContainers({ all: true, filters: { label: [label] } });
     await Promise.all(list.map((c) => this.remove(c.Id)));
     return list.length;
+  }
+
+  /** Per-sandbox parent cgroups: only where we can read and remove them (see CGROUP_PARENT_DIR). */
+  private usePeakCgroups(): Promise<boolean> {
+    this.peakCgroups ??= (async () => {
+      if (this.config.runtime !== 'runc') return false;
+      try {
+        const info = (await this.docker.info()) as {
+          CgroupDriver?: string;
+          CgroupVersion?: string;
+        };
+        if (info.CgroupDriver !== 'cgroupfs' || info.CgroupVersion !== '1') return false;
+        await access(join(CGROUP_ROOT, 'memory'), constants.R_OK | constants.W_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    return this.peakCgroups;
+  }
+
+  /** Removes a sandbox's parent cgroup in every hierarchy (runc created it in each). */
+  private async removeCgroup(parent: string): Promise<void> {
+    if (!CGROUP_PARENT.test(parent)) return;
+    let hierarchies: string[];
+    try {
+      hierarchies = (await readdir(CGROUP_ROOT, { withFileTypes: true }))
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name);
+    } catch {
+      return;
+    }
+    for (const h of hierarchies) {
+      const dir = join(CGROUP_ROOT, h, parent);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await rmdir(dir);
+          break;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') break;
+          // EBUSY: the container's own cgroup is not gone yet.
+          if (code !== 'EBUSY' || attempt >= 20) {
+            this.logger.warn(`cannot remove cgroup ${dir}: ${(err as Error).message}`);
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    }
+  }
+
+  /** Parent cgroups left behind by a crash: empty (rmdir refuses a busy one) and old. */
+  private async removeStaleCgroups(): Promise<void> {
+    const base = join(CGROUP_ROOT, 'memory', CGROUP_PARENT_DIR);
+    let names: string[];
+    try {
+      names = await readdir(base);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const parent = `/${CGROUP_PARENT_DIR}/${name}`;
+      if (!CGROUP_PARENT.test(parent)) continue;
+      try {
+        if (Date.now() - (await stat(join(base, name))).mtimeMs < STALE_CGROUP_MS) continue;
+        if ((await readdir(join(base, name), { withFileTypes: true })).some((d) => d.isDirectory()))
+          continue;
+      } catch {
+        continue;
+      }
+      await this.removeCgroup(parent);
+    }
   }
 }

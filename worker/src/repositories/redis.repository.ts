@@ -1,8 +1,18 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { Emitter } from '@socket.io/redis-emitter';
-import { redisKeys, type InterServerEvents, type RunFeedEvent } from '@coderoom/contracts';
+import {
+  redisKeys,
+  type InterServerEvents,
+  type OutputChunk,
+  type RunFeedEvent,
+} from '@coderoom/contracts';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
+
+export interface RunningEntry {
+  workerId: string;
+  ownerId: string;
+}
 
 /**
  * The worker's Redis: one connection for commands and feed publishing (one connection keeps
@@ -50,6 +60,52 @@ export class RedisRepository implements OnApplicationShutdown {
 
   async cancelRequested(runId: string): Promise<boolean> {
     return (await this.client.exists(redisKeys.cancel(runId))) === 1;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.client.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async heartbeat(workerId: string, ttlMs: number): Promise<void> {
+    await this.client.set(redisKeys.workerAlive(workerId), String(Date.now()), 'PX', ttlMs);
+  }
+
+  async alive(workerId: string): Promise<boolean> {
+    return (await this.client.exists(redisKeys.workerAlive(workerId))) === 1;
+  }
+
+  async markRunning(runId: string, entry: RunningEntry): Promise<void> {
+    await this.client.hset(redisKeys.running, runId, JSON.stringify(entry));
+  }
+
+  async unmarkRunning(runId: string): Promise<void> {
+    await this.client.hdel(redisKeys.running, runId);
+  }
+
+  async running(): Promise<Map<string, RunningEntry>> {
+    const all = await this.client.hgetall(redisKeys.running);
+    return new Map(
+      Object.entries(all).map(([runId, json]) => [runId, JSON.parse(json) as RunningEntry]),
+    );
+  }
+
+  /** True once a worker took the run (status past queued) or it ended: never execute it twice. */
+  async alreadyTaken(runId: string): Promise<boolean> {
+    const [status, finished] = await Promise.all([
+      this.client.hget(redisKeys.state(runId), 'status'),
+      this.client.exists(redisKeys.finished(runId)),
+    ]);
+    return finished === 1 || (status !== null && status !== 'queued');
+  }
+
+  /** The replay log as stored (for a run whose worker died: its output so far). */
+  async replayLog(runId: string): Promise<OutputChunk[]> {
+    const raw = await this.client.lrange(redisKeys.log(runId), 0, -1);
+    return raw.map((r) => JSON.parse(r) as OutputChunk);
   }
 
   async onApplicationShutdown(): Promise<void> {

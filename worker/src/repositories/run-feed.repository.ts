@@ -6,7 +6,7 @@ import {
   type RunResult,
 } from '@coderoom/contracts';
 import type { OutputPart } from '../services/output-coalescer.js';
-import { RedisRepository } from './redis.repository.js';
+import { RedisRepository, type RunningEntry } from './redis.repository.js';
 
 /**
  * Writes one run's live feed: every chunk gets the next seq, is appended to the replay log and
@@ -110,5 +110,17 @@ export class RunFeedRepository {
 
   cancelRequested(runId: string): Promise<boolean> {
     return this.redis.cancelRequested(runId);
+  }
+
+  markRunning(runId: string, entry: RunningEntry): Promise<void> {
+    return this.redis.markRunning(runId, entry);
+  }
+
+  unmarkRunning(runId: string): Promise<void> {
+    return this.redis.unmarkRunning(runId);
+  }
+
+  alreadyTaken(runId: string): Promise<boolean> {
+    return this.redis.alreadyTaken(runId);
   }
 }

@@ -35,6 +35,15 @@ export class RunRepository implements OnApplicationShutdown {
     this.runs = this.connection.model<WorkerRunFields>('WorkerRun', workerRunSchema);
   }
 
+  async ping(): Promise<boolean> {
+    try {
+      await this.connection.db?.admin().ping();
+      return this.connection.readyState === mongoose.ConnectionStates.connected;
+    } catch {
+      return false;
+    }
+  }
+
   async markStarted(runId: string, at: Date): Promise<void> {
     await this.runs
       .updateOne({ _id: runId }, { $set: { status: 'running', startedAt: at } })

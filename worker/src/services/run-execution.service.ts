@@ -8,6 +8,7 @@ import {
   type SandboxIo,
 } from '../repositories/docker.repository.js';
 import { LanguageRepository } from '../repositories/language.repository.js';
+import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { RunFeedRepository, type RunFeedWriter } from '../repositories/run-feed.repository.js';
 import { RunRepository } from '../repositories/run.repository.js';
 import { OutputCoalescer } from './output-coalescer.js';
@@ -33,6 +34,7 @@ export class RunExecutionService {
     private readonly languages: LanguageRepository,
     private readonly feeds: RunFeedRepository,
     private readonly runs: RunRepository,
+    private readonly metrics: MetricsRepository,
   ) {}
 
   async execute(job: RunJob): Promise<RunResult> {
@@ -50,10 +52,12 @@ export class RunExecutionService {
     let runStartedAt = 0;
     let runEndedAt = 0;
     let coalescer: OutputCoalescer | null = null;
+    let marked = false;
 
+    // The first reason wins (a cancel stays a cancel even if the clock runs out meanwhile), but
+    // every call kills: a reason recorded before the container existed must not stop the kill.
     const kill = (reason: NonNullable<RunOutcome['killedFor']>): void => {
-      if (outcome.killedFor) return;
-      outcome.killedFor = reason;
+      outcome.killedFor ??= reason;
       if (containerId) void this.docker.kill(containerId);
     };
     const stopListening = this.feeds.onCancel(job.runId, () => kill('CANCELLED'));
@@ -64,6 +68,11 @@ export class RunExecutionService {
           outcome.killedFor = 'CANCELLED';
           return await this.finish(feed, lifecycle, outcome, 0, false);
         }
+        await this.feeds.markRunning(job.runId, {
+          workerId: this.config.workerId,
+          ownerId: job.ownerId,
+        });
+        marked = true;
         const language = this.languages.get(job.language);
         if (!language) throw new Error(`language ${job.language} is not installed on this worker`);
         const limits = this.limitsFor(language);
@@ -79,9 +88,17 @@ export class RunExecutionService {
         const io = await this.docker.attach(containerId);
         const exited = this.docker.waitForExit(containerId);
 
+        const tookAt = performance.now();
+        let firstOutput = true;
         const out = new OutputCoalescer(
           { limitBytes: limits.outputBytes, maxChunk: 4096, flushMs: 15 },
-          (parts) => feed.output(parts),
+          (parts) => {
+            if (firstOutput && parts.some((p) => p.stream !== 'compile')) {
+              firstOutput = false;
+              this.metrics.firstOutputAfter(job.language, performance.now() - tookAt);
+            }
+            feed.output(parts);
+          },
           () => kill('OLE'),
         );
         coalescer = out;
@@ -97,7 +114,9 @@ export class RunExecutionService {
           if (compileExit === 0) startRunPhase();
         });
 
+        if (outcome.killedFor) throw new CancelledBeforeStart();
         await this.docker.start(containerId);
+        if (outcome.killedFor) kill(outcome.killedFor); // cancelled while starting
         const startedAt = new Date();
         void this.runs.markStarted(job.runId, startedAt).catch((err: Error) => {
           this.logger.warn(`run ${job.runId}: cannot record start: ${err.message}`);
@@ -124,9 +143,16 @@ export class RunExecutionService {
           out.push('compile', Buffer.from(`\ncompilation exceeded ${limits.compileWallMs} ms\n`));
         }
       } catch (err) {
-        // An engine failure (Docker, image, protocol) is the system's fault: verdict SE.
-        outcome.protocolError = true;
-        this.logger.error(`run ${job.runId}: system error: ${(err as Error).stack ?? String(err)}`);
+        if (!(err instanceof CancelledBeforeStart)) {
+          // An engine failure (Docker, image, protocol) is the system's fault: verdict SE.
+          outcome.protocolError = true;
+          this.metrics.error('engine');
+          this.logger.error({
+            msg: 'system error',
+            runId: job.runId,
+            err: (err as Error).stack ?? String(err),
+          });
+        }
       }
       if (timer) clearTimeout(timer);
       coalescer?.end();
@@ -136,6 +162,11 @@ export class RunExecutionService {
       // After the result is out: removal takes ~100 ms nobody should wait for.
       if (timer) clearTimeout(timer);
       stopListening();
+      if (marked) {
+        await this.feeds.unmarkRunning(job.runId).catch((err: Error) => {
+          this.logger.warn(`run ${job.runId}: cannot clear its running mark: ${err.message}`);
+        });
+      }
       if (containerId) {
         await this.docker.remove(containerId).catch((err: Error) => {
           this.logger.error(
@@ -213,6 +244,9 @@ export class RunExecutionService {
     return result;
   }
 }
+
+/** A cancel arrived while the container was being created: it is never started. */
+class CancelledBeforeStart extends Error {}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());

@@ -1,2 +1,3 @@
 export * from './load-languages.js';
 export * from './redis-options.js';
+export * from './json-logger.js';
