@@ -84,15 +84,23 @@ export function detailLines(details: unknown): string[] {
   });
 }
 
-/** Any thrown value as a UiError. */
+/** Any thrown value as a UiError (a CoderoomError keeps its code, details and retryAfterMs). */
 export function toUiError(e: unknown, code = 'CLIENT'): UiError {
   if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
     const {
       code: c,
       message,
       details,
-    } = e as { code: unknown; message: unknown; details?: unknown };
-    if (typeof c === 'string' && typeof message === 'string') return { code: c, message, details };
+      retryAfterMs,
+    } = e as { code: unknown; message: unknown; details?: unknown; retryAfterMs?: unknown };
+    if (typeof c === 'string' && typeof message === 'string') {
+      return {
+        code: c,
+        message,
+        details,
+        ...(typeof retryAfterMs === 'number' ? { retryAfterMs } : {}),
+      };
+    }
   }
   return { code, message: e instanceof Error ? e.message : String(e) };
 }
