@@ -29,12 +29,28 @@ export interface StackOptions {
   workerEnv?: Record<string, string>;
 }
 
+/** How a process ended. Nest re-raises SIGTERM after its shutdown hooks: signal SIGTERM. */
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 export interface Stack {
   url: string;
   /** One URL per gateway node; `url` is the first. */
   urls: string[];
   /** Kills gateway node `i` with SIGKILL (a crash, not a shutdown). */
   killGateway(i: number): Promise<void>;
+  /** Sends `signal` to gateway node `i` and waits for it to exit. */
+  stopGateway(i: number, signal: NodeJS.Signals): Promise<ExitStatus>;
+  /** pid of the (current) worker process. */
+  workerPid(): number;
+  /** URL of the worker's HTTP port (/health, /ready, /metrics). */
+  workerUrl(): string;
+  /** Sends `signal` to the worker and waits for it to exit. */
+  stopWorker(signal: NodeJS.Signals): Promise<ExitStatus>;
+  /** Starts a worker again (same WORKER_ID), e.g. after stopWorker. */
+  startWorker(): Promise<void>;
   redisUrl: string;
   mongoUri: string;
   token(name: string, role?: Role): Promise<string>;
@@ -138,19 +154,48 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ...opts.gatewayEnv,
     }),
   );
-  const worker = launch('worker', 'worker/dist/src/main.js', {
+  const workerEnv = {
     ...common,
     WORKER_ID: `test-${opts.name}`,
     WORKER_HTTP_PORT: '0',
     WORKER_HTTP_HOST: '127.0.0.1',
     ...opts.workerEnv,
-  });
+  };
+  let worker = launch('worker', 'worker/dist/src/main.js', workerEnv);
+  let workerReadyLines = 0;
+  const workerReady = () =>
+    out.filter((l) => l.startsWith('[worker]') && l.includes(' ready ')).length > workerReadyLines;
+  const exitOf = (c: ChildProcess, signal: NodeJS.Signals) =>
+    new Promise<ExitStatus>((resolve) => {
+      if (c.exitCode !== null || c.signalCode !== null) {
+        return resolve({ code: c.exitCode, signal: c.signalCode });
+      }
+      c.once('exit', (code, sig) => resolve({ code, signal: sig }));
+      c.kill(signal);
+    });
   const urls = ports.map((port) => `http://127.0.0.1:${port}`);
   const url = urls[0];
   const sockets: ClientSocket[] = [];
   const stack: Stack = {
     url,
     urls,
+    stopGateway: (i, signal) => exitOf(gateways[i]!, signal),
+    workerPid: () => worker.pid!,
+    workerUrl() {
+      const ready = out.filter((l) => l.startsWith('[worker]') && l.includes('"httpPort"')).pop();
+      const port = ready
+        ? (JSON.parse(ready.slice('[worker] '.length)) as { httpPort: number }).httpPort
+        : 0;
+      return `http://127.0.0.1:${port}`;
+    },
+    stopWorker: (signal) => exitOf(worker, signal),
+    async startWorker() {
+      workerReadyLines = out.filter(
+        (l) => l.startsWith('[worker]') && l.includes(' ready '),
+      ).length;
+      worker = launch('worker', 'worker/dist/src/main.js', workerEnv);
+      await until('the restarted worker to be ready', workerReady);
+    },
     async killGateway(i) {
       const g = gateways[i];
       if (g.exitCode !== null || g.signalCode !== null) return;
@@ -188,7 +233,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     async stop() {
       sockets.forEach((s) => s.disconnect());
       await Promise.all(
-        children.map(
+        [...new Set([...children, worker])].map(
           (c) =>
             new Promise<void>((resolve) => {
               if (c.exitCode !== null || c.signalCode !== null) return resolve();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -55,6 +56,8 @@ export interface WorkerConfig {
   mongodbUri: string;
   languagesDir: string;
   workerId: string;
+  /** Random id of this process (WORKER_ID survives restarts; this does not). */
+  instance: string;
   concurrency: number;
   httpPort: number;
   httpHost: string;
@@ -80,6 +83,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     mongodbUri: e.MONGODB_URI,
     languagesDir: e.LANGUAGES_DIR,
     workerId: e.WORKER_ID,
+    instance: randomUUID(),
     concurrency: e.WORKER_CONCURRENCY,
     httpPort: e.WORKER_HTTP_PORT,
     httpHost: e.WORKER_HTTP_HOST,

@@ -1,5 +1,10 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { RUN_QUEUE, type RunJob } from '@coderoom/contracts';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
@@ -11,7 +16,10 @@ import { RunExecutionService } from '../services/run-execution.service.js';
 // A stalled job (its worker died) is not retried: half a run cannot be replayed with the same
 // seq numbers. The reaper ends it as SE instead (run-reaper.service.ts).
 @Processor(RUN_QUEUE, { maxStalledCount: 0 })
-export class RunProcessor extends WorkerHost implements OnApplicationBootstrap {
+export class RunProcessor
+  extends WorkerHost
+  implements OnApplicationBootstrap, BeforeApplicationShutdown
+{
   private readonly logger = new Logger(RunProcessor.name);
 
   constructor(
@@ -25,6 +33,15 @@ export class RunProcessor extends WorkerHost implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     this.worker.concurrency = this.config.concurrency;
+  }
+
+  /**
+   * SIGTERM: take no new job and wait for the runs in flight (each bounded by its limits) while
+   * Redis, MongoDB and Docker are still connected; queued runs stay for other workers.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.logger.log('draining: finishing runs in flight, taking no new ones');
+    await this.worker.close();
   }
 
   async process(job: Job<RunJob>): Promise<{ verdict: string }> {

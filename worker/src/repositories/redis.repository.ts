@@ -11,6 +11,8 @@ import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 
 export interface RunningEntry {
   workerId: string;
+  /** Random per worker process: a restarted worker with the same WORKER_ID is another one. */
+  instance: string;
   ownerId: string;
 }
 
@@ -70,12 +72,13 @@ export class RedisRepository implements OnApplicationShutdown {
     }
   }
 
-  async heartbeat(workerId: string, ttlMs: number): Promise<void> {
-    await this.client.set(redisKeys.workerAlive(workerId), String(Date.now()), 'PX', ttlMs);
+  async heartbeat(workerId: string, instance: string, ttlMs: number): Promise<void> {
+    await this.client.set(redisKeys.workerAlive(workerId), instance, 'PX', ttlMs);
   }
 
-  async alive(workerId: string): Promise<boolean> {
-    return (await this.client.exists(redisKeys.workerAlive(workerId))) === 1;
+  /** The instance id of the live process with this WORKER_ID, or null when none is alive. */
+  async liveInstance(workerId: string): Promise<string | null> {
+    return this.client.get(redisKeys.workerAlive(workerId));
   }
 
   async markRunning(runId: string, entry: RunningEntry): Promise<void> {

@@ -12,6 +12,7 @@ import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { RunFeedRepository, type RunFeedWriter } from '../repositories/run-feed.repository.js';
 import { RunRepository } from '../repositories/run.repository.js';
 import { OutputCoalescer } from './output-coalescer.js';
+import { SandboxJanitorService } from './sandbox-janitor.service.js';
 import { RunLifecycle } from './run-lifecycle.js';
 import { RunnerStdoutParser, encodeRunnerInput } from './runner-protocol.js';
 import { judge, type RunOutcome } from './verdict.js';
@@ -35,6 +36,7 @@ export class RunExecutionService {
     private readonly feeds: RunFeedRepository,
     private readonly runs: RunRepository,
     private readonly metrics: MetricsRepository,
+    private readonly janitor: SandboxJanitorService,
   ) {}
 
   async execute(job: RunJob): Promise<RunResult> {
@@ -70,9 +72,11 @@ export class RunExecutionService {
         }
         await this.feeds.markRunning(job.runId, {
           workerId: this.config.workerId,
+          instance: this.config.instance,
           ownerId: job.ownerId,
         });
         marked = true;
+        await this.janitor.ready;
         const language = this.languages.get(job.language);
         if (!language) throw new Error(`language ${job.language} is not installed on this worker`);
         const limits = this.limitsFor(language);
@@ -137,6 +141,7 @@ export class RunExecutionService {
         if (timer) clearTimeout(timer);
         await Promise.race([io.ended, sleep(DRAIN_MS)]);
         outcome.oomKilled = await this.docker.oomKilled(containerId);
+        outcome.memoryKb = await this.docker.peakMemoryKb(containerId);
         outcome.protocolError = parser.error !== null;
         if (parser.error) this.logger.error(`run ${job.runId}: ${parser.error}`);
         if (outcome.killedFor === 'COMPILE_TIMEOUT') {
@@ -185,6 +190,7 @@ export class RunExecutionService {
       memoryMb: language.limits?.memoryMb ?? l.memoryMb,
       wallMs: language.limits?.wallMs ?? l.wallMs,
       compileWallMs: language.limits?.compileWallMs ?? l.compileWallMs,
+      pids: language.limits?.pids ?? l.pids,
     };
   }
 
@@ -228,7 +234,7 @@ export class RunExecutionService {
     const result: RunResult = {
       ...judgement,
       timeMs,
-      memoryKb: null,
+      memoryKb: outcome.memoryKb ?? null,
       truncated,
     };
     if (!(await feed.claimFinish())) return result; // somebody else (a cancel) ended it first

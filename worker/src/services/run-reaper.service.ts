@@ -36,12 +36,16 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.redis.heartbeat(this.config.workerId, ALIVE_TTL_MS);
+    // Runs of an earlier process with our WORKER_ID are orphans: end them now, not in 8 s.
+    await this.redis.heartbeat(this.config.workerId, this.config.instance, ALIVE_TTL_MS);
+    await this.reap();
     this.timers = [
       setInterval(() => {
-        this.redis.heartbeat(this.config.workerId, ALIVE_TTL_MS).catch((err: Error) => {
-          this.logger.warn(`heartbeat failed: ${err.message}`);
-        });
+        this.redis
+          .heartbeat(this.config.workerId, this.config.instance, ALIVE_TTL_MS)
+          .catch((err: Error) => {
+            this.logger.warn(`heartbeat failed: ${err.message}`);
+          });
       }, HEARTBEAT_MS),
       setInterval(() => {
         this.reap().catch((err: Error) => this.logger.warn(`reaping failed: ${err.message}`));
@@ -57,7 +61,7 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
   async reap(): Promise<number> {
     let reaped = 0;
     for (const [runId, entry] of await this.redis.running()) {
-      if (await this.redis.alive(entry.workerId)) continue;
+      if ((await this.redis.liveInstance(entry.workerId)) === entry.instance) continue;
       await this.redis.unmarkRunning(runId);
       const feed = this.feeds.open(runId, entry.ownerId);
       if (!(await feed.claimFinish())) continue;
@@ -76,7 +80,11 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
       }
       await feed.finished(result);
       reaped++;
-      this.logger.warn(`run ${runId}: its worker ${entry.workerId} died; ended as SE`);
+      this.logger.warn({
+        msg: `its worker ${entry.workerId} died; ended as SE`,
+        runId,
+        workerId: entry.workerId,
+      });
     }
     return reaped;
   }

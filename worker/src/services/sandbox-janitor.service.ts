@@ -10,6 +10,12 @@ import { LanguageRepository } from '../repositories/language.repository.js';
 @Injectable()
 export class SandboxJanitorService implements OnApplicationBootstrap {
   private readonly logger = new Logger(SandboxJanitorService.name);
+  private markReady!: () => void;
+  /**
+   * Resolves once boot cleanup is done. BullMQ starts consuming at module init, earlier than
+   * this runs, so runs wait for it: otherwise the cleanup could remove a brand-new sandbox.
+   */
+  readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
   constructor(
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
@@ -31,5 +37,6 @@ export class SandboxJanitorService implements OnApplicationBootstrap {
     }
     const removed = await this.docker.removeLabelled(`${LABEL_WORKER}=${this.config.workerId}`);
     if (removed > 0) this.logger.warn(`removed ${removed} orphaned sandbox container(s)`);
+    this.markReady();
   }
 }
