@@ -105,7 +105,7 @@ it('on gateway SIGTERM closes transports (clients reconnect elsewhere) and exits
   // "transport close" makes socket.io clients reconnect by themselves; a server disconnect would not.
   expect(reason).toBe('transport close');
   const other = await stack.connect(token, { url: stack.urls[0] });
-  const held = run.outputs[run.outputs.length - 1]!.seq;
+  const held = run.outputs[run.outputs.length - 1].seq;
   const ack = await other.emitWithAck('run:watch', { runId: run.runId, afterSeq: held });
   expect(ack.ok).toBe(true);
   other.disconnect();

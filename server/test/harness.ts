@@ -179,7 +179,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const stack: Stack = {
     url,
     urls,
-    stopGateway: (i, signal) => exitOf(gateways[i]!, signal),
+    stopGateway: (i, signal) => exitOf(gateways[i], signal),
     workerPid: () => worker.pid!,
     workerUrl() {
       const ready = out.filter((l) => l.startsWith('[worker]') && l.includes('"httpPort"')).pop();
