@@ -12,7 +12,8 @@ beforeAll(async () => {
     name: 'api',
     redisDb: 5,
     gatewayEnv: {
-      MAX_ACTIVE_RUNS_PER_USER: '2',
+      RUN_QUOTAS: JSON.stringify({ student: { concurrent: 2, perMinute: 12 } }),
+      BUSY_WAIT_MS: '60000',
       SOCKET_EVENTS_PER_SECOND: '20',
       SOCKET_EVENT_BURST: '40',
     },
@@ -131,6 +132,28 @@ describe('limits', () => {
     expect(text((await d.done(15_000)).outputs)).toBe('again\n');
     carol.disconnect();
   }, 90_000);
+
+  it('limits runs per minute per user with RATE_LIMITED and the time until the window resets', async () => {
+    const frank = await stack.connect(await stack.token('frank'));
+    let accepted = 0;
+    let refusal: { limit?: string; retryAfterMs?: number; code?: string } | null = null;
+    // 12 per minute; a window boundary during the loop can allow up to 24.
+    for (let i = 0; i < 26 && !refusal; i++) {
+      const r = await startRun(frank, { language: 'python', source: 'pass' });
+      if (r.ack.ok) {
+        accepted++;
+        await r.done(30_000);
+      } else {
+        refusal = { ...r.ack.error, limit: (r.ack.error.details as { limit?: string }).limit };
+      }
+    }
+    expect(refusal).toMatchObject({ code: 'RATE_LIMITED', limit: 'minute' });
+    expect(accepted).toBeGreaterThanOrEqual(12);
+    expect(accepted).toBeLessThanOrEqual(24);
+    expect(refusal!.retryAfterMs).toBeGreaterThan(0);
+    expect(refusal!.retryAfterMs).toBeLessThanOrEqual(60_000);
+    frank.disconnect();
+  }, 120_000);
 
   it('answers a flood of events with RATE_LIMITED, then serves the socket normally again', async () => {
     const dave = await stack.connect(await stack.token('dave'));

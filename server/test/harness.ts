@@ -84,6 +84,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Thrown by an `until` check to give up at once. */
+export class Fatal extends Error {}
+
 /** Polls `check` until it returns true or the deadline passes (no fixed sleeps). */
 export async function until(
   what: string,
@@ -94,7 +97,8 @@ export async function until(
   for (;;) {
     try {
       if (await check()) return;
-    } catch {
+    } catch (err) {
+      if (err instanceof Fatal) throw err;
       // not yet
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
@@ -250,10 +254,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   };
   try {
     for (const u of urls) {
-      await until(
-        `the gateway at ${u} to answer /health`,
-        async () => (await fetch(`${u}/health`)).ok,
-      );
+      await until(`the gateway at ${u} to answer /health`, async () => {
+        if (gateways.some((g) => g.exitCode !== null))
+          throw new Fatal('a gateway exited during start-up');
+        return (await fetch(`${u}/health`)).ok;
+      });
     }
     await until('the worker to be ready', () =>
       out.some((l) => l.startsWith('[worker]') && l.includes(' ready ')),

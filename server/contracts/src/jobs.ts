@@ -33,6 +33,15 @@ export const redisKeys = {
   running: 'coderoom:running',
   /** Present (with a short TTL) while a worker process is alive. */
   workerAlive: (workerId: string) => `coderoom:worker:${workerId}:alive`,
+  /** Runs a user started in a fixed window (`minute` or `day` number since the epoch). */
+  runsInWindow: (userId: string, window: 'm' | 'd', n: number) =>
+    `coderoom:user:${userId}:runs:${window}:${n}`,
+  /** Set of worker ids that announced capacity; each has `workerCapacity` while alive. */
+  workers: 'coderoom:workers',
+  /** Concurrency of a live worker (expires with its heartbeat). */
+  workerCapacity: (workerId: string) => `coderoom:worker:${workerId}:capacity`,
+  /** Moving average of how long a run occupies a worker slot, in ms. */
+  runMsAverage: 'coderoom:stats:run-ms',
   /** Pub/sub channel on which workers hear cancel requests (message: run id). */
   cancelChannel: 'coderoom:cancel',
 } as const;

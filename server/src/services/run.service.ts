@@ -28,6 +28,9 @@ import type { RunDocument } from '../schemas/run.schema.js';
 import { QueuePositionService } from './queue-position.service.js';
 import { RunFeedService, type FeedSink } from './run-feed.service.js';
 
+/** Run time assumed for backpressure until workers have reported real ones. */
+const ASSUMED_RUN_MS = 1000;
+
 /** Parses a payload with a contracts schema; failures become INVALID with the fields at fault. */
 export function parsePayload<S extends z.ZodType>(schema: S, payload: unknown): z.output<S> {
   const parsed = schema.safeParse(payload ?? undefined);
@@ -84,12 +87,19 @@ export class RunService {
       { path: language.fileName, content: req.source ?? '' },
     ];
     const runId = randomUUID();
-    if (!(await this.quota.takeActiveSlot(user.id, runId, this.config.maxActiveRunsPerUser))) {
-      throw new CoderoomError(
-        'RATE_LIMITED',
-        `at most ${this.config.maxActiveRunsPerUser} runs may be queued or running at once`,
-        { retryAfterMs: 1000 },
-      );
+    await this.checkBackpressure();
+    const admission = await this.quota.admit(user.id, runId, this.config.quotas[user.role]);
+    if (!admission.ok) {
+      const q = this.config.quotas[user.role];
+      const message = {
+        concurrent: `at most ${q.concurrent} runs may be queued or running at once`,
+        minute: `at most ${q.perMinute} runs per minute`,
+        day: `at most ${q.perDay} runs per day`,
+      }[admission.limit];
+      throw new CoderoomError('RATE_LIMITED', message, {
+        retryAfterMs: admission.retryAfterMs,
+        details: { limit: admission.limit },
+      });
     }
     try {
       const now = new Date();
@@ -139,6 +149,30 @@ export class RunService {
       if (owner) this.feed.unsubscribe(runId, owner.id);
       await this.quota.releaseActiveSlot(user.id, runId).catch(() => undefined);
       throw err;
+    }
+  }
+
+  /**
+   * Refuses new runs with BUSY when the queue's expected wait (waiting runs x recent run time /
+   * live worker slots) exceeds the bound, instead of letting them wait for ever.
+   */
+  private async checkBackpressure(): Promise<void> {
+    const [waiting, capacity] = await Promise.all([
+      this.queue.waitingCount(),
+      this.quota.capacity(),
+    ]);
+    if (waiting === null) return; // Redis trouble: the enqueue itself will report it
+    const avgRunMs = capacity.avgRunMs ?? ASSUMED_RUN_MS;
+    // No live worker (e.g. all restarting): count one slot rather than refusing everything.
+    const expectedWaitMs = ((waiting + 1) * avgRunMs) / Math.max(1, capacity.slots);
+    if (expectedWaitMs > this.config.busyWaitMs) {
+      throw new CoderoomError('BUSY', 'the run queue is full; try again shortly', {
+        retryAfterMs: Math.min(
+          60_000,
+          Math.max(1000, Math.ceil(expectedWaitMs - this.config.busyWaitMs)),
+        ),
+        details: { waiting, expectedWaitMs: Math.round(expectedWaitMs) },
+      });
     }
   }
 

@@ -9,6 +9,7 @@ import type { Job } from 'bullmq';
 import { RUN_QUEUE, type RunJob } from '@coderoom/contracts';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
+import { RedisRepository } from '../repositories/redis.repository.js';
 import { RunFeedRepository } from '../repositories/run-feed.repository.js';
 import { RunExecutionService } from '../services/run-execution.service.js';
 
@@ -27,6 +28,7 @@ export class RunProcessor
     private readonly execution: RunExecutionService,
     private readonly feeds: RunFeedRepository,
     private readonly metrics: MetricsRepository,
+    private readonly redis: RedisRepository,
   ) {
     super();
   }
@@ -50,6 +52,7 @@ export class RunProcessor
       return { verdict: 'skipped' };
     }
     this.metrics.runStarted(Date.now() - job.timestamp);
+    const tookAt = Date.now();
     let verdict = 'SE';
     try {
       const result = await this.execution.execute(job.data);
@@ -64,6 +67,7 @@ export class RunProcessor
         timeMs: result.timeMs,
       });
       this.metrics.runFinished(job.data.language, verdict, result.timeMs);
+      await this.redis.recordRunMs(Date.now() - tookAt).catch(() => undefined);
     } catch (err) {
       this.metrics.runFinished(job.data.language, verdict, 0);
       throw err;

@@ -9,6 +9,15 @@ import {
 } from '@coderoom/contracts';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 
+/** avg := avg + alpha * (sample - avg); the first sample sets it. */
+const EWMA = `
+local old = redis.call('GET', KEYS[1])
+local v = tonumber(ARGV[1])
+if old then v = tonumber(old) + tonumber(ARGV[2]) * (v - tonumber(old)) end
+redis.call('SET', KEYS[1], string.format('%.0f', v), 'EX', 86400)
+return 1
+`;
+
 export interface RunningEntry {
   workerId: string;
   /** Random per worker process: a restarted worker with the same WORKER_ID is another one. */
@@ -74,6 +83,20 @@ export class RedisRepository implements OnApplicationShutdown {
 
   async heartbeat(workerId: string, instance: string, ttlMs: number): Promise<void> {
     await this.client.set(redisKeys.workerAlive(workerId), instance, 'PX', ttlMs);
+  }
+
+  /** Tells gateways how many runs this worker takes at once (for queue backpressure). */
+  async announceCapacity(workerId: string, concurrency: number, ttlMs: number): Promise<void> {
+    await this.client
+      .multi()
+      .set(redisKeys.workerCapacity(workerId), concurrency, 'PX', ttlMs)
+      .sadd(redisKeys.workers, workerId)
+      .exec();
+  }
+
+  /** Folds one run's slot time into the moving average gateways use to estimate queue waits. */
+  async recordRunMs(ms: number): Promise<void> {
+    await this.client.eval(EWMA, 1, redisKeys.runMsAverage, ms, 0.2);
   }
 
   /** The instance id of the live process with this WORKER_ID, or null when none is alive. */

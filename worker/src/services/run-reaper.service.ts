@@ -37,20 +37,21 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
 
   async onApplicationBootstrap(): Promise<void> {
     // Runs of an earlier process with our WORKER_ID are orphans: end them now, not in 8 s.
-    await this.redis.heartbeat(this.config.workerId, this.config.instance, ALIVE_TTL_MS);
+    await this.beat();
     await this.reap();
     this.timers = [
       setInterval(() => {
-        this.redis
-          .heartbeat(this.config.workerId, this.config.instance, ALIVE_TTL_MS)
-          .catch((err: Error) => {
-            this.logger.warn(`heartbeat failed: ${err.message}`);
-          });
+        this.beat().catch((err: Error) => this.logger.warn(`heartbeat failed: ${err.message}`));
       }, HEARTBEAT_MS),
       setInterval(() => {
         this.reap().catch((err: Error) => this.logger.warn(`reaping failed: ${err.message}`));
       }, REAP_MS),
     ];
+  }
+
+  private async beat(): Promise<void> {
+    await this.redis.heartbeat(this.config.workerId, this.config.instance, ALIVE_TTL_MS);
+    await this.redis.announceCapacity(this.config.workerId, this.config.concurrency, ALIVE_TTL_MS);
   }
 
   onApplicationShutdown(): void {
