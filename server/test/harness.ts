@@ -163,6 +163,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     WORKER_ID: `test-${opts.name}`,
     WORKER_HTTP_PORT: '0',
     WORKER_HTTP_HOST: '127.0.0.1',
+    // Off unless a test turns it on: cold sandboxes carry their run's label, which the tests
+    // use to check that every sandbox is removed. warm-pool.e2e.spec.ts covers the pool.
+    WARM_POOL_SIZE: '0',
     ...opts.workerEnv,
   };
   let worker = launch('worker', 'worker/dist/src/main.js', workerEnv);

@@ -15,6 +15,7 @@ import { RunRepository } from './repositories/run.repository.js';
 import { RunExecutionService } from './services/run-execution.service.js';
 import { RunReaperService } from './services/run-reaper.service.js';
 import { SandboxJanitorService } from './services/sandbox-janitor.service.js';
+import { WarmPoolService } from './services/warm-pool.service.js';
 
 @Module({})
 export class WorkerModule {
@@ -36,6 +37,7 @@ export class WorkerModule {
         RunFeedRepository,
         RunRepository,
         SandboxJanitorService,
+        WarmPoolService,
         RunExecutionService,
         RunReaperService,
         RunProcessor,

@@ -26,6 +26,10 @@ const envSchema = z.object({
   SANDBOX_IMAGE_TAG: z.string().default('latest'),
   /** OCI runtime for sandboxes: runc, or runsc (gVisor) when installed. */
   SANDBOX_RUNTIME: z.string().default('runc'),
+  /** Started sandboxes kept ready per (image, limits); 0 turns the warm pool off. */
+  WARM_POOL_SIZE: z.coerce.number().int().min(0).max(64).default(2),
+  /** Upper bound on ready sandboxes across all pools of this worker. */
+  WARM_POOL_MAX: z.coerce.number().int().min(0).max(512).default(16),
   RUN_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   COMPILE_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   RUN_MEMORY_MB: z.coerce.number().int().min(16).max(16_384).default(256),
@@ -64,6 +68,8 @@ export interface WorkerConfig {
   dockerSocket: string;
   imageTag: string;
   runtime: string;
+  warmPoolSize: number;
+  warmPoolMax: number;
   limits: RunLimits;
   replayTtlSeconds: number;
 }
@@ -90,6 +96,8 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     dockerSocket: e.DOCKER_SOCKET,
     imageTag: e.SANDBOX_IMAGE_TAG,
     runtime: e.SANDBOX_RUNTIME,
+    warmPoolSize: e.WARM_POOL_SIZE,
+    warmPoolMax: e.WARM_POOL_MAX,
     limits: {
       wallMs: e.RUN_WALL_MS,
       compileWallMs: e.COMPILE_WALL_MS,

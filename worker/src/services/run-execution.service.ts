@@ -13,6 +13,7 @@ import { RunFeedRepository, type RunFeedWriter } from '../repositories/run-feed.
 import { RunRepository } from '../repositories/run.repository.js';
 import { OutputCoalescer } from './output-coalescer.js';
 import { SandboxJanitorService } from './sandbox-janitor.service.js';
+import { WarmPoolService } from './warm-pool.service.js';
 import { RunLifecycle } from './run-lifecycle.js';
 import { RunnerStdoutParser, encodeRunnerInput } from './runner-protocol.js';
 import { judge, type RunOutcome } from './verdict.js';
@@ -37,6 +38,7 @@ export class RunExecutionService {
     private readonly runs: RunRepository,
     private readonly metrics: MetricsRepository,
     private readonly janitor: SandboxJanitorService,
+    private readonly pool: WarmPoolService,
   ) {}
 
   async execute(job: RunJob): Promise<RunResult> {
@@ -81,16 +83,28 @@ export class RunExecutionService {
         if (!language) throw new Error(`language ${job.language} is not installed on this worker`);
         const limits = this.limitsFor(language);
 
-        containerId = await this.docker.create({
+        const spec = {
           image: `coderoom-sandbox-${language.image}:${this.config.imageTag}`,
-          labels: { [LABEL_RUN]: job.runId, [LABEL_WORKER]: this.config.workerId },
           memoryMb: limits.memoryMb,
           cpus: limits.cpus,
           pids: limits.pids,
           tmpfsMb: limits.tmpfsMb,
-        });
-        const io = await this.docker.attach(containerId);
-        const exited = this.docker.waitForExit(containerId);
+        };
+        const warm = this.pool.take(spec);
+        let io: SandboxIo;
+        let exited: Promise<number>;
+        if (warm) {
+          ({ io, exited } = warm);
+          containerId = warm.id;
+        } else {
+          containerId = await this.docker.create({
+            ...spec,
+            labels: { [LABEL_RUN]: job.runId, [LABEL_WORKER]: this.config.workerId },
+          });
+          io = await this.docker.attach(containerId);
+          exited = this.docker.waitForExit(containerId);
+        }
+        this.logger.debug({ msg: 'sandbox', runId: job.runId, containerId, warm: !!warm });
 
         const tookAt = performance.now();
         let firstOutput = true;
@@ -118,8 +132,10 @@ export class RunExecutionService {
           if (compileExit === 0) startRunPhase();
         });
 
-        if (outcome.killedFor) throw new CancelledBeforeStart();
-        await this.docker.start(containerId);
+        if (!warm) {
+          if (outcome.killedFor) throw new CancelledBeforeStart();
+          await this.docker.start(containerId);
+        }
         if (outcome.killedFor) kill(outcome.killedFor); // cancelled while starting
         const startedAt = new Date();
         void this.runs.markStarted(job.runId, startedAt).catch((err: Error) => {
