@@ -17,18 +17,20 @@ import {
 } from './system.mjs';
 import { LOCAL, REPO, StackError, dirs, log, mkdirp, paint, portFree, waitFor } from './util.mjs';
 
-const USAGE = `usage: node deploy/local/stack.mjs <start|test|infra> [--no-build] [jest args...]`;
+const USAGE = `usage: node deploy/local/stack.mjs <start|test|infra|bench> [--no-build] [jest args...]`;
 const [mode, ...rest] = process.argv.slice(2);
 const noBuild = rest[0] === '--no-build';
 if (noBuild) rest.shift();
-if (!['start', 'test', 'infra'].includes(mode)) {
+if (!['start', 'test', 'infra', 'bench'].includes(mode)) {
   console.error(USAGE);
   process.exit(2);
 }
 
 // `test` gets its own lock and a fresh data directory, so it can run beside `start`.
-const sup = new Supervisor(mode === 'test' ? 'test' : 'dev', mode);
-const dataDir = mode === 'test' ? path.join(dirs.data, 'test') : dirs.data;
+// `test` and `bench` get their own lock and a fresh data directory, so they can run beside `start`.
+const isolated = mode === 'test' || mode === 'bench';
+const sup = new Supervisor(isolated ? mode : 'dev', mode);
+const dataDir = isolated ? path.join(dirs.data, mode) : dirs.data;
 
 let exiting = null;
 let firstSignalAt = 0;
@@ -87,8 +89,8 @@ async function setup() {
   await ensureDocker(sup);
   await buildSandboxImages(sup, process.env);
   const ferretdbBin = process.env.MONGODB_URI ? null : await ensureFerretdb(sup);
-  if (mode === 'test') fs.rmSync(dataDir, { recursive: true, force: true });
-  const logTag = mode === 'test' ? 'test-' : '';
+  if (isolated) fs.rmSync(dataDir, { recursive: true, force: true });
+  const logTag = isolated ? `${mode}-` : '';
   const services = await startServices(sup, { ferretdbBin, dataDir, logTag });
   return { ...process.env, ...services, JWT_SECRET: jwtSecret(), CODEROOM_REPO: REPO };
 }
@@ -139,6 +141,14 @@ async function runTests(env) {
   return jest !== 0 ? jest : check !== 0 ? 1 : 0;
 }
 
+/** Benchmarks (deploy/bench) against the local services; prints Markdown tables. */
+async function runBench(env) {
+  return sup.run('bench', process.execPath, [path.join(REPO, 'deploy/bench/latency.mjs')], {
+    cwd: REPO,
+    env,
+  });
+}
+
 function runInfra(env) {
   const keys = ['REDIS_URL', 'MONGODB_URI', 'JWT_SECRET', 'CODEROOM_REPO'];
   console.log(`\n# infrastructure is up; for jest by hand, in another shell:`);
@@ -150,7 +160,7 @@ function runInfra(env) {
 let code = 1;
 try {
   const env = await setup();
-  code = await { start: runApp, test: runTests, infra: runInfra }[mode](env);
+  code = await { start: runApp, test: runTests, infra: runInfra, bench: runBench }[mode](env);
 } catch (err) {
   if (!exiting) log(paint('31', `error: ${err instanceof StackError ? err.message : err.stack}`));
   code = 1;

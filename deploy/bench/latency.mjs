@@ -1,0 +1,216 @@
+#!/usr/bin/env node
+// End-to-end latency and throughput of Coderoom on this machine: socket.io client -> gateway ->
+// BullMQ -> worker -> Docker sandbox -> client. For every language: time from `run:start` to
+// the first `run:output` and to `run:finished` for hello world, with the warm pool and with one
+// container per run (cold); then sustained runs/s at concurrency 1, 4 and 8 (Python, warm).
+// Needs REDIS_URL and MONGODB_URI: run it through `node deploy/local/stack.mjs bench`.
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { io } from 'socket.io-client';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const RUNS = Number(process.env.BENCH_RUNS ?? 30);
+const THROUGHPUT_SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const only = process.env.BENCH_LANGUAGES?.split(',');
+for (const v of ['REDIS_URL', 'MONGODB_URI']) {
+  if (!process.env[v]) throw new Error(`${v} is not set: run node deploy/local/stack.mjs bench`);
+}
+
+const HELLO = {
+  python: 'print("hi")',
+  javascript: 'console.log("hi")',
+  typescript: 'const m: string = "hi";\nconsole.log(m);',
+  c: '#include <stdio.h>\nint main(void){puts("hi");return 0;}',
+  cpp: '#include <iostream>\nint main(){std::cout<<"hi"<<std::endl;}',
+  java: 'public class Main { public static void main(String[] a) { System.out.println("hi"); } }',
+  go: 'package main\nimport "fmt"\nfunc main() { fmt.Println("hi") }',
+  rust: 'fn main() { println!("hi"); }',
+  ruby: 'puts "hi"',
+  bash: 'echo hi',
+};
+const languages = readdirSync(join(REPO, 'sandbox/languages'))
+  .filter((id) => existsSync(join(REPO, 'sandbox/languages', id, 'language.json')))
+  .filter((id) => HELLO[id] && (!only || only.includes(id)));
+
+const freePort = () =>
+  new Promise((resolve) => {
+    import('node:net').then(({ createServer }) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address();
+        s.close(() => resolve(port));
+      });
+    });
+  });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function startStack(warm, db) {
+  const redis = new URL(process.env.REDIS_URL);
+  redis.pathname = `/${db}`;
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    REDIS_URL: redis.toString(),
+    MONGODB_URI: process.env.MONGODB_URI,
+    JWT_SECRET: 'bench-secret-0123456789abcdef',
+    DEV_TOKENS: 'true',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    WORKER_ID: `bench-${warm ? 'warm' : 'cold'}`,
+    WORKER_HTTP_PORT: '0',
+    WORKER_CONCURRENCY: process.env.BENCH_WORKER_CONCURRENCY ?? '4',
+    WARM_POOL_SIZE: warm ? '4' : '0',
+    RUN_WALL_MS: '20000',
+    COMPILE_WALL_MS: '60000',
+    RUN_QUOTAS: JSON.stringify({ student: { perMinute: 100000, perDay: 1000000, concurrent: 64 } }),
+    BUSY_WAIT_MS: '600000',
+  };
+  const procs = ['server', 'worker'].map((p) =>
+    spawn(process.execPath, [join(REPO, p, 'dist/src/main.js')], {
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) break;
+    } catch {
+      /* not yet */
+    }
+    await sleep(100);
+  }
+  await sleep(1500); // let the worker finish booting
+  const { token } = await (
+    await fetch(`${url}/api/auth/dev-token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bench', role: 'student' }),
+    })
+  ).json();
+  const socket = io(url, { auth: { token }, transports: ['websocket'] });
+  await new Promise((r) => socket.once('connect', r));
+  return {
+    socket,
+    stop: async () => {
+      socket.disconnect();
+      await Promise.all(
+        procs.map((p) => new Promise((r) => (p.once('exit', r), p.kill('SIGTERM')))),
+      );
+    },
+  };
+}
+
+/** One run; resolves { first, end } in ms since run:start was sent. */
+function timedRun(socket, language, source) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let runId = null;
+    let first = null;
+    const early = [];
+    const onOut = (c) => {
+      if (runId === null) early.push(c);
+      else if (c.runId === runId && first === null) first = performance.now() - t0;
+    };
+    const onFin = (e) => {
+      if (e.runId !== runId) return;
+      socket.off('run:output', onOut);
+      socket.off('run:finished', onFin);
+      if (e.verdict !== 'OK') reject(new Error(`${language}: verdict ${e.verdict}`));
+      else resolve({ first: first ?? performance.now() - t0, end: performance.now() - t0 });
+    };
+    socket.on('run:output', onOut);
+    socket.on('run:finished', onFin);
+    socket.emit('run:start', { language, source }, (ack) => {
+      if (!ack.ok) return reject(new Error(`${language}: ${ack.error.code} ${ack.error.message}`));
+      runId = ack.runId;
+      if (early.some((c) => c.runId === runId)) first = performance.now() - t0;
+    });
+  });
+}
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const f = (ms) => `${ms.toFixed(0)}`;
+
+async function latency(stack, language) {
+  for (let i = 0; i < 3; i++) await timedRun(stack.socket, language, HELLO[language]); // warm-up
+  const firsts = [];
+  const ends = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = await timedRun(stack.socket, language, HELLO[language]);
+    firsts.push(r.first);
+    ends.push(r.end);
+  }
+  return {
+    firstMed: pct(firsts, 50),
+    firstP95: pct(firsts, 95),
+    endMed: pct(ends, 50),
+    endP95: pct(ends, 95),
+  };
+}
+
+async function throughput(stack, concurrency) {
+  const deadline = performance.now() + THROUGHPUT_SECONDS * 1000;
+  let done = 0;
+  let errors = 0;
+  const lat = [];
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        try {
+          lat.push((await timedRun(stack.socket, 'python', HELLO.python)).end);
+          done++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return { perSecond: done / THROUGHPUT_SECONDS, p95: pct(lat, 95), errors };
+}
+
+console.log(`# Coderoom end-to-end benchmark, ${new Date().toISOString().slice(0, 10)}`);
+console.log(
+  `# machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${RUNS} runs per cell after 3 warm-up runs`,
+);
+console.log('');
+console.log(
+  '| language | warm first output med / p95 (ms) | warm finished med / p95 | cold first output med / p95 | cold finished med / p95 | first-output speed-up |',
+);
+console.log('|---|---|---|---|---|---|');
+const warm = await startStack(true, 13);
+const cold = await startStack(false, 14);
+try {
+  for (const language of languages) {
+    const w = await latency(warm, language);
+    const c = await latency(cold, language);
+    console.log(
+      `| ${language} | ${f(w.firstMed)} / ${f(w.firstP95)} | ${f(w.endMed)} / ${f(w.endP95)} | ${f(c.firstMed)} / ${f(c.firstP95)} | ${f(c.endMed)} / ${f(c.endP95)} | ${(c.firstMed / w.firstMed).toFixed(1)}x |`,
+    );
+  }
+  console.log('');
+  console.log(
+    `Sustained Python hello world, ${THROUGHPUT_SECONDS} s per cell (one worker, concurrency ${process.env.BENCH_WORKER_CONCURRENCY ?? '4'}):`,
+  );
+  console.log('');
+  console.log(
+    '| client concurrency | warm runs/s | warm p95 (ms) | cold runs/s | cold p95 (ms) | errors |',
+  );
+  console.log('|---|---|---|---|---|---|');
+  for (const n of [1, 4, 8]) {
+    const w = await throughput(warm, n);
+    const c = await throughput(cold, n);
+    console.log(
+      `| ${n} | ${w.perSecond.toFixed(1)} | ${f(w.p95)} | ${c.perSecond.toFixed(1)} | ${f(c.p95)} | ${w.errors + c.errors} |`,
+    );
+  }
+} finally {
+  await warm.stop();
+  await cold.stop();
+}
