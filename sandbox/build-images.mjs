@@ -2,23 +2,33 @@
 // Builds the Coderoom sandbox images from Debian packages (no container registry needed).
 //
 //   node sandbox/build-images.mjs               build what is missing, tag :latest
+//   node sandbox/build-images.mjs --jobs 1      one image at a time (default: 3 at once)
+//   node sandbox/build-images.mjs --rebuild     build everything again from the mirror (e.g. for
+//                                               Debian security updates), no cache
 //   node sandbox/build-images.mjs --print-tags  print {"<image>":"coderoom-sandbox-<image>:<hash>"}
 //
-// Every folder under sandbox/ with a Dockerfile is an image. Its tag is a content hash over
-// packages.txt, the Dockerfile, the runner script, the Debian suite and the rootfs recipe below,
-// so an image is rebuilt exactly when one of them changes, and a second run does nothing.
+// Every folder sandbox/<name>/ or sandbox/images/<name>/ with a Dockerfile is image <name>, of one
+// of two kinds, told apart by its Dockerfile:
 //
-// Building one image: debootstrap (minbase + packages.txt) into a temp dir under .local/, prune
-// docs and caches, `docker import` it as coderoom-rootfs-<image>:<hash>, then `docker build` the
-// folder's Dockerfile on top (classic builder) as coderoom-sandbox-<image>:<hash>, and point
-// coderoom-sandbox-<image>:latest at it.
+// - a root image (`ARG ROOTFS` / `FROM ${ROOTFS}`, e.g. base): debootstrap (minbase +
+//   packages.txt) into a temp dir under .local/, prune docs and caches, `docker import` it as
+//   coderoom-rootfs-<image>:<hash>, then `docker build` the Dockerfile on top of it;
+// - a layered image (`ARG BASE=coderoom-sandbox-<parent>:latest` / `FROM ${BASE}`, e.g. java):
+//   `docker build` of the Dockerfile on top of the parent's exact hash tag; the Dockerfile installs
+//   packages.txt with apt-get through images/install-packages.sh (host network, same mirror).
+//
+// Its tag is a content hash of its recipe (for a root image: packages.txt, the Dockerfile, the
+// runner script, the Debian suite and the rootfs recipe below; for a layered image: every file of
+// its folder, install-packages.sh and the parent's hash), so an image is rebuilt exactly when its
+// recipe or its parent changes, and a second run does nothing. Images are built parents first,
+// independent ones in parallel, each tagged coderoom-sandbox-<image>:<hash> and :latest.
 //
 // Only node: built-ins, so it runs before `npm install`.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync, readdirSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,6 +36,10 @@ const SANDBOX_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(SANDBOX_DIR, '..');
 const LOCAL_DIR = path.join(REPO_ROOT, '.local');
 const RUNNER_PATH = path.join(SANDBOX_DIR, 'runner', 'coderoom-runner');
+/** Layered images live here (root images directly under sandbox/, like base/). */
+const IMAGES_DIR = path.join(SANDBOX_DIR, 'images');
+/** Copied into the build context of every layered image; part of their hashes. */
+const INSTALL_SCRIPT = path.join(IMAGES_DIR, 'install-packages.sh');
 const SOURCES_FILE = '/etc/apt/sources.list.d/debian.sources';
 const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
 
@@ -51,6 +65,8 @@ const PRUNE = [
 const EMPTY_FILES = ['etc/resolv.conf', 'etc/hostname'];
 
 const HEARTBEAT_MS = 15_000;
+/** Images built at the same time (most of a build is downloading and unpacking). */
+const DEFAULT_JOBS = 3;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -70,11 +86,62 @@ function fail(message) {
   throw new BuildError(message);
 }
 
-function imageDirs() {
-  return readdirSync(SANDBOX_DIR, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && existsSync(path.join(SANDBOX_DIR, e.name, 'Dockerfile')))
-    .map((e) => e.name)
-    .sort();
+/**
+ * Every image: name -> { name, dir, parent } (parent null for a root image), checked for unknown
+ * parents and cycles.
+ */
+function discoverImages() {
+  const images = new Map();
+  for (const root of [SANDBOX_DIR, IMAGES_DIR]) {
+    if (!existsSync(root)) continue;
+    for (const e of readdirSync(root, { withFileTypes: true })) {
+      const dir = path.join(root, e.name);
+      if (!e.isDirectory() || !existsSync(path.join(dir, 'Dockerfile'))) continue;
+      const rel = path.relative(REPO_ROOT, dir);
+      if (!/^[a-z0-9][a-z0-9-]*$/.test(e.name)) fail(`bad image name ${rel}: use [a-z0-9-]`);
+      if (images.has(e.name)) {
+        fail(
+          `two images named ${e.name}: ${path.relative(REPO_ROOT, images.get(e.name).dir)}, ${rel}`,
+        );
+      }
+      images.set(e.name, { name: e.name, dir, parent: parentOf(dir) });
+    }
+  }
+  for (const img of images.values()) {
+    const seen = new Set([img.name]);
+    for (let p = img.parent; p; p = images.get(p).parent) {
+      if (!images.has(p)) fail(`image ${img.name}: its parent image ${p} does not exist`);
+      if (seen.has(p)) fail(`image ${img.name}: its parents form a cycle`);
+      seen.add(p);
+    }
+  }
+  if (images.size === 0) fail('no images found');
+  return images;
+}
+
+/** null for a root image (`ARG ROOTFS`), else the parent named by `ARG BASE=...`. */
+function parentOf(dir) {
+  const file = path.join(dir, 'Dockerfile');
+  const text = readFileSync(file, 'utf8');
+  const base = /^ARG\s+BASE=coderoom-sandbox-([a-z0-9][a-z0-9-]*):latest\s*$/m.exec(text);
+  const rootfs = /^ARG\s+ROOTFS\s*$/m.test(text);
+  if (base && !rootfs) return base[1];
+  if (rootfs && !base) return null;
+  return fail(
+    `${path.relative(REPO_ROOT, file)} must declare exactly one of "ARG ROOTFS" (an image from ` +
+      'debootstrap) or "ARG BASE=coderoom-sandbox-<parent>:latest" (an image on top of another)',
+  );
+}
+
+/** Files of a folder, recursively, as sorted relative paths. */
+function listFiles(dir, prefix = '') {
+  const out = [];
+  for (const e of readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...listFiles(dir, rel));
+    else if (e.isFile()) out.push(rel);
+  }
+  return out.sort();
 }
 
 function readPackages(dir) {
@@ -92,19 +159,30 @@ function readPackages(dir) {
   return { text, packages };
 }
 
-function imageHash(name) {
-  const dir = path.join(SANDBOX_DIR, name);
+/** The content hash of an image's recipe (first 12 hex chars of a sha256); memoized. */
+function imageHash(images, name) {
+  const img = images.get(name);
+  if (img.hash) return img.hash;
+  const { dir } = img;
   const h = createHash('sha256');
   const part = (label, data) => {
     h.update(`${label}\0${Buffer.byteLength(data)}\0`);
     h.update(data);
   };
-  part('packages.txt', readPackages(dir).text);
-  part('Dockerfile', readFileSync(path.join(dir, 'Dockerfile')));
-  part('coderoom-runner', readFileSync(RUNNER_PATH));
-  part('suite', SUITE);
-  part('recipe', JSON.stringify({ VARIANT, PRUNE, EMPTY_FILES }));
-  return h.digest('hex').slice(0, 12);
+  if (img.parent === null) {
+    part('packages.txt', readPackages(dir).text);
+    part('Dockerfile', readFileSync(path.join(dir, 'Dockerfile')));
+    part('coderoom-runner', readFileSync(RUNNER_PATH));
+    part('suite', SUITE);
+    part('recipe', JSON.stringify({ VARIANT, PRUNE, EMPTY_FILES }));
+  } else {
+    readPackages(dir); // validates it
+    part('parent', sandboxTag(img.parent, imageHash(images, img.parent)));
+    part('install-packages.sh', readFileSync(INSTALL_SCRIPT));
+    for (const f of listFiles(dir)) part(`file:${f}`, readFileSync(path.join(dir, f)));
+  }
+  img.hash = h.digest('hex').slice(0, 12);
+  return img.hash;
 }
 
 const sandboxTag = (name, hash) => `coderoom-sandbox-${name}:${hash}`;
@@ -329,95 +407,112 @@ function formatBytes(n) {
 
 // --- build ------------------------------------------------------------------------------------
 
-async function buildImage(name) {
-  const dir = path.join(SANDBOX_DIR, name);
-  const hash = imageHash(name);
+/**
+ * Builds one image unless its hash tag exists already. Returns a row for the summary:
+ * { name, tag, built, seconds }.
+ */
+async function buildImage(images, name, { rebuild = false } = {}) {
+  const img = images.get(name);
+  const hash = imageHash(images, name);
   const tag = sandboxTag(name, hash);
   const latest = `coderoom-sandbox-${name}:latest`;
-  const rootTag = rootfsTag(name, hash);
   const progress = makeProgress(name);
 
-  if (dockerImageExists(tag)) {
+  if (!rebuild && dockerImageExists(tag)) {
     tagLatest(tag, latest);
     progress.print(`${tag} is up to date (${latest} points at it)`);
-    return;
+    return { name, tag, built: false, seconds: progress.elapsed() };
   }
 
-  const { packages } = readPackages(dir);
+  const { packages } = readPackages(img.dir);
   await mkdir(LOCAL_DIR, { recursive: true });
   const logPath = path.join(LOCAL_DIR, `build-${name}.log`);
   const log = createWriteStream(logPath);
-  progress.print(`building ${tag} (full log: ${path.relative(process.cwd(), logPath)})`);
+  progress.print(
+    `building ${tag}${img.parent ? ` on top of ${img.parent}` : ''} ` +
+      `(full log: ${path.relative(process.cwd(), logPath)})`,
+  );
 
   let rootfs;
   let context;
   try {
-    if (dockerImageExists(rootTag)) {
-      progress.print(`reusing rootfs image ${rootTag}`);
-    } else {
-      checkDebootstrap();
-      const mirrorUrl = mirror();
-      rootfs = await mkdtemp(path.join(LOCAL_DIR, `rootfs-${name}-`));
-      progress.print(
-        `debootstrap ${SUITE} (${VARIANT}) from ${mirrorUrl}: ${packages.join(' ')} ` +
-          '(takes a minute or more)',
-      );
-      // Print the first line of each debootstrap phase (Retrieving, Extracting, ...), not the
-      // hundreds of per-package lines; the heartbeat shows the latest one meanwhile.
-      const phases = new Set();
-      await run(
-        'debootstrap',
-        [`--variant=${VARIANT}`, `--include=${packages.join(',')}`, SUITE, rootfs, mirrorUrl],
-        {
-          log,
-          progress,
-          onLine(line) {
-            const m = /^([IWE]): (\S+)/.exec(line);
-            if (!m) return;
-            if (m[1] !== 'I') progress.print(`  debootstrap: ${line}`);
-            else if (!phases.has(m[2]) || /(packages|system)\.\.\.$/.test(line)) {
-              phases.add(m[2]);
-              progress.print(`  debootstrap: ${line}`);
-            }
-          },
-        },
-      );
-      progress.print('pruning docs, man pages, locales and apt caches from the rootfs');
-      await prune(rootfs);
-      progress.print(`docker import as ${rootTag}`);
-      await importRootfs(rootfs, rootTag, { log, progress });
-      await removeTree(rootfs);
-      rootfs = undefined;
-    }
-
     context = await mkdtemp(path.join(LOCAL_DIR, `context-${name}-`));
-    await copyFile(path.join(dir, 'Dockerfile'), path.join(context, 'Dockerfile'));
-    await copyFile(RUNNER_PATH, path.join(context, 'coderoom-runner'));
-    progress.print(`docker build ${tag}`);
     // --force-rm: the classic builder otherwise keeps the container of a failed step.
-    const buildArgs = [
-      'build',
-      '--force-rm',
-      '--build-arg',
-      `ROOTFS=${rootTag}`,
-      '-t',
-      tag,
-      context,
-    ];
+    const buildArgs = ['build', '--force-rm', ...(rebuild ? ['--no-cache'] : [])];
+    if (img.parent === null) {
+      const rootTag = rootfsTag(name, hash);
+      if (!rebuild && dockerImageExists(rootTag)) {
+        progress.print(`reusing rootfs image ${rootTag}`);
+      } else {
+        checkDebootstrap();
+        const mirrorUrl = mirror();
+        rootfs = await mkdtemp(path.join(LOCAL_DIR, `rootfs-${name}-`));
+        progress.print(
+          `debootstrap ${SUITE} (${VARIANT}) from ${mirrorUrl}: ${packages.join(' ')} ` +
+            '(takes a minute or more)',
+        );
+        // Print the first line of each debootstrap phase (Retrieving, Extracting, ...), not the
+        // hundreds of per-package lines; the heartbeat shows the latest one meanwhile.
+        const phases = new Set();
+        await run(
+          'debootstrap',
+          [`--variant=${VARIANT}`, `--include=${packages.join(',')}`, SUITE, rootfs, mirrorUrl],
+          {
+            log,
+            progress,
+            onLine(line) {
+              const m = /^([IWE]): (\S+)/.exec(line);
+              if (!m) return;
+              if (m[1] !== 'I') progress.print(`  debootstrap: ${line}`);
+              else if (!phases.has(m[2]) || /(packages|system)\.\.\.$/.test(line)) {
+                phases.add(m[2]);
+                progress.print(`  debootstrap: ${line}`);
+              }
+            },
+          },
+        );
+        progress.print('pruning docs, man pages, locales and apt caches from the rootfs');
+        await prune(rootfs);
+        progress.print(`docker import as ${rootTag}`);
+        await importRootfs(rootfs, rootTag, { log, progress });
+        await removeTree(rootfs);
+        rootfs = undefined;
+      }
+      await copyFile(path.join(img.dir, 'Dockerfile'), path.join(context, 'Dockerfile'));
+      await copyFile(RUNNER_PATH, path.join(context, 'coderoom-runner'));
+      buildArgs.push('--build-arg', `ROOTFS=${rootTag}`);
+    } else {
+      // The folder's files and the shared install script; apt-get in the Dockerfile downloads
+      // from the mirror, through the host's network like debootstrap (not docker's bridge).
+      const parentTag = sandboxTag(img.parent, imageHash(images, img.parent));
+      await cp(img.dir, context, { recursive: true });
+      await copyFile(INSTALL_SCRIPT, path.join(context, 'install-packages.sh'));
+      progress.print(`apt-get install on top of ${parentTag}: ${packages.join(' ')}`);
+      buildArgs.push('--network', 'host', '--build-arg', `BASE=${parentTag}`);
+    }
+    progress.print(`docker build ${tag}`);
+    buildArgs.push('-t', tag, context);
     await run('docker', buildArgs, {
       log,
       progress,
       env: { DOCKER_BUILDKIT: '0' },
       onLine(line) {
         if (/^Step \d+\/\d+ :/.test(line)) progress.print(`  ${line.slice(0, 110)}`);
+        // apt-get's summary of what it downloads and installs, and its errors.
+        else if (/^(Need to get|After this operation|\d+ upgraded, |E: )/.test(line)) {
+          progress.print(`    ${line.slice(0, 110)}`);
+        }
       },
     });
     tagLatest(tag, latest);
 
-    const size = Number(quiet('docker', ['image', 'inspect', '--format', '{{.Size}}', tag]).stdout);
+    const size = imageSize(tag);
+    const own = img.parent ? ` (${formatBytes(size - imageSize(latestOf(img.parent)))} own)` : '';
     progress.print(
-      `built ${tag} (also ${latest}): ${formatBytes(size)} in ${progress.elapsed().toFixed(0)} s`,
+      `built ${tag} (also ${latest}): ${formatBytes(size)}${own} in ` +
+        `${progress.elapsed().toFixed(0)} s`,
     );
+    return { name, tag, built: true, seconds: progress.elapsed() };
   } catch (err) {
     await closeLog(log);
     if (err instanceof BuildError && !interrupted) {
@@ -430,6 +525,52 @@ async function buildImage(name) {
     await removeTree(context);
     await closeLog(log);
   }
+}
+
+const latestOf = (name) => `coderoom-sandbox-${name}:latest`;
+
+function imageSize(tag) {
+  return Number(quiet('docker', ['image', 'inspect', '--format', '{{.Size}}', tag]).stdout);
+}
+
+/**
+ * Builds every image, parents before children, at most `jobs` at once. A failed image fails its
+ * children (they are not attempted); the others go on. Resolves with one row per image.
+ */
+async function buildAll(images, { jobs, rebuild }) {
+  let running = 0;
+  const waiting = [];
+  const slot = async (fn) => {
+    if (running < jobs) running++;
+    else await new Promise((resolve) => waiting.push(resolve)); // a finishing build hands over
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+  const started = new Map();
+  const build = (name) => {
+    if (!started.has(name)) {
+      const { parent } = images.get(name);
+      const p = (parent ? build(parent) : Promise.resolve()).then(
+        () => slot(() => buildImage(images, name, { rebuild })),
+        () => {
+          throw new BuildError(`not built because its parent image ${parent} failed`);
+        },
+      );
+      started.set(name, p);
+    }
+    return started.get(name);
+  };
+  const names = [...images.keys()].sort();
+  const results = await Promise.allSettled(names.map(build));
+  return names.map((name, i) => {
+    const r = results[i];
+    return r.status === 'fulfilled' ? r.value : { name, error: r.reason };
+  });
 }
 
 function closeLog(log) {
@@ -450,28 +591,66 @@ function readTail(file, n) {
   }
 }
 
-async function main() {
-  const args = process.argv.slice(2);
-  const unknown = args.filter((a) => a !== '--print-tags');
-  if (unknown.length > 0) {
-    console.error(
-      `unknown argument: ${unknown[0]}\nusage: node sandbox/build-images.mjs [--print-tags]`,
-    );
-    process.exit(2);
+const USAGE = 'usage: node sandbox/build-images.mjs [--jobs N] [--rebuild] [--print-tags]';
+
+function parseArgs(argv) {
+  const opts = { printTags: false, rebuild: false, jobs: DEFAULT_JOBS };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--print-tags') opts.printTags = true;
+    else if (a === '--rebuild') opts.rebuild = true;
+    else if (a === '--jobs' || a.startsWith('--jobs=')) {
+      const v = a === '--jobs' ? argv[++i] : a.slice('--jobs='.length);
+      if (!/^[1-9][0-9]?$/.test(v ?? '')) {
+        console.error(`--jobs needs a number from 1 to 99\n${USAGE}`);
+        process.exit(2);
+      }
+      opts.jobs = Number(v);
+    } else {
+      console.error(`unknown argument: ${a}\n${USAGE}`);
+      process.exit(2);
+    }
   }
-  const names = imageDirs();
-  if (args.includes('--print-tags')) {
-    console.log(
-      JSON.stringify(Object.fromEntries(names.map((n) => [n, sandboxTag(n, imageHash(n))]))),
-    );
+  return opts;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const images = discoverImages();
+  const names = [...images.keys()].sort();
+  if (opts.printTags) {
+    const tags = names.map((n) => [n, sandboxTag(n, imageHash(images, n))]);
+    console.log(JSON.stringify(Object.fromEntries(tags)));
     return;
   }
   checkDocker();
+  for (const n of names) imageHash(images, n); // recipe problems show before anything is built
   const start = Date.now();
-  for (const name of names) await buildImage(name);
-  console.log(
-    `all sandbox images ready (${names.join(', ')}) in ${((Date.now() - start) / 1000).toFixed(0)} s`,
-  );
+  const rows = await buildAll(images, opts);
+  const total = ((Date.now() - start) / 1000).toFixed(0);
+  const failed = rows.filter((r) => r.error);
+  if (!interrupted) {
+    console.log('\nimage        status      time  size (own layers)     tag');
+    for (const r of rows) {
+      const status = r.error ? 'FAILED' : r.built ? 'built' : 'up to date';
+      const time = r.error ? '' : `${r.seconds.toFixed(0)} s`;
+      let size = '';
+      if (!r.error) {
+        const img = images.get(r.name);
+        const bytes = imageSize(r.tag);
+        const own = img.parent ? bytes - imageSize(latestOf(img.parent)) : bytes;
+        size = `${(bytes / 1e6).toFixed(0)} MB (${(own / 1e6).toFixed(0)} MB)`;
+      }
+      console.log(
+        `${r.name.padEnd(12)} ${status.padEnd(10)} ${time.padStart(5)}  ${size.padEnd(20)}  ` +
+          `${r.tag ?? r.error.message}`,
+      );
+    }
+  }
+  if (failed.length > 0) {
+    throw failed.find((r) => !/^not built because/.test(r.error.message))?.error ?? failed[0].error;
+  }
+  console.log(`all sandbox images ready (${names.join(', ')}) in ${total} s`);
 }
 
 for (const sig of ['SIGINT', 'SIGTERM']) {

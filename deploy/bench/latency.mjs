@@ -5,7 +5,7 @@
 // container per run (cold); then sustained runs/s at concurrency 1, 4 and 8 (Python, warm).
 // Needs REDIS_URL and MONGODB_URI: run it through `node deploy/local/stack.mjs bench`.
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -13,13 +13,25 @@ export const languageDefinitionSchema = z.object({
   image: z.string().regex(/^[a-z0-9-]+$/),
   compile: z.string().min(1).nullable(),
   run: z.string().min(1),
+  /**
+   * Per-language overrides of the worker's defaults (RUN_MEMORY_MB, RUN_WALL_MS, COMPILE_WALL_MS,
+   * RUN_PIDS), for compile and run alike: e.g. the JVM and Go's compiler need more memory and
+   * threads. Unknown keys are refused, so a misspelt limit cannot be silently ignored.
+   */
   limits: z
-    .object({
-      memoryMb: z.number().int().positive().optional(),
-      wallMs: z.number().int().positive().optional(),
-      compileWallMs: z.number().int().positive().optional(),
+    .strictObject({
+      memoryMb: z.number().int().min(16).max(16_384).optional(),
+      wallMs: z.number().int().min(100).max(600_000).optional(),
+      compileWallMs: z.number().int().min(100).max(600_000).optional(),
+      /** Processes and threads in the sandbox (Docker's pids limit). */
+      pids: z.number().int().min(8).max(4096).optional(),
     })
     .optional(),
+  /**
+   * A shell command, run in the language's image, that prints exactly `version` (checked by the
+   * tests, so `version` cannot drift from what the image really ships).
+   */
+  versionCommand: z.string().min(1).optional(),
   testProgram: z.string().min(1),
 });
 export type LanguageDefinition = z.infer<typeof languageDefinitionSchema>;

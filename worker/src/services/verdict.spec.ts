@@ -21,9 +21,39 @@ describe('judge', () => {
     [{ killedFor: 'CANCELLED', oomKilled: true, exitCode: 137 }, 'CANCELLED'],
     [{ killedFor: 'COMPILE_TIMEOUT', exitCode: 137 }, 'CE'],
     [{ compileExit: null, exitCode: 90 }, 'SE'],
+    // A compile-time bomb: cc1 OOM-killed, gcc exits 1; the program never ran.
+    [{ compileExit: 1, oomKilled: true, exitCode: 0 }, 'CE'],
+    [{ killedFor: 'COMPILE_TIMEOUT', oomKilled: true, exitCode: 137 }, 'CE'],
+    // The kernel killed for memory first, then our limits fired: still MLE.
+    [{ killedFor: 'OLE', oomKilled: true, exitCode: 137 }, 'MLE'],
+    // An OOM kill of a child process the program survived.
+    [{ oomKilled: true, exitCode: 0 }, 'MLE'],
+    // SIGKILL that was neither ours nor the OOM killer's (the program killed itself).
+    [{ exitCode: 137 }, 'RE'],
     [{ protocolError: true }, 'SE'],
   ])('%j -> %s', (o, verdict) => {
     expect(judge({ ...base, ...o }).verdict).toBe(verdict);
+  });
+
+  it('reports the compiler exit code, not a signal, for a compile-time bomb', () => {
+    expect(judge({ ...base, compileExit: 1, oomKilled: true, exitCode: 0 })).toEqual({
+      verdict: 'CE',
+      exitCode: 1,
+      signal: null,
+    });
+  });
+
+  it('tells an OOM kill (MLE) from our wall-clock kill (TLE): both are SIGKILL, exit 137', () => {
+    expect(judge({ ...base, oomKilled: true, exitCode: 137 })).toEqual({
+      verdict: 'MLE',
+      exitCode: 137,
+      signal: 'SIGKILL',
+    });
+    expect(judge({ ...base, killedFor: 'TLE', exitCode: 137 })).toEqual({
+      verdict: 'TLE',
+      exitCode: 137,
+      signal: 'SIGKILL',
+    });
   });
 
   it('names the signal of a program killed by one', () => {

@@ -12,6 +12,8 @@ export interface RunOutcome {
   exitCode: number | null;
   /** The runner's protocol broke (no header): an engine fault, not the program's. */
   protocolError: boolean;
+  /** Peak memory of the sandbox in KiB, when measured (DockerRepository.peakMemoryKb). */
+  memoryKb?: number | null;
 }
 
 export interface Judgement {
@@ -24,19 +26,28 @@ const SIGNAL_NAMES = new Map<number, string>(
   Object.entries(constants.signals).map(([name, n]) => [n, name]),
 );
 
-/** Order matters: a cancel wins over everything, memory over time (both exit 137). */
+/**
+ * Order matters:
+ * - a cancel wins over everything;
+ * - a failed or timed-out compilation is CE even when the compiler was OOM-killed (a
+ *   compile-time bomb): the program itself never ran;
+ * - memory wins over time and output: an OOM kill and our own SIGKILL both exit 137, only
+ *   Docker's OOMKilled state tells them apart, and once the kernel killed for memory the run is
+ *   MLE even if our wall clock or output limit fired afterwards;
+ * - our kills (TLE, OLE) win over the exit code they caused.
+ */
 export function judge(o: RunOutcome): Judgement {
   const signal =
     o.exitCode !== null && o.exitCode > 128 ? (SIGNAL_NAMES.get(o.exitCode - 128) ?? null) : null;
   const base = { exitCode: o.exitCode, signal };
   if (o.killedFor === 'CANCELLED') return { verdict: 'CANCELLED', ...base };
-  if (o.oomKilled) return { verdict: 'MLE', ...base };
   if (o.killedFor === 'COMPILE_TIMEOUT') return { verdict: 'CE', ...base };
-  if (o.killedFor === 'TLE') return { verdict: 'TLE', ...base };
-  if (o.killedFor === 'OLE') return { verdict: 'OLE', ...base };
   if (o.compileExit !== null && o.compileExit !== 0) {
     return { verdict: 'CE', exitCode: o.compileExit, signal: null };
   }
+  if (o.oomKilled) return { verdict: 'MLE', ...base };
+  if (o.killedFor === 'TLE') return { verdict: 'TLE', ...base };
+  if (o.killedFor === 'OLE') return { verdict: 'OLE', ...base };
   if (o.protocolError || o.compileExit === null) return { verdict: 'SE', ...base };
   if (o.exitCode === 0) return { verdict: 'OK', exitCode: 0, signal: null };
   return { verdict: 'RE', ...base };
