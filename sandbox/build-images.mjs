@@ -2,7 +2,7 @@
 // Builds the Coderoom sandbox images from Debian packages (no container registry needed).
 //
 //   node sandbox/build-images.mjs               build what is missing, tag :latest
-//   node sandbox/build-images.mjs --jobs 1      one image at a time (default: 3 at once)
+//   node sandbox/build-images.mjs --jobs 1      one image at a time (default: 2 at once)
 //   node sandbox/build-images.mjs --rebuild     build everything again from the mirror (e.g. for
 //                                               Debian security updates), no cache
 //   node sandbox/build-images.mjs --print-tags  print {"<image>":"coderoom-sandbox-<image>:<hash>"}
@@ -66,7 +66,7 @@ const EMPTY_FILES = ['etc/resolv.conf', 'etc/hostname'];
 
 const HEARTBEAT_MS = 15_000;
 /** Images built at the same time (most of a build is downloading and unpacking). */
-const DEFAULT_JOBS = 3;
+const DEFAULT_JOBS = 2;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -215,6 +215,34 @@ function quiet(cmd, args) {
     stdout: r.stdout ?? '',
     stderr: r.stderr ?? '',
   };
+}
+
+/** Image ids that a --rebuild replaced under the same tag; removed at the end, children first. */
+const replaced = [];
+
+function imageId(tag) {
+  const r = quiet('docker', ['image', 'inspect', '--format', '{{.Id}}', tag]);
+  return r.ok ? r.stdout.trim() : null;
+}
+
+/** Remembers the image now tagged `tag` (if any), to remove it once a rebuild replaced it. */
+function rememberReplaced(tag) {
+  const id = imageId(tag);
+  if (id) replaced.push(id);
+}
+
+function removeReplaced() {
+  // Children before parents (a parent cannot go while a child uses it): later builds first, and a
+  // second pass for a rootfs whose image was only just removed. An image still in use (a
+  // container, another tag) stays.
+  const untagged = (id) =>
+    quiet('docker', ['image', 'inspect', '--format', '{{len .RepoTags}}', id]).stdout.trim() ===
+    '0';
+  for (let pass = 0; pass < 2; pass++) {
+    for (const id of [...replaced].reverse()) {
+      if (untagged(id)) quiet('docker', ['image', 'rm', id]);
+    }
+  }
 }
 
 function dockerImageExists(tag) {
@@ -438,9 +466,11 @@ async function buildImage(images, name, { rebuild = false } = {}) {
   try {
     context = await mkdtemp(path.join(LOCAL_DIR, `context-${name}-`));
     // --force-rm: the classic builder otherwise keeps the container of a failed step.
+    if (rebuild) rememberReplaced(tag);
     const buildArgs = ['build', '--force-rm', ...(rebuild ? ['--no-cache'] : [])];
     if (img.parent === null) {
       const rootTag = rootfsTag(name, hash);
+      if (rebuild) rememberReplaced(rootTag);
       if (!rebuild && dockerImageExists(rootTag)) {
         progress.print(`reusing rootfs image ${rootTag}`);
       } else {
@@ -627,6 +657,7 @@ async function main() {
   for (const n of names) imageHash(images, n); // recipe problems show before anything is built
   const start = Date.now();
   const rows = await buildAll(images, opts);
+  removeReplaced();
   const total = ((Date.now() - start) / 1000).toFixed(0);
   const failed = rows.filter((r) => r.error);
   if (!interrupted) {

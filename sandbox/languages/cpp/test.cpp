@@ -1,0 +1,6 @@
+#include <iostream>
+
+int main() {
+  std::cout << "OK\n";
+  return 0;
+}

@@ -1,0 +1,2 @@
+const ok: string = 'OK';
+console.log(ok);

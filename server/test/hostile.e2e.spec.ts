@@ -1,0 +1,500 @@
+// The hostile-code corpus (sandbox/hostile/manifest.json) through the real path: socket.io ->
+// gateway -> BullMQ -> worker -> Docker. For every attack: the expected verdict, in time, its
+// container gone, and a harmless run started at the same moment unaffected. Across the corpus:
+// the worker's memory stays bounded and the host's disk, files and processes are untouched.
+// See sandbox/hostile/README.md for what each attack is and why it is safe.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { RunStartPayload } from '@coderoom/contracts';
+import {
+  REPO,
+  TEST_JWT_SECRET,
+  runToEnd,
+  startRun,
+  startStack,
+  text,
+  until,
+  type ClientSocket,
+  type RunRecord,
+  type Stack,
+} from './harness.js';
+
+const WALL_MS = 3000;
+const COMPILE_WALL_MS = 5000;
+const OUTPUT_LIMIT = 65536;
+const MEMORY_MB = 256;
+const PIDS = 64;
+/** On top of a limit: start-up, the kill, draining, Redis and socket.io. */
+const MARGIN_MS = 2500;
+const WORKER_ID = 'test-hostile';
+const HOSTILE = join(REPO, 'sandbox/hostile');
+const RUNNER = join(REPO, 'sandbox/runner/coderoom-runner');
+
+/** One entry of sandbox/hostile/manifest.json (the fields are described in its README). */
+interface Expectation {
+  verdict: string;
+  exitCode?: number;
+  signal?: string;
+  truncated?: boolean;
+  stdoutIncludes?: string[];
+  stdoutExcludes?: string[];
+  stdoutMatches?: string;
+  outputAtLimit?: boolean;
+  memoryAtLimit?: boolean;
+  compileLogCapped?: boolean;
+  noSecrets?: boolean;
+  hostProcessAbsent?: string;
+  checkAgainAfterMs?: number;
+  hostFilesUnchanged?: string[];
+  hostPathsAbsent?: string[];
+}
+interface Attack {
+  name: string;
+  language: string;
+  file: string;
+  stdin?: string;
+  expect: Expectation;
+}
+
+const corpus = JSON.parse(readFileSync(join(HOSTILE, 'manifest.json'), 'utf8')) as Attack[];
+/** Languages installed in this checkout (C++ and others arrive over time). */
+const installed = (language: string) =>
+  existsSync(join(REPO, 'sandbox/languages', language, 'language.json'));
+const compiled = (language: string) =>
+  (
+    JSON.parse(
+      readFileSync(join(REPO, 'sandbox/languages', language, 'language.json'), 'utf8'),
+    ) as { compile: string | null }
+  ).compile !== null;
+
+let stack: Stack;
+let mallory: ClientSocket;
+let alice: ClientSocket;
+let secrets: string[] = [];
+let rssBaselineKb = 0;
+const rssSamplesKb: number[] = [];
+let diskBefore = 0;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const containersOf = (label: string): string =>
+  execFileSync('docker', ['ps', '-aq', '--filter', `label=${label}`])
+    .toString()
+    .trim();
+const freeBytes = (path: string): number => {
+  const s = statfsSync(path);
+  return s.bavail * s.bsize;
+};
+/**
+ * Free space on the host's root filesystem may drop by at most `limit` bytes since `before`.
+ * An image build on the same machine (another engineer, another test) writes hundreds of MB:
+ * then the number says nothing about the sandboxes, and the check is skipped with a warning.
+ */
+const expectDiskKept = (before: number, limit: number, what: string): void => {
+  const dropped = before - freeBytes('/');
+  if (dropped < limit) return;
+  const builder = /debootstrap|build-images|docker (build|import)/.exec(hostProcesses());
+  if (builder) {
+    console.warn(`${what}: ${dropped} bytes less free disk, not checked: "${builder[0]}" runs`);
+    return;
+  }
+  expect({ what, dropped }).toEqual({ what, dropped: `< ${limit}` });
+};
+const workerRssKb = (): number => {
+  const status = readFileSync(`/proc/${stack.workerPid()}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  if (!m) throw new Error('no VmRSS in the worker status');
+  return Number(m[1]);
+};
+const sha256 = (path: string): string | null => {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex');
+  } catch {
+    return null; // not readable by this test
+  }
+};
+const hostProcesses = (): string => execFileSync('ps', ['-eo', 'args']).toString();
+
+beforeAll(async () => {
+  stack = await startStack({
+    name: 'hostile',
+    redisDb: 9,
+    workerEnv: {
+      WORKER_ID,
+      RUN_WALL_MS: String(WALL_MS),
+      COMPILE_WALL_MS: String(COMPILE_WALL_MS),
+      OUTPUT_LIMIT_BYTES: String(OUTPUT_LIMIT),
+      RUN_MEMORY_MB: String(MEMORY_MB),
+      RUN_PIDS: String(PIDS),
+      WORKER_CONCURRENCY: '2',
+    },
+  });
+  mallory = await stack.connect(await stack.token('mallory'));
+  alice = await stack.connect(await stack.token('alice'));
+
+  // Everything of ours that must never reach a sandbox: the secrets and connection strings the
+  // worker (and the gateway, same environment) actually runs with.
+  const workerEnv = readFileSync(`/proc/${stack.workerPid()}/environ`, 'utf8')
+    .split('\0')
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const);
+  secrets = [
+    TEST_JWT_SECRET,
+    stack.redisUrl,
+    stack.mongoUri,
+    ...workerEnv
+      .filter(([k, v]) => /SECRET|TOKEN|PASSW|_KEY|_URI|_URL|CREDENTIAL/i.test(k) && v.length >= 8)
+      .map(([, v]) => v),
+  ];
+  expect(secrets.length).toBeGreaterThanOrEqual(3);
+
+  // Warm-up (module loading, connection pools) so the RSS baseline is the worker's steady state.
+  for (const language of ['python', 'javascript', 'c']) {
+    const run = await runToEnd(alice, { language, source: helloSource(language) }).catch(
+      (err: Error) => {
+        throw new Error(`warm-up ${language}: ${err.message}\n${stack.logs().slice(-5000)}`);
+      },
+    );
+    expect(run.finished.verdict).toBe('OK');
+  }
+  rssBaselineKb = workerRssKb();
+  diskBefore = freeBytes('/');
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+}, 30_000);
+
+function helloSource(language: string): string {
+  if (language === 'python') return 'print("hello")';
+  if (language === 'javascript') return 'console.log("hello")';
+  return '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n';
+}
+
+/** How long a run may take, from the status it reached, given the limits. */
+function checkTiming(run: RunRecord, language: string): void {
+  const at = (s: string) => {
+    const e = run.statuses.find((x) => x.status === s);
+    return e ? Date.parse(e.at) : null;
+  };
+  const compiling = at('compiling');
+  const running = at('running');
+  if (compiled(language)) expect(compiling).not.toBeNull();
+  if (compiling !== null) {
+    expect((running ?? run.finishedAt) - compiling).toBeLessThan(COMPILE_WALL_MS + MARGIN_MS);
+  }
+  if (running !== null) expect(run.finishedAt - running).toBeLessThan(WALL_MS + MARGIN_MS);
+  const whole = WALL_MS + (compiled(language) ? COMPILE_WALL_MS : 0) + 2 * MARGIN_MS;
+  expect(run.finishedAt - run.startedAt).toBeLessThan(whole);
+}
+
+describe('the hostile corpus', () => {
+  it('covers the required attacks in python, javascript and c', () => {
+    for (const a of corpus) {
+      expect(existsSync(join(HOSTILE, a.file))).toBe(true);
+      expect(a.expect.verdict).toMatch(/^(OK|CE|RE|TLE|MLE|OLE)$/);
+    }
+    const files = corpus.map((a) => a.file);
+    for (const f of [
+      'fork-bomb.c',
+      'thread-bomb.c',
+      'memory-2gib.py',
+      'infinite-loop.js',
+      'sleep-forever.py',
+      'print-forever.py',
+      'invalid-utf8.py',
+      'fill-tmp.py',
+      'many-files.py',
+      'network.py',
+      'environ.py',
+      'orphan.py',
+      'symlinks.py',
+      'c-macro-bomb.c',
+    ]) {
+      expect(files).toContain(f);
+    }
+    for (const a of corpus) {
+      if (['python', 'javascript', 'c'].includes(a.language))
+        expect(installed(a.language)).toBe(true);
+    }
+  });
+
+  const runnable = corpus.filter((a) => installed(a.language));
+  it.each(runnable.map((a) => [`${a.name} (${a.file})`, a] as const))(
+    '%s',
+    async (_name, attack) => {
+      const e = attack.expect;
+      const source = readFileSync(join(HOSTILE, attack.file), 'utf8');
+      const hashes = new Map((e.hostFilesUnchanged ?? []).map((p) => [p, sha256(p)]));
+      const disk = freeBytes('/');
+
+      // The attack and a harmless run start at the same moment, on the same worker.
+      const payload: RunStartPayload = { language: attack.language, source };
+      if (attack.stdin !== undefined) payload.stdin = attack.stdin;
+      const [a, h] = await Promise.all([
+        startRun(mallory, payload),
+        startRun(alice, { language: 'python', source: 'print("hello")' }),
+      ]);
+      expect(a.ack.ok).toBe(true);
+      expect(h.ack.ok).toBe(true);
+      const limit = WALL_MS + COMPILE_WALL_MS + 3 * MARGIN_MS;
+      const [run, hello] = await Promise.all([a.done(limit), h.done(limit)]);
+
+      if (e.hostProcessAbsent) {
+        // Right away: the background process would still be sleeping if it had survived.
+        expect(hostProcesses()).not.toContain(e.hostProcessAbsent);
+      }
+
+      const stdout = text(run.outputs, 'stdout');
+      const stderr = text(run.outputs, 'stderr');
+      const compile = text(run.outputs, 'compile');
+      const all = `${compile}${stdout}${stderr}`;
+      const context = `${attack.file}: ${JSON.stringify(run.finished)}\nstdout: ${stdout.slice(0, 600)}\nstderr: ${stderr.slice(0, 600)}\ncompile: ${compile.slice(0, 300)}`;
+
+      // The verdict and what else must hold.
+      expect({ context, verdict: run.finished.verdict }).toEqual({ context, verdict: e.verdict });
+      if (e.exitCode !== undefined) expect(run.finished.exitCode).toBe(e.exitCode);
+      if (e.signal !== undefined) expect(run.finished.signal).toBe(e.signal);
+      expect(run.finished.truncated).toBe(e.truncated ?? false);
+      for (const s of e.stdoutIncludes ?? []) expect(stdout).toContain(s);
+      for (const s of e.stdoutExcludes ?? []) expect(stdout).not.toContain(s);
+      if (e.stdoutMatches) expect(stdout).toMatch(new RegExp(e.stdoutMatches));
+      if (e.outputAtLimit) {
+        // Exactly the limit got through (ASCII floods: one byte per character), nothing more.
+        expect(Buffer.byteLength(stdout) + Buffer.byteLength(stderr)).toBe(OUTPUT_LIMIT);
+      }
+      if (e.compileLogCapped) {
+        // The runner caps the log at 65536 bytes; a cut UTF-8 sequence becomes one U+FFFD.
+        expect(Buffer.byteLength(compile)).toBeGreaterThan(60_000);
+        expect(Buffer.byteLength(compile)).toBeLessThanOrEqual(65536 + 3);
+      }
+      if (e.noSecrets) for (const s of secrets) expect(all).not.toContain(s);
+      if (e.memoryAtLimit) {
+        expect(run.finished.memoryKb).toBeGreaterThanOrEqual(MEMORY_MB * 1024 * 0.9);
+      }
+      if (run.finished.memoryKb !== null) {
+        expect(run.finished.memoryKb).toBeLessThanOrEqual(MEMORY_MB * 1024 + 1024);
+      }
+
+      // In time.
+      checkTiming(run, attack.language);
+
+      // The run next to it: untouched.
+      expect(hello.finished).toMatchObject({ verdict: 'OK', exitCode: 0, truncated: false });
+      expect(text(hello.outputs, 'stdout')).toBe('hello\n');
+      expect(text(hello.outputs, 'stderr')).toBe('');
+      expect(hello.finished.memoryKb).toBeGreaterThan(0);
+
+      // Nothing left behind: containers, processes, host files and disk.
+      await until(
+        'the containers to be removed',
+        () =>
+          containersOf(`coderoom.run=${run.runId}`) === '' &&
+          containersOf(`coderoom.run=${hello.runId}`) === '',
+        10_000,
+      );
+      if (e.checkAgainAfterMs) await sleep(e.checkAgainAfterMs);
+      if (e.hostProcessAbsent) expect(hostProcesses()).not.toContain(e.hostProcessAbsent);
+      for (const [path, hash] of hashes) expect(sha256(path)).toBe(hash);
+      for (const path of e.hostPathsAbsent ?? []) expect(existsSync(path)).toBe(false);
+      // Nothing an attack does lands on the host's disk (a tmpfs fill would be 64 MiB).
+      expectDiskKept(disk, 48 * 1024 * 1024, attack.file);
+
+      rssSamplesKb.push(workerRssKb());
+    },
+    60_000,
+  );
+
+  it('kept the worker alive, its memory bounded and left no container of this worker', async () => {
+    expect(rssSamplesKb.length).toBeGreaterThan(0);
+    const grownMb = (Math.max(...rssSamplesKb) - rssBaselineKb) / 1024;
+    expect(grownMb).toBeLessThan(100);
+    await until(
+      'no container of the test worker',
+      () => containersOf(`coderoom.worker=${WORKER_ID}`) === '',
+      10_000,
+    );
+    // The host's disk: roughly where it was (other work on the machine may move it a little).
+    expectDiskKept(diskBefore, 256 * 1024 * 1024, 'the whole corpus');
+    // The worker still answers.
+    const run = await runToEnd(alice, { language: 'python', source: 'print("still fine")' });
+    expect(run.finished.verdict).toBe('OK');
+    expect(text(run.outputs, 'stdout')).toBe('still fine\n');
+  }, 60_000);
+});
+
+describe('sandbox settings', () => {
+  it('runs every program in a hardened container and removes its cgroup afterwards', async () => {
+    const started = await startRun(alice, {
+      language: 'python',
+      source: 'import time\nprint("up", flush=True)\ntime.sleep(30)',
+    });
+    await until('the program to start', () => started.outputs.length > 0, 20_000);
+    const id = containersOf(`coderoom.run=${started.runId}`);
+    expect(id).not.toBe('');
+    const [info] = JSON.parse(execFileSync('docker', ['inspect', id]).toString()) as [
+      {
+        Config: { User: string; Env: string[] | null };
+        HostConfig: Record<string, unknown> & {
+          Tmpfs: Record<string, string>;
+          Ulimits: { Name: string; Soft: number; Hard: number }[];
+          LogConfig: { Type: string };
+          SecurityOpt: string[];
+          CgroupParent: string;
+        };
+        Mounts: unknown[];
+      },
+    ];
+    const hc = info.HostConfig;
+    expect(info.Config.User).toBe('10001:10001');
+    expect(info.Mounts).toEqual([]); // no bind mount, no volume: no file is shared with the host
+    expect(hc.Binds ?? null).toBeNull();
+    expect(hc).toMatchObject({
+      NetworkMode: 'none',
+      Privileged: false,
+      ReadonlyRootfs: true,
+      Memory: MEMORY_MB * 1024 * 1024,
+      MemorySwap: MEMORY_MB * 1024 * 1024,
+      PidsLimit: PIDS,
+      CapDrop: ['ALL'],
+      Init: true,
+      IpcMode: 'private',
+      CgroupnsMode: 'private',
+      ShmSize: 8 * 1024 * 1024,
+      LogConfig: { Type: 'none' },
+    });
+    expect(hc.SecurityOpt).toContain('no-new-privileges');
+    for (const dir of ['/box', '/tmp']) {
+      expect(hc.Tmpfs[dir]).toMatch(/(^|,)size=\d+m(,|$)/);
+      expect(hc.Tmpfs[dir]).toMatch(/(^|,)nr_inodes=\d+(,|$)/);
+      expect(hc.Tmpfs[dir]).toMatch(/(^|,)nosuid(,|$)/);
+    }
+    const ulimits = Object.fromEntries(hc.Ulimits.map((u) => [u.Name, u]));
+    expect(Object.keys(ulimits).sort()).toEqual(['core', 'fsize', 'nofile']); // never nproc
+    const env = (info.Config.Env ?? []).join('\n');
+    for (const s of secrets) expect(env).not.toContain(s);
+
+    expect(await alice.emitWithAck('run:cancel', { runId: started.runId })).toEqual({ ok: true });
+    const run = await started.done(10_000);
+    expect(run.finished.verdict).toBe('CANCELLED');
+    await until(
+      'the container to be removed',
+      () => containersOf(`coderoom.run=${run.runId}`) === '',
+      10_000,
+    );
+    if (hc.CgroupParent) {
+      // The per-sandbox parent cgroup (for the peak memory) goes with the container.
+      await until(
+        'its cgroup to be removed',
+        () => !existsSync(`/sys/fs/cgroup/memory${hc.CgroupParent}`),
+        10_000,
+      );
+    }
+  }, 60_000);
+
+  it('never touches a file of a sandbox: no archive, copy, bind mount or volume in the worker', () => {
+    const sources: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const p = join(dir, name);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (p.endsWith('.ts') && !p.endsWith('.spec.ts')) sources.push(p);
+      }
+    };
+    walk(join(REPO, 'worker/src'));
+    expect(sources.length).toBeGreaterThan(5);
+    for (const file of sources) {
+      const code = readFileSync(file, 'utf8');
+      expect({
+        file,
+        hit: /\b(getArchive|putArchive|infoArchive|Binds|Mounts|VolumesFrom|Volumes)\b|\.export\(/.exec(
+          code,
+        )?.[0],
+      }).toEqual({ file, hit: undefined });
+    }
+  });
+});
+
+/**
+ * The runner itself, straight through `docker run` (the runner from this checkout mounted over
+ * the image's, so this tests the source even before the images are rebuilt).
+ */
+describe('the runner', () => {
+  const runner = (input: Buffer | string, image = 'coderoom-sandbox-base:latest') =>
+    spawnSync(
+      'docker',
+      [
+        'run',
+        '--rm',
+        '-i',
+        '--network',
+        'none',
+        '--memory',
+        '256m',
+        '--pids-limit',
+        '64',
+        '--read-only',
+        '--tmpfs',
+        '/box:rw,exec,nosuid,nodev,size=16m,uid=10001,gid=10001,mode=0700',
+        '--tmpfs',
+        '/tmp:rw,exec,nosuid,nodev,size=16m,mode=1777',
+        '--cap-drop',
+        'ALL',
+        '--security-opt',
+        'no-new-privileges',
+        '--user',
+        '10001:10001',
+        '--log-driver',
+        'none',
+        '--init',
+        '-v',
+        `${RUNNER}:/usr/local/bin/coderoom-runner:ro`,
+        image,
+      ],
+      { input, timeout: 30_000 },
+    );
+  const file = (path: string, content: string) =>
+    `${path}\n${Buffer.byteLength(content)}\n${content}`;
+  const HEADER = '\x1eCODEROOM-COMPILE';
+
+  it.each(['/etc/passwd', '../x', 'a/../../x', '..', 'a/..', './../x', ''])(
+    'refuses the path %j (exit 91, nothing run)',
+    (path) => {
+      const r = runner(`CODEROOM1\n\necho RAN\n1\n${file(path, 'x')}`);
+      expect(r.status).toBe(91);
+      expect(r.stdout.toString()).toBe('');
+    },
+    30_000,
+  );
+
+  it('refuses to write through an existing name: the same path twice, a file as a directory', () => {
+    for (const files of [
+      [file('a', 'one'), file('a', 'two')],
+      [file('a', 'one'), file('a/b', 'two')],
+    ]) {
+      const r = runner(`CODEROOM1\n\necho RAN\n2\n${files.join('')}`);
+      expect(r.status).toBe(92);
+      expect(r.stdout.toString()).toBe('');
+    }
+  }, 30_000);
+
+  it('writes nested files inside /box only', () => {
+    const r = runner(
+      `CODEROOM1\n\nfind /box -type f | sort; cat d/e/f\n2\n${file('d/e/f', 'nested\n')}${file('g', 'x')}`,
+    );
+    expect(r.status).toBe(0);
+    expect(r.stdout.toString()).toBe(`${HEADER} 0 0\n/box/d/e/f\n/box/g\nnested\n`);
+  }, 30_000);
+
+  it('reads back what the compiler wrote, not a file planted under the log name', () => {
+    // The compile step (think of a compiler running user code at compile time) replaces every
+    // possible log name in /tmp with a symlink to /etc/passwd; the runner still reports exactly
+    // what the compiler printed.
+    const compile =
+      'for i in $(seq 1 200); do ln -sf /etc/passwd /tmp/coderoom-compile.$i.log; done; echo compiled';
+    const r = runner(`CODEROOM1\n${compile}\ncat main.c\n1\n${file('main.c', 'source')}`);
+    expect(r.status).toBe(0);
+    expect(r.stdout.toString()).toBe(`${HEADER} 0 9\ncompiled\nsource`);
+  }, 30_000);
+});

@@ -1,0 +1,356 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { LanguageInfo, SourceFile } from '@coderoom/contracts';
+import { loadLanguages } from '@coderoom/contracts/node';
+import { REPO, runToEnd, startStack, text, type ClientSocket, type Stack } from './harness.js';
+
+// Every language in sandbox/languages is tested here through the real path (socket.io ->
+// gateway -> queue -> worker -> container): adding a language folder adds it to these tests.
+
+const LANGUAGES_DIR = path.join(REPO, 'sandbox', 'languages');
+const languages = [...loadLanguages(LANGUAGES_DIR).values()];
+const ids = languages.map((l) => l.id);
+
+/** The ten languages the service promises; more may be added as data. */
+const REQUIRED = [
+  'bash',
+  'c',
+  'cpp',
+  'go',
+  'java',
+  'javascript',
+  'python',
+  'ruby',
+  'rust',
+  'typescript',
+];
+
+/** JVM, Go and Rust compiles take seconds on one CPU. */
+const RUN_TIMEOUT_MS = 60_000;
+const TEST_TIMEOUT_MS = 90_000;
+
+/**
+ * One multi-file program per language: the entry file (the language's `fileName`) uses a function
+ * from a second file in the subdirectory `lib/`, and prints three lines 300 ms apart, so the same
+ * run checks that all sources are compiled and that output streams line by line.
+ */
+const MULTI_FILE_OUTPUT = 'part 1 of 3\npart 2 of 3\npart 3 of 3\n';
+const MULTI_FILE: Record<string, SourceFile[]> = {
+  python: [
+    {
+      path: 'main.py',
+      content:
+        'import time\nfrom lib.text import line\n\nfor i in range(1, 4):\n' +
+        '    print(line(i, 3))\n    time.sleep(0.3)\n',
+    },
+    { path: 'lib/text.py', content: 'def line(i, n):\n    return f"part {i} of {n}"\n' },
+  ],
+  javascript: [
+    {
+      path: 'main.js',
+      content:
+        "const { line } = require('./lib/text');\n\nlet i = 1;\n" +
+        'const timer = setInterval(() => {\n  console.log(line(i, 3));\n' +
+        '  if (++i > 3) clearInterval(timer);\n}, 300);\n',
+    },
+    { path: 'lib/text.js', content: 'exports.line = (i, n) => `part ${i} of ${n}`;\n' },
+  ],
+  typescript: [
+    {
+      path: 'main.ts',
+      content:
+        "import { line } from './lib/text';\n\n" +
+        'const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));\n\n' +
+        'async function main(): Promise<void> {\n  for (let i = 1; i <= 3; i++) {\n' +
+        '    console.log(line(i, 3));\n    await sleep(300);\n  }\n}\nvoid main();\n',
+    },
+    {
+      path: 'lib/text.ts',
+      content:
+        'export function line(i: number, n: number): string {\n  return `part ${i} of ${n}`;\n}\n',
+    },
+  ],
+  c: [
+    {
+      path: 'main.c',
+      content:
+        '#include <stdio.h>\n#include <unistd.h>\n#include "lib/text.h"\n\nint main(void) {\n' +
+        '  char buf[64];\n  for (int i = 1; i <= 3; i++) {\n    line(buf, sizeof buf, i, 3);\n' +
+        '    printf("%s\\n", buf);\n    usleep(300000);\n  }\n  return 0;\n}\n',
+    },
+    {
+      path: 'lib/text.h',
+      content: '#include <stddef.h>\nvoid line(char *buf, size_t size, int i, int n);\n',
+    },
+    {
+      path: 'lib/text.c',
+      content:
+        '#include <stdio.h>\n#include "text.h"\n\nvoid line(char *buf, size_t size, int i, int n) ' +
+        '{ snprintf(buf, size, "part %d of %d", i, n); }\n',
+    },
+  ],
+  cpp: [
+    {
+      path: 'main.cpp',
+      // '\n', not std::endl: streaming must not depend on the program flushing.
+      content:
+        '#include <chrono>\n#include <iostream>\n#include <thread>\n#include "lib/text.hpp"\n\n' +
+        'int main() {\n  for (int i = 1; i <= 3; i++) {\n' +
+        "    std::cout << line(i, 3) << '\\n';\n" +
+        '    std::this_thread::sleep_for(std::chrono::milliseconds(300));\n  }\n}\n',
+    },
+    {
+      path: 'lib/text.hpp',
+      content: '#pragma once\n#include <string>\nstd::string line(int i, int n);\n',
+    },
+    {
+      path: 'lib/text.cpp',
+      content:
+        '#include "text.hpp"\n\nstd::string line(int i, int n) ' +
+        '{ return "part " + std::to_string(i) + " of " + std::to_string(n); }\n',
+    },
+  ],
+  java: [
+    {
+      path: 'Main.java',
+      content:
+        'import lib.Text;\n\npublic class Main {\n' +
+        '  public static void main(String[] args) throws InterruptedException {\n' +
+        '    for (int i = 1; i <= 3; i++) {\n      System.out.println(Text.line(i, 3));\n' +
+        '      Thread.sleep(300);\n    }\n  }\n}\n',
+    },
+    {
+      path: 'lib/Text.java',
+      content:
+        'package lib;\n\npublic class Text {\n  public static String line(int i, int n) {\n' +
+        '    return "part " + i + " of " + n;\n  }\n}\n',
+    },
+  ],
+  go: [
+    {
+      // No go.mod: the compile command makes one (module "main").
+      path: 'main.go',
+      content:
+        'package main\n\nimport (\n\t"fmt"\n\t"time"\n\n\t"main/lib"\n)\n\nfunc main() {\n' +
+        '\tfor i := 1; i <= 3; i++ {\n\t\tfmt.Println(lib.Line(i, 3))\n' +
+        '\t\ttime.Sleep(300 * time.Millisecond)\n\t}\n}\n',
+    },
+    {
+      path: 'lib/text.go',
+      content:
+        'package lib\n\nimport "fmt"\n\n' +
+        'func Line(i, n int) string { return fmt.Sprintf("part %d of %d", i, n) }\n',
+    },
+  ],
+  rust: [
+    {
+      path: 'main.rs',
+      content:
+        'mod lib;\n\nuse std::{thread, time::Duration};\n\nfn main() {\n    for i in 1..=3 {\n' +
+        '        println!("{}", lib::text::line(i, 3));\n' +
+        '        thread::sleep(Duration::from_millis(300));\n    }\n}\n',
+    },
+    { path: 'lib/mod.rs', content: 'pub mod text;\n' },
+    {
+      path: 'lib/text.rs',
+      content: 'pub fn line(i: u32, n: u32) -> String {\n    format!("part {} of {}", i, n)\n}\n',
+    },
+  ],
+  ruby: [
+    {
+      path: 'main.rb',
+      content:
+        "require_relative 'lib/text'\n\n(1..3).each do |i|\n  puts line(i, 3)\n  sleep 0.3\nend\n",
+    },
+    { path: 'lib/text.rb', content: 'def line(i, n)\n  "part #{i} of #{n}"\nend\n' },
+  ],
+  bash: [
+    {
+      path: 'main.sh',
+      content: 'source lib/text.sh\nfor i in 1 2 3; do\n  line "$i" 3\n  sleep 0.3\ndone\n',
+    },
+    { path: 'lib/text.sh', content: 'line() { echo "part $1 of $2"; }\n' },
+  ],
+};
+
+/** A compile error per compiled language: verdict CE, the program never runs. */
+const COMPILE_ERROR: Record<string, { source: string; message: string }> = {
+  c: { source: 'int main(void) { return nope; }\n', message: 'nope' },
+  cpp: { source: 'int main() { return nope; }\n', message: 'nope' },
+  // A type error, not a syntax error: tsc must type-check, not just strip types.
+  typescript: { source: "const n: number = 'text';\nconsole.log(n);\n", message: 'TS2322' },
+  java: {
+    source: 'public class Main { public static void main(String[] a) { int x = "s"; } }\n',
+    message: 'incompatible types',
+  },
+  go: { source: 'package main\n\nfunc main() { x := 1 }\n', message: 'x declared but not used' },
+  rust: { source: 'fn main() { let x: u32 = "s"; }\n', message: 'mismatched types' },
+};
+
+let stack: Stack;
+let alice: ClientSocket;
+
+beforeAll(async () => {
+  stack = await startStack({
+    name: 'languages',
+    redisDb: 8,
+    workerEnv: { RUN_WALL_MS: '10000', COMPILE_WALL_MS: '30000', WORKER_CONCURRENCY: '2' },
+  });
+  alice = await stack.connect(await stack.token('alice'));
+}, 90_000);
+
+afterAll(async () => {
+  await stack?.stop();
+}, 30_000);
+
+it('finds the ten languages in sandbox/languages', () => {
+  expect(ids).toEqual(expect.arrayContaining(REQUIRED));
+});
+
+it('lists every language with its name, version and file name (languages:list)', async () => {
+  const ack = await alice.emitWithAck('languages:list', {});
+  expect(ack.ok).toBe(true);
+  const listed = (ack as { ok: true; languages: LanguageInfo[] }).languages;
+  const byId = (a: LanguageInfo, b: LanguageInfo) => a.id.localeCompare(b.id);
+  expect([...listed].sort(byId)).toEqual(
+    languages
+      .map((l) => ({ id: l.id, name: l.name, version: l.version, fileName: l.fileName }))
+      .sort(byId),
+  );
+  expect(listed.map((l) => l.id)).toEqual(expect.arrayContaining(REQUIRED));
+});
+
+describe.each(languages)('$id', (language) => {
+  it('declares the version its image really ships', () => {
+    expect(language.versionCommand).toBeDefined();
+    const out = execFileSync(
+      'docker',
+      [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--read-only',
+        '--tmpfs',
+        '/tmp',
+        '--user',
+        '10001:10001',
+        '--entrypoint',
+        'sh',
+        `coderoom-sandbox-${language.image}:latest`,
+        '-c',
+        language.versionCommand ?? 'false',
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(out.trim()).toBe(language.version);
+  }, 70_000);
+
+  it(
+    'runs its test program: verdict OK, stdout exactly "OK\\n"',
+    async () => {
+      const source = readFileSync(
+        path.join(LANGUAGES_DIR, language.id, language.testProgram),
+        'utf8',
+      );
+      const run = await runToEnd(alice, { language: language.id, source }, RUN_TIMEOUT_MS);
+      expect({
+        verdict: run.finished.verdict,
+        stdout: text(run.outputs, 'stdout'),
+        stderr: text(run.outputs, 'stderr'),
+        compile: text(run.outputs, 'compile'),
+      }).toEqual({ verdict: 'OK', stdout: 'OK\n', stderr: '', compile: '' });
+      expect(run.finished.exitCode).toBe(0);
+      expect(run.statuses.map((s) => s.status)).toEqual(
+        language.compile ? ['queued', 'compiling', 'running'] : ['queued', 'running'],
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'runs a multi-file program (a function from lib/) and streams its output line by line',
+    async () => {
+      const files = MULTI_FILE[language.id];
+      if (!files) {
+        throw new Error(`add a multi-file program for ${language.id} to MULTI_FILE in this test`);
+      }
+      expect(files[0].path).toBe(language.fileName);
+      const run = await runToEnd(alice, { language: language.id, files }, RUN_TIMEOUT_MS);
+      expect({
+        verdict: run.finished.verdict,
+        stdout: text(run.outputs, 'stdout'),
+        stderr: text(run.outputs, 'stderr'),
+      }).toEqual({ verdict: 'OK', stdout: MULTI_FILE_OUTPUT, stderr: '' });
+      // Three lines 300 ms apart: the first must arrive on its own, ~600 ms before the last.
+      const stdout = run.outputs
+        .map((c, i) => ({ ...c, at: run.arrivals[i] }))
+        .filter((c) => c.stream === 'stdout');
+      expect(stdout[0].data).toBe('part 1 of 3\n');
+      const last = stdout.find((c) => c.data.includes('part 3 of 3'));
+      expect(last!.at - stdout[0].at).toBeGreaterThan(400);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  const compileError = COMPILE_ERROR[language.id];
+  if (language.compile && compileError) {
+    it(
+      'reports a compile error as CE with the compiler message',
+      async () => {
+        const run = await runToEnd(
+          alice,
+          { language: language.id, source: compileError.source },
+          RUN_TIMEOUT_MS,
+        );
+        expect(run.finished.verdict).toBe('CE');
+        expect(text(run.outputs, 'compile')).toContain(compileError.message);
+        expect(text(run.outputs, 'stdout')).toBe('');
+        expect(run.statuses.map((s) => s.status)).toEqual(['queued', 'compiling']);
+      },
+      TEST_TIMEOUT_MS,
+    );
+  }
+});
+
+it(
+  'applies per-language limits: a Java program may use more threads than the default pids',
+  async () => {
+    const java = languages.find((l) => l.id === 'java');
+    expect(java?.limits?.pids).toBeGreaterThan(64); // the worker's default RUN_PIDS
+    // 80 live threads plus the JVM's own: more than 64 processes/threads, fewer than 128.
+    const source = `
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+
+public class Main {
+  public static void main(String[] args) throws InterruptedException {
+    int n = 80;
+    CountDownLatch started = new CountDownLatch(n);
+    CountDownLatch release = new CountDownLatch(1);
+    List<Thread> threads = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      Thread t = new Thread(() -> {
+        started.countDown();
+        try { release.await(); } catch (InterruptedException e) { }
+      });
+      t.start();
+      threads.add(t);
+    }
+    started.await();
+    System.out.println(n + " threads alive at once");
+    release.countDown();
+    for (Thread t : threads) t.join();
+  }
+}
+`;
+    const run = await runToEnd(alice, { language: 'java', source }, RUN_TIMEOUT_MS);
+    expect(text(run.outputs, 'stderr')).toBe('');
+    expect(run.finished.verdict).toBe('OK');
+    expect(text(run.outputs, 'stdout')).toBe('80 threads alive at once\n');
+  },
+  TEST_TIMEOUT_MS,
+);
