@@ -5,7 +5,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { hostname } from 'node:os';
 import { ensureFerretdb } from './ferretdb.mjs';
+import { haproxyConfig } from './haproxy.mjs';
 import { Supervisor } from './procs.mjs';
 import { startServices } from './services.mjs';
 import {
@@ -17,11 +19,11 @@ import {
 } from './system.mjs';
 import { LOCAL, REPO, StackError, dirs, log, mkdirp, paint, portFree, waitFor } from './util.mjs';
 
-const USAGE = `usage: node deploy/local/stack.mjs <start|test|infra|bench> [--no-build] [jest args...]`;
+const USAGE = `usage: node deploy/local/stack.mjs <start|cluster|test|infra|bench> [--no-build] [jest args...]`;
 const [mode, ...rest] = process.argv.slice(2);
 const noBuild = rest[0] === '--no-build';
 if (noBuild) rest.shift();
-if (!['start', 'test', 'infra', 'bench'].includes(mode)) {
+if (!['start', 'cluster', 'test', 'infra', 'bench'].includes(mode)) {
   console.error(USAGE);
   process.exit(2);
 }
@@ -95,24 +97,51 @@ async function setup() {
   return { ...process.env, ...services, JWT_SECRET: jwtSecret(), CODEROOM_REPO: REPO };
 }
 
+/**
+ * `start`: one gateway and one worker. `cluster`: GATEWAYS gateways (default 2) behind HAProxy
+ * with sticky sessions on PORT, and WORKERS workers (default 2), like production on one machine.
+ */
 async function runApp(env) {
+  const cluster = mode === 'cluster';
   const port = Number(process.env.PORT || 3000);
-  if (!(await portFree(port))) throw new StackError(`port ${port} is in use; set PORT=<free port>`);
+  const gateways = cluster ? Number(process.env.GATEWAYS || 2) : 1;
+  const workers = cluster ? Number(process.env.WORKERS || 2) : 1;
+  const gatewayPorts = cluster ? Array.from({ length: gateways }, (_, i) => port + 1 + i) : [port];
+  for (const p of [port, ...gatewayPorts]) {
+    if (!(await portFree(p))) throw new StackError(`port ${p} is in use; set PORT=<free port>`);
+  }
   Object.assign(env, {
-    PORT: String(port),
     DEV_TOKENS: 'true',
     STATIC_DIR: path.join(REPO, 'client', 'web', 'dist'),
   });
   const node = process.execPath;
-  const app = (name, main, color) =>
+  const app = (name, main, color, extra) =>
     sup.spawn(name, node, [path.join(REPO, main)], {
       kind: 'app',
-      env,
+      env: { ...env, ...extra },
       cwd: REPO,
       prefix: paint(color, `[${name}]`),
     });
-  const gateway = app('gateway', 'server/dist/src/main.js', '35');
-  app('worker', 'worker/dist/src/main.js', '33');
+  const started = gatewayPorts.map((p, i) =>
+    app(cluster ? `gateway-${i}` : 'gateway', 'server/dist/src/main.js', '35', { PORT: String(p) }),
+  );
+  for (let i = 0; i < workers; i++) {
+    app(cluster ? `worker-${i}` : 'worker', 'worker/dist/src/main.js', '33', {
+      WORKER_ID: `${hostname()}-${i}`,
+      WORKER_HTTP_PORT: String(9464 + i),
+    });
+  }
+  if (cluster) {
+    const cfg = path.join(LOCAL, 'run', 'haproxy.cfg');
+    mkdirp(path.dirname(cfg));
+    fs.writeFileSync(cfg, haproxyConfig(port, gatewayPorts));
+    sup.spawn('haproxy', 'haproxy', ['-db', '-f', cfg], {
+      kind: 'app',
+      env,
+      cwd: REPO,
+      prefix: paint('36', '[haproxy]'),
+    });
+  }
   const health = async () => {
     try {
       return (await fetch(`http://127.0.0.1:${port}/health`)).status === 200;
@@ -123,12 +152,13 @@ async function runApp(env) {
   await waitFor('gateway /health', health, {
     timeoutMs: 60000,
     intervalMs: 300,
-    abort: () => gateway.done && 'gateway exited',
+    abort: () => started.some((g) => g.done) && 'a gateway exited',
   });
   const url = `http://localhost:${port}`;
   const line = '='.repeat(url.length + 24);
+  const what = cluster ? `\n  ${gateways} gateways behind HAProxy, ${workers} workers` : '';
   console.log(
-    `\n${line}\n  Coderoom is running: ${paint('1;32', url)}\n  Ctrl-C to stop\n${line}\n`,
+    `\n${line}\n  Coderoom is running: ${paint('1;32', url)}${what}\n  Ctrl-C to stop\n${line}\n`,
   );
   return forever();
 }
@@ -160,7 +190,9 @@ function runInfra(env) {
 let code = 1;
 try {
   const env = await setup();
-  code = await { start: runApp, test: runTests, infra: runInfra, bench: runBench }[mode](env);
+  code = await { start: runApp, cluster: runApp, test: runTests, infra: runInfra, bench: runBench }[
+    mode
+  ](env);
 } catch (err) {
   if (!exiting) log(paint('31', `error: ${err instanceof StackError ? err.message : err.stack}`));
   code = 1;

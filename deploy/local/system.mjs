@@ -10,6 +10,7 @@ const PACKAGES = {
   'redis-server': 'redis-server',
   debootstrap: 'debootstrap',
   chromium: 'chromium',
+  haproxy: 'haproxy',
 };
 
 const isRoot = () => process.getuid?.() === 0;

@@ -1,8 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
+import { haproxyConfig } from '../../deploy/local/haproxy.mjs';
 import type {
   ClientToServerEvents,
   OutputChunk,
@@ -25,6 +29,11 @@ export interface StackOptions {
   redisDb: number;
   /** Gateway nodes to start (default 1); they share Redis, like nodes behind a balancer. */
   gateways?: number;
+  /**
+   * Put HAProxy in front of the gateways, with cookie-based sticky sessions and health checks
+   * (what an AWS ALB does); `url` is then the balancer's.
+   */
+  balancer?: boolean;
   gatewayEnv?: Record<string, string>;
   workerEnv?: Record<string, string>;
 }
@@ -130,8 +139,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   };
   const out: string[] = [];
   const children: ChildProcess[] = [];
-  const launch = (label: string, script: string, env: Record<string, string | undefined>) => {
-    const child = spawn(process.execPath, [script], {
+  const launch = (
+    label: string,
+    script: string,
+    env: Record<string, string | undefined>,
+    args?: string[],
+  ) => {
+    const [cmd, argv] = args ? [script, args] : [process.execPath, [script]];
+    const child = spawn(cmd, argv, {
       cwd: REPO,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -181,7 +196,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       c.kill(signal);
     });
   const urls = ports.map((port) => `http://127.0.0.1:${port}`);
-  const url = urls[0];
+  let url = urls[0]!;
+  if (opts.balancer) {
+    const lbPort = await freePort();
+    const cfg = join(mkdtempSync(join(tmpdir(), 'coderoom-lb-')), 'haproxy.cfg');
+    writeFileSync(cfg, haproxyConfig(lbPort, ports));
+    launch('haproxy', '/usr/sbin/haproxy', { ...process.env }, ['-db', '-f', cfg]);
+    url = `http://127.0.0.1:${lbPort}`;
+  }
   const sockets: ClientSocket[] = [];
   const stack: Stack = {
     url,
@@ -256,7 +278,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     },
   };
   try {
-    for (const u of urls) {
+    for (const u of opts.balancer ? [...urls, url] : urls) {
       await until(`the gateway at ${u} to answer /health`, async () => {
         if (gateways.some((g) => g.exitCode !== null))
           throw new Fatal('a gateway exited during start-up');

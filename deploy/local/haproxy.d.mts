@@ -1,0 +1,1 @@
+export declare function haproxyConfig(port: number, gatewayPorts: number[]): string;
