@@ -20,13 +20,22 @@ describe('OutputCoalescer', () => {
     jest.useRealTimers();
   });
 
-  it('merges small writes of one stream and flushes after flushMs', () => {
+  it('sends the first output at once, then merges what follows within flushMs', () => {
     const c = make();
     c.push('stdout', Buffer.from('a'));
+    expect(flushed).toEqual([[{ stream: 'stdout', data: 'a' }]]);
     c.push('stdout', Buffer.from('b'));
-    expect(flushed).toEqual([]);
+    c.push('stdout', Buffer.from('c'));
+    expect(flushed).toHaveLength(1);
     jest.advanceTimersByTime(20);
-    expect(flushed).toEqual([[{ stream: 'stdout', data: 'ab' }]]);
+    expect(flushed).toEqual([
+      [{ stream: 'stdout', data: 'a' }],
+      [{ stream: 'stdout', data: 'bc' }],
+    ]);
+    // After a quiet spell, the next output goes at once again.
+    jest.advanceTimersByTime(100);
+    c.push('stderr', Buffer.from('d'));
+    expect(flushed).toHaveLength(3);
   });
 
   it('keeps the order of interleaved streams', () => {

@@ -11,7 +11,7 @@ export interface CoalescerOptions {
   limitBytes: number;
   /** Largest chunk handed to `onFlush`, in UTF-16 code units (about bytes for text). */
   maxChunk: number;
-  /** How long output may wait to be merged with what follows. */
+  /** After a flush, how long further output waits to be merged into the next chunk. */
   flushMs: number;
 }
 
@@ -24,6 +24,8 @@ export class OutputCoalescer {
   private pending: OutputPart[] = [];
   private pendingSize = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** When the last flush happened (ms, performance clock); output after a quiet spell goes at once. */
+  private lastFlushAt = -Infinity;
   private readonly decoders = new Map<OutputStream, StringDecoder>();
   private counted = 0;
   truncated = false;
@@ -65,6 +67,7 @@ export class OutputCoalescer {
     const parts = this.pending;
     this.pending = [];
     this.pendingSize = 0;
+    this.lastFlushAt = performance.now();
     this.onFlush(parts);
   }
 
@@ -91,7 +94,11 @@ export class OutputCoalescer {
       if (this.pendingSize >= this.opts.maxChunk) this.flush();
     }
     if (this.pending.length > 0 && !this.timer) {
-      this.timer = setTimeout(() => this.flush(), this.opts.flushMs);
+      // Leading edge: the first output after a quiet spell is sent at once (the user is waiting
+      // for it); what follows within flushMs is merged into one chunk.
+      const wait = this.lastFlushAt + this.opts.flushMs - performance.now();
+      if (wait <= 0) this.flush();
+      else this.timer = setTimeout(() => this.flush(), wait);
     }
   }
 }
