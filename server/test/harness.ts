@@ -196,7 +196,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       c.kill(signal);
     });
   const urls = ports.map((port) => `http://127.0.0.1:${port}`);
-  let url = urls[0]!;
+  let url = urls[0];
   if (opts.balancer) {
     const lbPort = await freePort();
     const cfg = join(mkdtempSync(join(tmpdir(), 'coderoom-lb-')), 'haproxy.cfg');
