@@ -267,3 +267,55 @@ it('runs the gateway and the worker as separate processes', () => {
   expect(ps).toMatch(/server\/dist\/src\/main\.js/);
   expect(ps).toMatch(/worker\/dist\/src\/main\.js/);
 });
+
+describe('interactive runs', () => {
+  const echo =
+    'import sys\nfor line in sys.stdin:\n    print("got", line.strip(), flush=True)\nprint("eof")\n';
+
+  it('writes run:input to the running program, in order, and eof closes its stdin', async () => {
+    const run = await startRun(alice, { language: 'python', source: echo, interactive: true });
+    // Sent at once: the sandbox may not even exist yet; the input waits and arrives in order.
+    expect(await alice.emitWithAck('run:input', { runId: run.runId, data: 'one\n' })).toEqual({
+      ok: true,
+    });
+    await until('the first echo', () => text(run.outputs).includes('got one'), 20_000);
+    expect(
+      await alice.emitWithAck('run:input', { runId: run.runId, data: 'two\nthree\n' }),
+    ).toEqual({ ok: true });
+    await until('more echoes', () => text(run.outputs).includes('got three'), 20_000);
+    expect(await alice.emitWithAck('run:input', { runId: run.runId, data: '', eof: true })).toEqual(
+      { ok: true },
+    );
+    const done = await run.done(20_000);
+    expect(done.finished.verdict).toBe('OK');
+    expect(text(done.outputs)).toBe('got one\ngot two\ngot three\neof\n');
+  }, 60_000);
+
+  it('keeps a program that waits for input bound by the wall clock', async () => {
+    const run = await runToEnd(alice, { language: 'python', source: 'input()', interactive: true });
+    expect(run.finished.verdict).toBe('TLE');
+  }, 60_000);
+
+  it('refuses input to a non-interactive run, from another user, and after the end', async () => {
+    const plain = await runToEnd(alice, { language: 'python', source: 'print(1)' });
+    expect(await alice.emitWithAck('run:input', { runId: plain.runId, data: 'x' })).toMatchObject({
+      ok: false,
+      error: { code: 'CONFLICT' },
+    });
+    const live = await startRun(alice, { language: 'python', source: echo, interactive: true });
+    const mallory = await stack.connect(await stack.token('mallory'));
+    expect(await mallory.emitWithAck('run:input', { runId: live.runId, data: 'x' })).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN' },
+    });
+    mallory.disconnect();
+    await alice.emitWithAck('run:input', { runId: live.runId, data: '', eof: true });
+    await live.done(20_000);
+    expect(await alice.emitWithAck('run:input', { runId: live.runId, data: 'late' })).toMatchObject(
+      {
+        ok: false,
+        error: { code: 'CONFLICT' },
+      },
+    );
+  }, 60_000);
+});

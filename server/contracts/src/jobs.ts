@@ -42,6 +42,10 @@ export const redisKeys = {
   workerCapacity: (workerId: string) => `coderoom:worker:${workerId}:capacity`,
   /** Moving average of how long a run occupies a worker slot, in ms. */
   runMsAverage: 'coderoom:stats:run-ms',
+  /** List of JSON { data, eof } the owner sent with run:input, in order (interactive runs). */
+  stdin: (runId: string) => `coderoom:run:${runId}:stdin`,
+  /** Pub/sub channel telling workers that a run's stdin list grew (message: run id). */
+  stdinChannel: 'coderoom:stdin',
   /** Pub/sub channel on which workers hear cancel requests (message: run id). */
   cancelChannel: 'coderoom:cancel',
 } as const;

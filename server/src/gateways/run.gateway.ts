@@ -126,9 +126,10 @@ export class RunGateway
       this.runs.unwatch(parsePayload(runIdSchema, p).runId, sink.id);
       return { body: {} };
     });
-    this.handle(socket, limited, 'run:input', (p) => {
-      parsePayload(runInputSchema, p);
-      throw new CoderoomError('CONFLICT', 'interactive input is not available yet');
+    this.handle(socket, limited, 'run:input', async (p) => {
+      const { runId, data, eof } = parsePayload(runInputSchema, p);
+      await this.runs.input(user, runId, data, eof ?? false);
+      return { body: {} };
     });
     this.handle(socket, limited, 'languages:list', (p) => {
       parsePayload(emptySchema, p);

@@ -68,6 +68,16 @@ export class RunLogRepository {
       .exec();
   }
 
+  /** Appends interactive input for the worker running the program; false once the run ended. */
+  async pushInput(runId: string, data: string, eof: boolean): Promise<void> {
+    await this.redis.client
+      .multi()
+      .rpush(redisKeys.stdin(runId), JSON.stringify({ data, eof }))
+      .expire(redisKeys.stdin(runId), this.config.replayTtlSeconds)
+      .publish(redisKeys.stdinChannel, runId)
+      .exec();
+  }
+
   async requestCancel(runId: string): Promise<void> {
     await this.redis.client.set(redisKeys.cancel(runId), '1', 'EX', this.config.replayTtlSeconds);
     await this.redis.client.publish(redisKeys.cancelChannel, runId);

@@ -214,6 +214,25 @@ export class RunService {
     return this.get(user, runId);
   }
 
+  /** `run:input`: the owner's input for an interactive run, delivered to its stdin in order. */
+  async input(user: AuthUser, runId: string, data: string, eof: boolean): Promise<void> {
+    const run = await this.runs.find(runId);
+    if (!run) throw new CoderoomError('NOT_FOUND', `run ${runId} not found`);
+    if (run.ownerId !== user.id)
+      throw new CoderoomError('FORBIDDEN', 'only the owner may send input');
+    if (!run.interactive) {
+      throw new CoderoomError(
+        'CONFLICT',
+        'the run is not interactive (start it with interactive: true)',
+      );
+    }
+    const live = await this.log.state(runId);
+    if ((live?.status ?? run.status) === 'finished' || live?.result) {
+      throw new CoderoomError('CONFLICT', 'the run has already finished');
+    }
+    await this.log.pushInput(runId, data, eof);
+  }
+
   async cancel(user: AuthUser, runId: string): Promise<void> {
     const run = await this.findAllowed(user, runId);
     if (run.status === 'finished')

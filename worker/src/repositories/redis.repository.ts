@@ -36,15 +36,18 @@ export class RedisRepository implements OnApplicationShutdown {
   private readonly sub: Redis;
   private readonly emitter: Emitter;
   private readonly cancelListeners = new Map<string, () => void>();
+  private readonly inputListeners = new Map<string, () => void>();
 
   constructor(@Inject(WORKER_CONFIG) readonly config: WorkerConfig) {
     this.client = this.connect('commands');
     this.sub = this.connect('cancel-sub');
     this.emitter = new Emitter(this.client);
-    this.sub.on('message', (_channel: string, runId: string) =>
-      this.cancelListeners.get(runId)?.(),
+    this.sub.on('message', (channel: string, runId: string) =>
+      (channel === redisKeys.stdinChannel ? this.inputListeners : this.cancelListeners).get(
+        runId,
+      )?.(),
     );
-    void this.sub.subscribe(redisKeys.cancelChannel).catch((err: Error) => {
+    void this.sub.subscribe(redisKeys.cancelChannel, redisKeys.stdinChannel).catch((err: Error) => {
       this.logger.error(`cannot subscribe to cancel requests: ${err.message}`);
     });
   }
@@ -67,6 +70,18 @@ export class RedisRepository implements OnApplicationShutdown {
   onCancel(runId: string, listener: () => void): () => void {
     this.cancelListeners.set(runId, listener);
     return () => this.cancelListeners.delete(runId);
+  }
+
+  /** Called whenever the owner sent more input for this (interactive) run. */
+  onInput(runId: string, listener: () => void): () => void {
+    this.inputListeners.set(runId, listener);
+    return () => this.inputListeners.delete(runId);
+  }
+
+  /** The run's input messages from index `from` on. */
+  async readInput(runId: string, from: number): Promise<{ data: string; eof: boolean }[]> {
+    const raw = await this.client.lrange(redisKeys.stdin(runId), from, -1);
+    return raw.map((r) => JSON.parse(r) as { data: string; eof: boolean });
   }
 
   async cancelRequested(runId: string): Promise<boolean> {

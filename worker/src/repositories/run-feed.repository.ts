@@ -112,6 +112,14 @@ export class RunFeedRepository {
     return this.redis.cancelRequested(runId);
   }
 
+  onInput(runId: string, listener: () => void): () => void {
+    return this.redis.onInput(runId, listener);
+  }
+
+  readInput(runId: string, from: number): Promise<{ data: string; eof: boolean }[]> {
+    return this.redis.readInput(runId, from);
+  }
+
   markRunning(runId: string, entry: RunningEntry): Promise<void> {
     return this.redis.markRunning(runId, entry);
   }

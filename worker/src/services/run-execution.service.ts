@@ -57,6 +57,7 @@ export class RunExecutionService {
     let runEndedAt = 0;
     let coalescer: OutputCoalescer | null = null;
     let marked = false;
+    let stopInput = (): void => undefined;
 
     // The first reason wins (a cancel stays a cancel even if the clock runs out meanwhile), but
     // every call kills: a reason recorded before the container existed must not stop the kill.
@@ -150,7 +151,8 @@ export class RunExecutionService {
         }
         io.write(encodeRunnerInput(language.compile, language.run, job.files));
         if (job.stdin) io.write(job.stdin);
-        if (!job.interactive) io.closeStdin();
+        if (job.interactive) stopInput = this.pumpInput(job.runId, io);
+        else io.closeStdin();
 
         outcome.exitCode = await exited;
         runEndedAt = performance.now();
@@ -183,6 +185,7 @@ export class RunExecutionService {
       // After the result is out: removal takes ~100 ms nobody should wait for.
       if (timer) clearTimeout(timer);
       stopListening();
+      stopInput();
       if (marked) {
         await this.feeds.unmarkRunning(job.runId).catch((err: Error) => {
           this.logger.warn(`run ${job.runId}: cannot clear its running mark: ${err.message}`);
@@ -196,6 +199,31 @@ export class RunExecutionService {
         });
       }
     }
+  }
+
+  /**
+   * Interactive runs: writes the owner's `run:input` messages to the program's stdin, in order,
+   * each exactly once, including those sent before the sandbox started (they wait in Redis).
+   * A program blocked on input is still bound by the wall-clock timer.
+   */
+  private pumpInput(runId: string, io: SandboxIo): () => void {
+    let consumed = 0;
+    let chain = Promise.resolve();
+    const pump = (): void => {
+      chain = chain
+        .then(async () => {
+          const items = await this.feeds.readInput(runId, consumed);
+          consumed += items.length;
+          for (const item of items) {
+            if (item.data) io.write(item.data);
+            if (item.eof) io.closeStdin();
+          }
+        })
+        .catch((err: Error) => this.logger.warn({ msg: `stdin: ${err.message}`, runId }));
+    };
+    const stop = this.feeds.onInput(runId, pump); // listen first, then read: nothing is missed
+    pump();
+    return stop;
   }
 
   /** Per-language overrides on top of the worker's defaults. */
