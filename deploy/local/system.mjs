@@ -58,10 +58,14 @@ export async function ensureNpmDeps(sup) {
   const mtime = (f) => fs.statSync(f, { throwIfNoEntry: false })?.mtimeMs;
   if (mtime(marker) && mtime(marker) >= mtime(lock)) return log('npm dependencies: up to date');
   const t0 = Date.now();
-  log('npm ci ...');
-  if ((await sup.run('npm', 'npm', ['ci'], { cwd: REPO })) !== 0)
-    throw new StackError('npm ci failed');
-  log(`npm ci done (${secs(t0)})`);
+  // `npm install`, not `npm ci`: it installs the locked versions too, but npm 11 writes locks
+  // without other platforms' optional packages and then its own `npm ci` refuses them.
+  log('npm install (locked versions) ...');
+  const args = ['install', '--no-audit', '--no-fund'];
+  if ((await sup.run('npm', 'npm', args, { cwd: REPO })) !== 0) {
+    throw new StackError('npm install failed');
+  }
+  log(`npm install done (${secs(t0)})`);
 }
 
 export async function build(sup) {
