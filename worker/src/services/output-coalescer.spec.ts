@@ -20,22 +20,36 @@ describe('OutputCoalescer', () => {
     jest.useRealTimers();
   });
 
-  it('sends the first output at once, then merges what follows within flushMs', () => {
+  it('sends a first complete line at once, then merges what follows within flushMs', () => {
     const c = make();
-    c.push('stdout', Buffer.from('a'));
-    expect(flushed).toEqual([[{ stream: 'stdout', data: 'a' }]]);
-    c.push('stdout', Buffer.from('b'));
-    c.push('stdout', Buffer.from('c'));
+    c.push('stdout', Buffer.from('a\n'));
+    expect(flushed).toEqual([[{ stream: 'stdout', data: 'a\n' }]]);
+    c.push('stdout', Buffer.from('b\n'));
+    c.push('stdout', Buffer.from('c\n'));
     expect(flushed).toHaveLength(1);
     jest.advanceTimersByTime(20);
     expect(flushed).toEqual([
-      [{ stream: 'stdout', data: 'a' }],
-      [{ stream: 'stdout', data: 'bc' }],
+      [{ stream: 'stdout', data: 'a\n' }],
+      [{ stream: 'stdout', data: 'b\nc\n' }],
     ]);
-    // After a quiet spell, the next output goes at once again.
+    // After a quiet spell, the next line goes at once again.
     jest.advanceTimersByTime(100);
-    c.push('stderr', Buffer.from('d'));
+    c.push('stderr', Buffer.from('d\n'));
     expect(flushed).toHaveLength(3);
+  });
+
+  it('gives a partial line a moment to be completed (print writes text and newline apart)', () => {
+    const c = make();
+    c.push('stdout', Buffer.from('part 1'));
+    expect(flushed).toEqual([]);
+    c.push('stdout', Buffer.from('\n'));
+    jest.advanceTimersByTime(3);
+    expect(flushed).toEqual([[{ stream: 'stdout', data: 'part 1\n' }]]);
+    // A prompt without a newline still goes out promptly.
+    jest.advanceTimersByTime(100);
+    c.push('stdout', Buffer.from('name? '));
+    jest.advanceTimersByTime(3);
+    expect(flushed).toHaveLength(2);
   });
 
   it('keeps the order of interleaved streams', () => {

@@ -97,11 +97,16 @@ export class OutputCoalescer {
       // Leading edge: the first output after a quiet spell is sent at once (the user is waiting
       // for it); what follows within flushMs is merged into one chunk.
       const wait = this.lastFlushAt + this.opts.flushMs - performance.now();
-      if (wait <= 0) this.flush();
-      else this.timer = setTimeout(() => this.flush(), wait);
+      const endsLine = this.pending[this.pending.length - 1].data.endsWith('\n');
+      if (wait <= 0 && endsLine) this.flush();
+      // A partial line (print() writes text and newline separately) waits a moment for its end.
+      else this.timer = setTimeout(() => this.flush(), Math.max(wait, PARTIAL_LINE_MS));
     }
   }
 }
+
+/** How long a partial line after a quiet spell waits for the rest of its line. */
+const PARTIAL_LINE_MS = 3;
 
 /** The first `n` code units of `s`, never splitting a surrogate pair. */
 function cut(s: string, n: number): string {
