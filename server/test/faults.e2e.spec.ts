@@ -1,6 +1,13 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { startRun, startStack, text, until, type ExitStatus, type Stack } from './harness.js';
+import {
+  containersOf,
+  startRun,
+  startStack,
+  text,
+  until,
+  type ExitStatus,
+  type Stack,
+} from './harness.js';
 
 let stack: Stack;
 
@@ -20,11 +27,6 @@ afterAll(async () => {
 
 /** Ended by its own shutdown (exit 0, or the re-raised SIGTERM), not killed. */
 const cleanExit = (e: ExitStatus) => e.code === 0 || (e.code === null && e.signal === 'SIGTERM');
-
-const containersOf = (runId: string) =>
-  execFileSync('docker', ['ps', '-aq', '--filter', `label=coderoom.run=${runId}`])
-    .toString()
-    .trim();
 
 it('serves Prometheus metrics on the gateway and on the worker', async () => {
   const s = await stack.connect(await stack.token('metrics'));

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -405,6 +405,15 @@ export async function startRun(s: ClientSocket, payload: RunStartPayload): Promi
     },
   };
 }
+
+/** Ids of the containers (running or not) carrying a Docker label, e.g. `coderoom.run=<id>`. */
+export const containersWith = (label: string): string =>
+  execFileSync('docker', ['ps', '-aq', '--filter', `label=${label}`])
+    .toString()
+    .trim();
+
+/** The containers of one run (cold sandboxes carry their run's label). */
+export const containersOf = (runId: string): string => containersWith(`coderoom.run=${runId}`);
 
 export const text = (chunks: OutputChunk[], stream?: OutputChunk['stream']): string =>
   chunks

@@ -12,6 +12,8 @@ import type { RunStartPayload } from '@coderoom/contracts';
 import {
   REPO,
   TEST_JWT_SECRET,
+  containersOf,
+  containersWith,
   runToEnd,
   startRun,
   startStack,
@@ -79,10 +81,6 @@ const rssSamplesKb: number[] = [];
 let diskBefore = 0;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const containersOf = (label: string): string =>
-  execFileSync('docker', ['ps', '-aq', '--filter', `label=${label}`])
-    .toString()
-    .trim();
 const freeBytes = (path: string): number => {
   const s = statfsSync(path);
   return s.bavail * s.bsize;
@@ -289,9 +287,7 @@ describe('the hostile corpus', () => {
       // Nothing left behind: containers, processes, host files and disk.
       await until(
         'the containers to be removed',
-        () =>
-          containersOf(`coderoom.run=${run.runId}`) === '' &&
-          containersOf(`coderoom.run=${hello.runId}`) === '',
+        () => containersOf(run.runId) === '' && containersOf(hello.runId) === '',
         10_000,
       );
       if (e.checkAgainAfterMs) await sleep(e.checkAgainAfterMs);
@@ -312,7 +308,7 @@ describe('the hostile corpus', () => {
     expect(grownMb).toBeLessThan(100);
     await until(
       'no container of the test worker',
-      () => containersOf(`coderoom.worker=${WORKER_ID}`) === '',
+      () => containersWith(`coderoom.worker=${WORKER_ID}`) === '',
       10_000,
     );
     // The host's disk: roughly where it was (other work on the machine may move it a little).
@@ -331,7 +327,7 @@ describe('sandbox settings', () => {
       source: 'import time\nprint("up", flush=True)\ntime.sleep(30)',
     });
     await until('the program to start', () => started.outputs.length > 0, 20_000);
-    const id = containersOf(`coderoom.run=${started.runId}`);
+    const id = containersOf(started.runId);
     expect(id).not.toBe('');
     const [info] = JSON.parse(execFileSync('docker', ['inspect', id]).toString()) as [
       {
@@ -378,11 +374,7 @@ describe('sandbox settings', () => {
     expect(await alice.emitWithAck('run:cancel', { runId: started.runId })).toEqual({ ok: true });
     const run = await started.done(10_000);
     expect(run.finished.verdict).toBe('CANCELLED');
-    await until(
-      'the container to be removed',
-      () => containersOf(`coderoom.run=${run.runId}`) === '',
-      10_000,
-    );
+    await until('the container to be removed', () => containersOf(run.runId) === '', 10_000);
     if (hc.CgroupParent) {
       // The per-sandbox parent cgroup (for the peak memory) goes with the container.
       await until(

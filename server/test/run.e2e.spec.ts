@@ -5,6 +5,7 @@ import { io } from 'socket.io-client';
 import type { OutputChunk, RunWatchResult } from '@coderoom/contracts';
 import {
   TEST_JWT_SECRET,
+  containersOf,
   runToEnd,
   startRun,
   startStack,
@@ -30,12 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 }, 30_000);
-
-function containersOf(runId: string): string {
-  return execFileSync('docker', ['ps', '-aq', '--filter', `label=coderoom.run=${runId}`])
-    .toString()
-    .trim();
-}
 
 describe('hello world through socket.io, gateway, queue, worker and Docker', () => {
   it.each([

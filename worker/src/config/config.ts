@@ -36,11 +36,15 @@ const envSchema = z.object({
   RUN_CPUS: z.coerce.number().min(0.1).max(64).default(1),
   RUN_PIDS: z.coerce.number().int().min(8).max(4096).default(64),
   RUN_TMPFS_MB: z.coerce.number().int().min(1).max(4096).default(64),
+  /**
+   * stdout+stderr per run. At most 4 MiB: the whole output is stored in one MongoDB document
+   * (16 MiB), and each invalid byte becomes a 3-byte U+FFFD there.
+   */
   OUTPUT_LIMIT_BYTES: z.coerce
     .number()
     .int()
     .min(1024)
-    .max(64 * 1024 * 1024)
+    .max(4 * 1024 * 1024)
     .default(64 * 1024),
   REPLAY_TTL_SECONDS: z.coerce.number().int().positive().default(3600),
 });
