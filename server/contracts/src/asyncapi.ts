@@ -107,7 +107,8 @@ const CLIENT_EVENT_DOCS = {
       'and is subscribed to it from now on: `run:status`, `run:output`, `run:test` (submit mode) ' +
       'and exactly one `run:finished` follow. Nobody else sees the run unless allowed (a ' +
       "session's instructors). Refusals: `INVALID`, `TOO_LARGE` (source or stdin over the " +
-      'limits), `UNSUPPORTED_LANGUAGE`, `RATE_LIMITED` and `BUSY` (with `retryAfterMs`).',
+      'limits), `UNSUPPORTED_LANGUAGE`, `RATE_LIMITED` (with `retryAfterMs` and `details.limit`: ' +
+      '`concurrent`, `minute` or `day`) and `BUSY` (with `retryAfterMs`).',
     payload: runStartSchema,
     result: runStartResultSchema,
     examples: [
@@ -135,7 +136,10 @@ const CLIENT_EVENT_DOCS = {
     summary: 'Feed stdin of an interactive run.',
     description:
       'Appends `data` to the stdin of a run started with `interactive: true`; `eof: true` ' +
-      'closes it. Only the owner of the run may send input.',
+      'closes it. Only the owner of the run may send input. Input sent before the program has ' +
+      'started waits and is delivered in order; the wall-clock limit still applies to a program ' +
+      'waiting for input. Refusals: `NOT_FOUND`, `FORBIDDEN` (not the owner), `CONFLICT` (the run ' +
+      'is not interactive or has finished).',
     payload: runInputSchema,
     result: emptyResultSchema,
     examples: [
