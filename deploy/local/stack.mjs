@@ -94,7 +94,7 @@ async function setup() {
   if (isolated) fs.rmSync(dataDir, { recursive: true, force: true });
   const logTag = isolated ? `${mode}-` : '';
   const services = await startServices(sup, { ferretdbBin, dataDir, logTag });
-  return { ...process.env, ...services, JWT_SECRET: jwtSecret(), CODEROOM_REPO: REPO };
+  return { ...process.env, ...services, JWT_SECRET: jwtSecret() };
 }
 
 /**
@@ -180,7 +180,7 @@ async function runBench(env) {
 }
 
 function runInfra(env) {
-  const keys = ['REDIS_URL', 'MONGODB_URI', 'JWT_SECRET', 'CODEROOM_REPO'];
+  const keys = ['REDIS_URL', 'MONGODB_URI', 'JWT_SECRET'];
   console.log(`\n# infrastructure is up; for jest by hand, in another shell:`);
   for (const k of keys) console.log(`export ${k}=${env[k]}`);
   console.log(`# Ctrl-C here to stop\n`);
