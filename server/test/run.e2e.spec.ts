@@ -209,7 +209,13 @@ describe('authentication', () => {
       .setSubject('eve')
       .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
       .sign(key(TEST_JWT_SECRET));
-    for (const token of ['garbage', wrongKey, expired, 42]) {
+    // Correctly signed, but with an empty subject: nobody could own its runs.
+    const noSubject = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('')
+      .setExpirationTime('1h')
+      .sign(key(TEST_JWT_SECRET));
+    for (const token of ['garbage', wrongKey, expired, noSubject, 42]) {
       expect(await attempt({ token })).toEqual({
         message: 'unauthorized',
         data: { code: 'UNAUTHORIZED' },
@@ -281,9 +287,32 @@ describe('interactive runs', () => {
     expect(await alice.emitWithAck('run:input', { runId: run.runId, data: '', eof: true })).toEqual(
       { ok: true },
     );
+    // stdin is closed now: more input is refused, not silently dropped.
+    expect(
+      await alice.emitWithAck('run:input', { runId: run.runId, data: 'four\n' }),
+    ).toMatchObject({
+      ok: false,
+      error: { code: 'CONFLICT' },
+    });
     const done = await run.done(20_000);
     expect(done.finished.verdict).toBe('OK');
     expect(text(done.outputs)).toBe('got one\ngot two\ngot three\neof\n');
+  }, 60_000);
+
+  it('refuses more than 1 MiB of input for one run with TOO_LARGE', async () => {
+    const run = await startRun(alice, {
+      language: 'python',
+      source: 'import time\ntime.sleep(30)',
+      interactive: true,
+    });
+    const piece = 'x'.repeat(64 * 1024);
+    const acks = [];
+    for (let i = 0; i < 17; i++)
+      acks.push(await alice.emitWithAck('run:input', { runId: run.runId, data: piece }));
+    expect(acks.slice(0, 16).every((a) => a.ok)).toBe(true);
+    expect(acks[16]).toMatchObject({ ok: false, error: { code: 'TOO_LARGE' } });
+    await alice.emitWithAck('run:cancel', { runId: run.runId });
+    await run.done(20_000);
   }, 60_000);
 
   it('keeps a program that waits for input bound by the wall clock', async () => {

@@ -139,7 +139,8 @@ const CLIENT_EVENT_DOCS = {
       'closes it. Only the owner of the run may send input. Input sent before the program has ' +
       'started waits and is delivered in order; the wall-clock limit still applies to a program ' +
       'waiting for input. Refusals: `NOT_FOUND`, `FORBIDDEN` (not the owner), `CONFLICT` (the run ' +
-      'is not interactive or has finished).',
+      'is not interactive, has finished, or its stdin was closed with `eof`), `TOO_LARGE` (more ' +
+      'than 1 MiB of input for one run in total), `RATE_LIMITED`.',
     payload: runInputSchema,
     result: emptyResultSchema,
     examples: [
@@ -501,6 +502,7 @@ function table(head: string[], rows: (string | number)[][]): string {
 const LIMIT_TEXT: Record<keyof typeof PAYLOAD_LIMITS, string> = {
   sourceBytes: 'Bytes (UTF-8) of `source`, or of all `files[].content` together (`TOO_LARGE`)',
   stdinBytes: 'Bytes (UTF-8) of `stdin` (`TOO_LARGE`), characters of one `run:input` `data`',
+  inputBytesPerRun: 'Bytes (UTF-8) of all `run:input` `data` of one run together (`TOO_LARGE`)',
   files: 'Entries in `files`',
   pathLength: 'Characters of one file path',
   pathDepth: 'Segments (directory levels) of one file path',

@@ -7,6 +7,8 @@ export const PAYLOAD_LIMITS = {
   sourceBytes: 256 * 1024,
   /** Bytes of `stdin` (and of one `run:input` message). */
   stdinBytes: 64 * 1024,
+  /** Bytes of all `run:input` data of one run together (TOO_LARGE past it). */
+  inputBytesPerRun: 1024 * 1024,
   /** Number of entries in `files`. */
   files: 32,
   /** Characters of one file path. */

@@ -10,7 +10,7 @@ const defaultLanguagesDir = fileURLToPath(
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const envSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
   REDIS_URL: z.string().url(),
   MONGODB_URI: z
@@ -21,7 +21,7 @@ const envSchema = z.object({
   STATIC_DIR: z.string().optional(),
   LANGUAGES_DIR: z.string().default(defaultLanguagesDir),
   /** Days a run document is kept in the database (TTL index). */
-  RUN_RETENTION_DAYS: z.coerce.number().positive().default(30),
+  RUN_RETENTION_DAYS: z.coerce.number().positive().max(3650).default(30),
   /** Seconds the Redis replay log of a run is kept after its last chunk. */
   REPLAY_TTL_SECONDS: z.coerce.number().int().positive().default(3600),
   /** Per-role run quotas as JSON, merged over the defaults, e.g. {"student":{"perMinute":10}}. */

@@ -11,6 +11,7 @@ import {
 } from '@nestjs/common';
 import {
   CoderoomError,
+  runIdSchema,
   type AuthUser,
   type OutputChunk,
   type RunStartResult,
@@ -18,7 +19,7 @@ import {
 } from '@coderoom/contracts';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 import { AuthService } from '../services/auth.service.js';
-import { RunService } from '../services/run.service.js';
+import { RunService, parsePayload } from '../services/run.service.js';
 
 type RunView = { ok: true; run: RunSummary; output: OutputChunk[] };
 
@@ -52,7 +53,8 @@ export class RunsController {
     @Param('id') id: string,
   ): Promise<RunView> {
     const user = await this.user(authorization);
-    return { ok: true, ...(await this.runs.get(user, id)) };
+    const { runId } = parsePayload(runIdSchema, { runId: id });
+    return { ok: true, ...(await this.runs.get(user, runId)) };
   }
 
   private async user(authorization: string | undefined): Promise<AuthUser> {

@@ -104,7 +104,12 @@ export class RunGateway
       const wait = bucket.take();
       return wait === 0
         ? null
-        : { code: 'RATE_LIMITED', message: 'too many events: slow down', retryAfterMs: wait };
+        : {
+            code: 'RATE_LIMITED',
+            message: 'too many events: slow down',
+            retryAfterMs: wait,
+            details: { limit: 'events' },
+          };
     };
 
     this.handle(socket, limited, 'run:start', async (p) => ({

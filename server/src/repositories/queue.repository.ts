@@ -20,8 +20,13 @@ export class QueueRepository {
       removeOnComplete: true,
       removeOnFail: { age: 24 * 3600, count: 1000 },
     });
-    const place = (await this.positions([job.runId])).get(job.runId);
-    return place ?? Math.max(1, await this.queue.getWaitingCount());
+    // The job is queued now: a failing position lookup must not make the caller undo the run.
+    try {
+      const place = (await this.positions([job.runId])).get(job.runId);
+      return place ?? Math.max(1, await this.queue.getWaitingCount());
+    } catch {
+      return 1;
+    }
   }
 
   /** Removes a run that is still waiting; false when a worker already holds it. */

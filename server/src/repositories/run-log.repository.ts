@@ -10,6 +10,21 @@ export interface LiveRunState {
   result: RunResult | null;
 }
 
+/** Atomically: refuse after eof or past the byte budget, else append, note eof and signal. */
+const PUSH_INPUT = `
+if redis.call('HGET', KEYS[2], 'inputEof') == '1' then return -1 end
+local total = redis.call('HINCRBY', KEYS[2], 'inputBytes', ARGV[2])
+if total > tonumber(ARGV[3]) then
+  redis.call('HINCRBY', KEYS[2], 'inputBytes', -tonumber(ARGV[2]))
+  return -2
+end
+if ARGV[4] == '1' then redis.call('HSET', KEYS[2], 'inputEof', '1') end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('PUBLISH', ARGV[6], ARGV[7])
+return 1
+`;
+
 /** The live side of a run in Redis: replay log, state hash, finish guard and cancel signal. */
 @Injectable()
 export class RunLogRepository {
@@ -68,14 +83,30 @@ export class RunLogRepository {
       .exec();
   }
 
-  /** Appends interactive input for the worker running the program; false once the run ended. */
-  async pushInput(runId: string, data: string, eof: boolean): Promise<void> {
-    await this.redis.client
-      .multi()
-      .rpush(redisKeys.stdin(runId), JSON.stringify({ data, eof }))
-      .expire(redisKeys.stdin(runId), this.config.replayTtlSeconds)
-      .publish(redisKeys.stdinChannel, runId)
-      .exec();
+  /**
+   * Appends interactive input for the worker running the program. Refused once stdin was
+   * closed (`eof`) or when the run's input would exceed `limitBytes` in total.
+   */
+  async pushInput(
+    runId: string,
+    data: string,
+    eof: boolean,
+    limitBytes: number,
+  ): Promise<'ok' | 'closed' | 'too-large'> {
+    const r = (await this.redis.client.eval(
+      PUSH_INPUT,
+      2,
+      redisKeys.stdin(runId),
+      redisKeys.state(runId),
+      JSON.stringify({ data, eof }),
+      Buffer.byteLength(data),
+      limitBytes,
+      eof ? 1 : 0,
+      this.config.replayTtlSeconds,
+      redisKeys.stdinChannel,
+      runId,
+    )) as number;
+    return r === 1 ? 'ok' : r === -1 ? 'closed' : 'too-large';
   }
 
   async requestCancel(runId: string): Promise<void> {

@@ -25,8 +25,12 @@ export class AuthService {
       if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
         throw new Error('bad role');
       }
-      const name = typeof payload.name === 'string' ? payload.name : String(payload.sub);
-      return { id: String(payload.sub), name, role: role as Role };
+      // An empty or oversized subject cannot own runs: refuse it at the door, not at run:start.
+      const sub = typeof payload.sub === 'string' ? payload.sub : '';
+      if (sub.length === 0 || sub.length > 128) throw new Error('bad sub');
+      const name =
+        typeof payload.name === 'string' && payload.name.trim() ? payload.name.slice(0, 64) : sub;
+      return { id: sub, name, role: role as Role };
     } catch {
       throw new CoderoomError('UNAUTHORIZED', 'unauthorized');
     }

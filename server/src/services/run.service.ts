@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   CoderoomError,
+  PAYLOAD_LIMITS,
   runStartSchema,
   runStartTooLarge,
   toLanguageInfo,
@@ -230,7 +231,14 @@ export class RunService {
     if ((live?.status ?? run.status) === 'finished' || live?.result) {
       throw new CoderoomError('CONFLICT', 'the run has already finished');
     }
-    await this.log.pushInput(runId, data, eof);
+    const pushed = await this.log.pushInput(runId, data, eof, PAYLOAD_LIMITS.inputBytesPerRun);
+    if (pushed === 'closed') throw new CoderoomError('CONFLICT', 'stdin was already closed (eof)');
+    if (pushed === 'too-large') {
+      throw new CoderoomError(
+        'TOO_LARGE',
+        `a run takes at most ${PAYLOAD_LIMITS.inputBytesPerRun} bytes of input in total`,
+      );
+    }
   }
 
   async cancel(user: AuthUser, runId: string): Promise<void> {
@@ -271,6 +279,8 @@ export class RunService {
         fromLog ?? run.output.filter((c) => c.seq > afterSeq).map((c) => ({ ...c, runId }));
       const summary = this.summarize(run, live, lastSeq);
       if (summary.status === 'finished') this.feed.unsubscribe(runId, sink.id);
+      // A watcher on this node (e.g. after a reconnect) hears the queue move too.
+      else if (summary.status === 'queued') this.positions.track(runId, 0);
       return { answer: { run: summary, backlog }, deliveredSeq: lastSeqOf(backlog) || afterSeq };
     } catch (err) {
       this.feed.unsubscribe(runId, sink.id);
@@ -302,10 +312,16 @@ export class RunService {
   /** Ends a run that no worker holds; the Redis guard keeps `run:finished` to exactly one. */
   private async finishHere(runId: string, ownerId: string, result: RunResult): Promise<void> {
     if (!(await this.log.claimFinish(runId))) return;
-    await this.quota.releaseActiveSlot(ownerId, runId);
-    await this.log.storeResult(runId, result);
-    await this.runs.finish(runId, result, []);
-    this.bus.publish({ kind: 'run:finished', event: { runId, ...result } });
+    // Past the claim nobody else may announce the end: whatever fails below, announce it.
+    try {
+      await this.quota.releaseActiveSlot(ownerId, runId);
+      await this.log.storeResult(runId, result);
+      await this.runs.finish(runId, result, []);
+    } catch (err) {
+      this.logger.error({ msg: `storing the end failed: ${(err as Error).message}`, runId });
+    } finally {
+      this.bus.publish({ kind: 'run:finished', event: { runId, ...result } });
+    }
   }
 
   private summarize(run: RunDocument, live: LiveRunState | null, lastSeq: number): RunSummary {

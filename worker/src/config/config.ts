@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
@@ -88,6 +88,12 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     throw new Error(`Invalid worker configuration:\n${problems.join('\n')}`);
   }
   const e = parsed.data;
+  // Docker refuses a CPU quota above the host's CPUs: every run would end as SE.
+  if (e.RUN_CPUS > availableParallelism()) {
+    throw new Error(
+      `Invalid worker configuration:\n  RUN_CPUS: ${e.RUN_CPUS} is more than this host's ${availableParallelism()} CPUs`,
+    );
+  }
   return {
     redisUrl: e.REDIS_URL,
     mongodbUri: e.MONGODB_URI,

@@ -188,10 +188,14 @@ export class DockerRepository implements OnModuleInit {
 
   /** Must be called before `start`: resolves with the exit code of the next exit. */
   waitForExit(id: string): Promise<number> {
-    return this.docker
+    const exited = this.docker
       .getContainer(id)
       .wait({ condition: 'next-exit' })
       .then((r: { StatusCode: number }) => r.StatusCode);
+    // Not every caller gets to await it (start failed, cancelled first): a Docker error then
+    // must not become an unhandled rejection that ends the worker. Awaiting still sees it.
+    exited.catch(() => undefined);
+    return exited;
   }
 
   async start(id: string): Promise<void> {

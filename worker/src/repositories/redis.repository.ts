@@ -18,6 +18,9 @@ redis.call('SET', KEYS[1], string.format('%.0f', v), 'EX', 86400)
 return 1
 `;
 
+/** How long a worker counts as alive after its last heartbeat. */
+export const ALIVE_TTL_MS = 8000;
+
 export interface RunningEntry {
   workerId: string;
   /** Random per worker process: a restarted worker with the same WORKER_ID is another one. */
@@ -119,8 +122,16 @@ export class RedisRepository implements OnApplicationShutdown {
     return this.client.get(redisKeys.workerAlive(workerId));
   }
 
-  async markRunning(runId: string, entry: RunningEntry): Promise<void> {
-    await this.client.hset(redisKeys.running, runId, JSON.stringify(entry));
+  /**
+   * Marks a run as ours and refreshes our heartbeat in the same step: BullMQ may hand us a job
+   * before the first periodic heartbeat, and a run must never look orphaned while we hold it.
+   */
+  async markRunning(runId: string, entry: RunningEntry, aliveTtlMs: number): Promise<void> {
+    await this.client
+      .multi()
+      .set(redisKeys.workerAlive(entry.workerId), entry.instance, 'PX', aliveTtlMs)
+      .hset(redisKeys.running, runId, JSON.stringify(entry))
+      .exec();
   }
 
   async unmarkRunning(runId: string): Promise<void> {

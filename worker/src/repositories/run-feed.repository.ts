@@ -6,7 +6,7 @@ import {
   type RunResult,
 } from '@coderoom/contracts';
 import type { OutputPart } from '../services/output-coalescer.js';
-import { RedisRepository, type RunningEntry } from './redis.repository.js';
+import { ALIVE_TTL_MS, RedisRepository, type RunningEntry } from './redis.repository.js';
 
 /**
  * Writes one run's live feed: every chunk gets the next seq, is appended to the replay log and
@@ -121,7 +121,7 @@ export class RunFeedRepository {
   }
 
   markRunning(runId: string, entry: RunningEntry): Promise<void> {
-    return this.redis.markRunning(runId, entry);
+    return this.redis.markRunning(runId, entry, ALIVE_TTL_MS);
   }
 
   unmarkRunning(runId: string): Promise<void> {

@@ -120,6 +120,20 @@ describe('OutputCoalescer', () => {
     expect(limitHits).toBe(1);
   });
 
+  it('drops bytes that arrive after end() (they would follow run:finished)', () => {
+    const c = make();
+    c.push('stdout', Buffer.from('in time\n'));
+    c.end();
+    c.push('stdout', Buffer.from('late\n'));
+    jest.advanceTimersByTime(100);
+    expect(
+      flushed
+        .flat()
+        .map((p) => p.data)
+        .join(''),
+    ).toBe('in time\n');
+  });
+
   it('does not count compile output against the program output limit', () => {
     const c = make(4);
     c.push('compile', Buffer.from('compiler says a lot'));

@@ -29,6 +29,7 @@ export class OutputCoalescer {
   private readonly decoders = new Map<OutputStream, StringDecoder>();
   private counted = 0;
   truncated = false;
+  private ended = false;
 
   constructor(
     private readonly opts: CoalescerOptions,
@@ -37,6 +38,7 @@ export class OutputCoalescer {
   ) {}
 
   push(stream: OutputStream, data: Buffer): void {
+    if (this.ended) return; // bytes after the end (late from Docker) would follow run:finished
     if (stream !== 'compile') {
       if (this.truncated) return;
       const room = this.opts.limitBytes - this.counted;
@@ -56,6 +58,8 @@ export class OutputCoalescer {
 
   /** Flushes everything, including incomplete UTF-8 sequences (as replacement characters). */
   end(): void {
+    if (this.ended) return;
+    this.ended = true;
     for (const [stream, decoder] of this.decoders) this.append(stream, decoder.end());
     this.flush();
   }

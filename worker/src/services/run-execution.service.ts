@@ -129,6 +129,8 @@ export class RunExecutionService {
         };
         const parser = new RunnerStdoutParser();
         this.wireOutput(io, parser, out, (compileExit) => {
+          // A header after the program already ended (a broken runner) changes nothing.
+          if (runEndedAt || lifecycle.status === 'finished') return;
           outcome.compileExit = compileExit;
           if (compileExit === 0) startRunPhase();
         });
@@ -179,7 +181,8 @@ export class RunExecutionService {
       }
       if (timer) clearTimeout(timer);
       coalescer?.end();
-      const timeMs = runStartedAt && runEndedAt ? Math.round(runEndedAt - runStartedAt) : 0;
+      const timeMs =
+        runStartedAt && runEndedAt ? Math.max(0, Math.round(runEndedAt - runStartedAt)) : 0;
       return await this.finish(feed, lifecycle, outcome, timeMs, coalescer?.truncated ?? false);
     } finally {
       // After the result is out: removal takes ~100 ms nobody should wait for.

@@ -7,13 +7,12 @@ import {
 } from '@nestjs/common';
 import type { RunResult } from '@coderoom/contracts';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
-import { RedisRepository } from '../repositories/redis.repository.js';
+import { ALIVE_TTL_MS, RedisRepository } from '../repositories/redis.repository.js';
 import { RunFeedRepository } from '../repositories/run-feed.repository.js';
 import { RunRepository } from '../repositories/run.repository.js';
 
-/** How often this worker says it is alive, and how long that stays true without a refresh. */
+/** How often this worker says it is alive (it counts as alive for ALIVE_TTL_MS). */
 const HEARTBEAT_MS = 2000;
-const ALIVE_TTL_MS = 8000;
 /** How often every worker looks for runs whose worker died. */
 const REAP_MS = 4000;
 

@@ -94,6 +94,11 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
         this.size < this.config.warmPoolMax
       ) {
         const sandbox = await this.start(pool.spec);
+        if (this.closed) {
+          // Shut down while this one was starting: it would never be used nor removed.
+          await this.docker.remove(sandbox.id).catch(() => undefined);
+          break;
+        }
         pool.ready.push(sandbox);
         this.metrics.warmPool.set(this.size);
         // A pooled sandbox that dies while waiting (daemon restart, OOM...) leaves the pool.
