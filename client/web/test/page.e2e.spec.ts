@@ -27,6 +27,21 @@ beforeAll(async () => {
   page = await browser.newPage();
 }, 90_000);
 
+/** Waits for `selector`; on a timeout, fails with what the page showed and the stack's logs. */
+async function waitOrExplain(selector: string, hasText?: string): Promise<void> {
+  try {
+    await page.locator(selector, hasText ? { hasText } : {}).waitFor({ timeout: 20_000 });
+  } catch (err) {
+    const shown = await page
+      .locator('body')
+      .innerText()
+      .catch(() => '(page unreadable)');
+    throw new Error(
+      `${(err as Error).message}\n--- page ---\n${shown}\n--- services ---\n${stack.logs().slice(-6000)}`,
+    );
+  }
+}
+
 afterAll(async () => {
   await browser?.close();
   await stack?.stop();
@@ -46,9 +61,9 @@ it('runs Python typed in the page and shows its output streaming, then the verdi
   );
   await page.click('[data-testid="run-button"]');
   // The first line is on screen while the program still runs (no verdict yet).
-  await page.locator('[data-testid="output"]', { hasText: 'tick 0' }).waitFor({ timeout: 20_000 });
+  await waitOrExplain('[data-testid="output"]', 'tick 0');
   expect(await page.locator('[data-testid="verdict"]').count()).toBe(0);
-  await page.locator('[data-testid="verdict"][data-verdict="OK"]').waitFor({ timeout: 20_000 });
+  await waitOrExplain('[data-testid="verdict"][data-verdict="OK"]');
   expect(await page.locator('[data-testid="output"]').innerText()).toContain(
     'tick 0\ntick 1\ntick 2\ntick 3',
   );
@@ -60,6 +75,6 @@ it('shows a C compile error with its verdict', async () => {
   await page.selectOption('[data-testid="language-select"]', 'c');
   await page.fill('[data-testid="editor"]', 'int main(void) { return nope; }');
   await page.click('[data-testid="run-button"]');
-  await page.locator('[data-testid="verdict"][data-verdict="CE"]').waitFor({ timeout: 20_000 });
+  await waitOrExplain('[data-testid="verdict"][data-verdict="CE"]');
   expect(await page.locator('[data-testid="output"]').innerText()).toContain('nope');
 }, 60_000);
