@@ -33,6 +33,9 @@ export async function startServices(sup, { ferretdbBin, dataDir, logTag = '' }) 
       '',
       '--appendonly',
       'no',
+      // Each test suite has its own database number; the default 16 ran out.
+      '--databases',
+      '64',
     ];
     args.push('--dir', dir, '--daemonize', 'no');
     await startService(sup, 'redis', which('redis-server') ?? 'redis-server', args, {
