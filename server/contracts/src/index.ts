@@ -5,5 +5,6 @@ export * from './jobs.js';
 export * from './languages.js';
 export * from './limits.js';
 export * from './runs.js';
+export * from './slots.js';
 export * from './acks.js';
 export * from './asyncapi.js';

@@ -21,7 +21,11 @@ export interface RunJob {
 export const redisKeys = {
   /** List of JSON OutputChunks, in seq order (the replay log). */
   log: (runId: string) => `coderoom:run:${runId}:log`,
-  /** Hash: status, lastSeq, startedAt; `result` (JSON) once finished. */
+  /**
+   * Hash: status, lastSeq, startedAt; `result` (JSON) once finished. Written first by the
+   * gateway's admission: ownerId, language, mode, interactive (1/0), createdAt (ISO), and
+   * sessionSlots (the `sessionActive` key) when the run named a session.
+   */
   state: (runId: string) => `coderoom:run:${runId}:state`,
   /** Set once by whoever finishes the run, so `run:finished` is sent exactly once. */
   finished: (runId: string) => `coderoom:run:${runId}:finished`,
@@ -29,6 +33,8 @@ export const redisKeys = {
   cancel: (runId: string) => `coderoom:run:${runId}:cancel`,
   /** Sorted set of a user's unfinished run ids, scored by when the slot expires. */
   active: (userId: string) => `coderoom:user:${userId}:active`,
+  /** Sorted set of a session's unfinished run ids (fair share between sessions), like `active`. */
+  sessionActive: (sessionId: string) => `coderoom:session:${sessionId}:active`,
   /** Hash: run id -> JSON { workerId, ownerId } of every run a worker is executing now. */
   running: 'coderoom:running',
   /** Present (with a short TTL) while a worker process is alive. */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import {
   redisKeys,
+  releaseRunSlots,
   type LiveRunStatus,
   type OutputChunk,
   type RunResult,
@@ -80,7 +81,12 @@ export class RunFeedWriter {
       .multi()
       .hset(redisKeys.state(this.runId), { status: 'finished', result: JSON.stringify(result) })
       .expire(redisKeys.state(this.runId), this.ttl)
-      .zrem(redisKeys.active(this.ownerId), this.runId) // the owner's active-run slot
+      // The owner's and the session's fair-share slots (the script is a few lines: EVAL).
+      .eval(
+        releaseRunSlots.lua,
+        releaseRunSlots.numberOfKeys,
+        ...releaseRunSlots.args(this.ownerId, this.runId),
+      )
       .exec();
     this.redis.publish({ kind: 'run:finished', event: { runId: this.runId, ...result } });
   }
