@@ -1,13 +1,34 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { redisKeys, type OutputChunk, type RunResult, type RunStatus } from '@coderoom/contracts';
+import {
+  redisKeys,
+  type OutputChunk,
+  type RunMode,
+  type RunResult,
+  type RunStatus,
+} from '@coderoom/contracts';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 import { RedisRepository } from './redis.repository.js';
+
+/**
+ * What the admission writes into a run's live state, so that the run can be answered about
+ * before MongoDB has its document (the gateway acknowledges first and stores it meanwhile).
+ */
+export interface RunOrigin {
+  ownerId: string;
+  language: string;
+  mode: RunMode;
+  interactive: boolean;
+  /** ISO time. */
+  createdAt: string;
+}
 
 export interface LiveRunState {
   status: RunStatus;
   lastSeq: number;
   startedAt: string | null;
   result: RunResult | null;
+  /** Null for a state written before admissions recorded it. */
+  origin: RunOrigin | null;
 }
 
 /** Atomically: refuse after eof or past the byte budget, else append, note eof and signal. */
@@ -41,6 +62,15 @@ export class RunLogRepository {
       lastSeq: Number(h.lastSeq ?? 0),
       startedAt: h.startedAt ?? null,
       result: h.result ? (JSON.parse(h.result) as RunResult) : null,
+      origin: h.ownerId
+        ? {
+            ownerId: h.ownerId,
+            language: h.language,
+            mode: h.mode as RunMode,
+            interactive: h.interactive === '1',
+            createdAt: h.createdAt,
+          }
+        : null,
     };
   }
 

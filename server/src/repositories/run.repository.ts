@@ -1,14 +1,15 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import type { OutputChunk, RunResult } from '@coderoom/contracts';
-import { runSchema, type RunDocument } from '../schemas/run.schema.js';
+import { runSchema, type RunDocument, type StoredRun } from '../schemas/run.schema.js';
 import { DatabaseRepository } from './database.repository.js';
 
 /** MongoDB's error code for a feature the server does not implement (FerretDB: TTL indexes). */
 const NOT_IMPLEMENTED = 238;
 const SWEEP_MS = 10 * 60 * 1000;
 
-export type NewRun = Omit<RunDocument, 'result' | 'output' | 'startedAt' | 'finishedAt'>;
+/** The fields only the gateway writes (from the request); the others are the worker's. */
+export type NewRun = Omit<RunDocument, 'status' | 'result' | 'output' | 'startedAt' | 'finishedAt'>;
 
 /** Run documents in MongoDB. */
 @Injectable()
@@ -51,15 +52,40 @@ export class RunRepository implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /**
+   * Writes a new run's document, whether or not a worker's write created it already: the
+   * request's fields are set (nobody else writes them, so repeating this is harmless), the
+   * worker's fields only get their initial values if the document is new. The worker's writes
+   * are upserts too (worker/src/repositories/run.repository.ts), so no order loses anything.
+   */
   async create(run: NewRun): Promise<void> {
-    await this.runs.create({ ...run, result: null, output: [], startedAt: null, finishedAt: null });
+    const { _id, ...request } = run;
+    await this.runs
+      .updateOne(
+        { _id },
+        {
+          $set: request,
+          $setOnInsert: {
+            status: 'queued',
+            result: null,
+            output: [],
+            startedAt: null,
+            finishedAt: null,
+          },
+        },
+        { upsert: true },
+      )
+      .exec();
   }
 
-  async find(runId: string): Promise<RunDocument | null> {
-    return this.runs.findById(runId).lean<RunDocument>().exec();
+  async find(runId: string): Promise<StoredRun | null> {
+    return this.runs.findById(runId).lean<StoredRun>().exec();
   }
 
-  /** Records the end of a run the gateway finished itself (cancelled while queued). */
+  /**
+   * Records the end of a run the gateway finished itself (cancelled while queued); an upsert,
+   * as the run's `create` may still be on its way.
+   */
   async finish(runId: string, result: RunResult, output: OutputChunk[]): Promise<void> {
     await this.runs
       .updateOne(
@@ -71,7 +97,9 @@ export class RunRepository implements OnModuleInit, OnModuleDestroy {
             output: output.map(({ seq, stream, data }) => ({ seq, stream, data })),
             finishedAt: new Date(),
           },
+          $setOnInsert: { startedAt: null },
         },
+        { upsert: true },
       )
       .exec();
   }

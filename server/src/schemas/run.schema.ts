@@ -1,7 +1,12 @@
 import { Schema } from 'mongoose';
 import { RUN_MODES, RUN_STATUSES, STREAMS, VERDICTS } from '@coderoom/contracts';
 
-/** A run as stored in MongoDB (collection `runs`). The worker writes status, result and output. */
+/**
+ * A run as stored in MongoDB (collection `runs`). The gateway writes the fields of the request
+ * (owner, language, files, ...), the worker status, startedAt, finishedAt, result and output.
+ * Both write with upserts, whichever lands first (the gateway acknowledges a run before its
+ * document is written): until the gateway's write lands, a document may be `StoredRun` only.
+ */
 export interface RunDocument {
   _id: string;
   ownerId: string;
@@ -29,6 +34,9 @@ export interface RunDocument {
   /** TTL index: MongoDB deletes the run after this time. */
   expireAt: Date;
 }
+
+/** What a read may find: possibly only the worker's fields so far. */
+export type StoredRun = Pick<RunDocument, '_id'> & Partial<Omit<RunDocument, '_id'>>;
 
 const resultSchema = new Schema(
   {

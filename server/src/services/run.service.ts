@@ -25,9 +25,9 @@ import { QuotaRepository } from '../repositories/quota.repository.js';
 import { QueueRepository } from '../repositories/queue.repository.js';
 import { RunLogRepository, type LiveRunState } from '../repositories/run-log.repository.js';
 import { RunRepository } from '../repositories/run.repository.js';
-import type { RunDocument } from '../schemas/run.schema.js';
 import { QueuePositionService } from './queue-position.service.js';
 import { RunFeedService, type FeedSink } from './run-feed.service.js';
+import { runView, type RunView } from './run-view.js';
 
 /** Run time assumed for backpressure until workers have reported real ones. */
 const ASSUMED_RUN_MS = 1000;
@@ -116,7 +116,6 @@ export class RunService {
         files,
         stdin: req.stdin ?? '',
         interactive: req.interactive ?? false,
-        status: 'queued',
         createdAt: now,
         expireAt: new Date(now.getTime() + this.config.runRetentionDays * 86_400_000),
       });
@@ -179,8 +178,7 @@ export class RunService {
 
   /** The run with everything it printed so far (HTTP `GET /api/runs/:id`). */
   async get(user: AuthUser, runId: string): Promise<{ run: RunSummary; output: OutputChunk[] }> {
-    const run = await this.findAllowed(user, runId);
-    const live = await this.log.state(runId);
+    const { run, live } = await this.findAllowed(user, runId);
     const lastSeq = live?.lastSeq ?? lastSeqOf(run.output);
     const fromLog = live ? await this.log.backlog(runId, 0, lastSeq) : null;
     const output = fromLog ?? run.output.map((c) => ({ ...c, runId }));
@@ -217,8 +215,7 @@ export class RunService {
 
   /** `run:input`: the owner's input for an interactive run, delivered to its stdin in order. */
   async input(user: AuthUser, runId: string, data: string, eof: boolean): Promise<void> {
-    const run = await this.runs.find(runId);
-    if (!run) throw new CoderoomError('NOT_FOUND', `run ${runId} not found`);
+    const { run, live } = await this.load(runId);
     if (run.ownerId !== user.id)
       throw new CoderoomError('FORBIDDEN', 'only the owner may send input');
     if (!run.interactive) {
@@ -227,7 +224,6 @@ export class RunService {
         'the run is not interactive (start it with interactive: true)',
       );
     }
-    const live = await this.log.state(runId);
     if ((live?.status ?? run.status) === 'finished' || live?.result) {
       throw new CoderoomError('CONFLICT', 'the run has already finished');
     }
@@ -242,8 +238,8 @@ export class RunService {
   }
 
   async cancel(user: AuthUser, runId: string): Promise<void> {
-    const run = await this.findAllowed(user, runId);
-    if (run.status === 'finished')
+    const { run, live } = await this.findAllowed(user, runId);
+    if ((live?.status ?? run.status) === 'finished' || live?.result)
       throw new CoderoomError('CONFLICT', 'the run has already finished');
     await this.log.requestCancel(runId);
     if (await this.queue.removeIfWaiting(runId)) {
@@ -269,10 +265,11 @@ export class RunService {
     afterSeq: number,
     sink: FeedSink,
   ): Promise<{ answer: RunWatchResult; deliveredSeq: number }> {
-    const run = await this.findAllowed(user, runId);
+    // Subscribed first, its events held back until completeWatch: whatever is written after
+    // the reads below arrives as a live event, so nothing can fall in between.
     this.feed.subscribe(runId, sink, afterSeq, true);
     try {
-      const live = await this.log.state(runId);
+      const { run, live } = await this.findAllowed(user, runId);
       const lastSeq = live?.lastSeq ?? lastSeqOf(run.output);
       const fromLog = live ? await this.log.backlog(runId, afterSeq, lastSeq) : null;
       const backlog =
@@ -300,13 +297,28 @@ export class RunService {
     this.feed.removeSink(sinkId);
   }
 
-  private async findAllowed(user: AuthUser, runId: string): Promise<RunDocument> {
-    const run = await this.runs.find(runId);
-    if (!run) throw new CoderoomError('NOT_FOUND', `run ${runId} not found`);
-    if (run.ownerId !== user.id && user.role !== 'admin') {
+  private async findAllowed(
+    user: AuthUser,
+    runId: string,
+  ): Promise<{ run: RunView; live: LiveRunState | null }> {
+    const found = await this.load(runId);
+    if (found.run.ownerId !== user.id && user.role !== 'admin') {
       throw new CoderoomError('FORBIDDEN', 'this run belongs to someone else');
     }
-    return run;
+    return found;
+  }
+
+  /**
+   * A run and its live state, read together. A run just admitted may not be in MongoDB yet
+   * (see `start`), and while MongoDB is unreachable a live run is answered from Redis alone.
+   */
+  private async load(runId: string): Promise<{ run: RunView; live: LiveRunState | null }> {
+    const [stored, live] = await Promise.allSettled([this.runs.find(runId), this.log.state(runId)]);
+    if (live.status === 'rejected') throw live.reason;
+    if (stored.status === 'rejected' && !live.value?.origin) throw stored.reason;
+    const run = runView(runId, stored.status === 'fulfilled' ? stored.value : null, live.value);
+    if (!run) throw new CoderoomError('NOT_FOUND', `run ${runId} not found`);
+    return { run, live: live.value };
   }
 
   /** Ends a run that no worker holds; the Redis guard keeps `run:finished` to exactly one. */
@@ -324,7 +336,7 @@ export class RunService {
     }
   }
 
-  private summarize(run: RunDocument, live: LiveRunState | null, lastSeq: number): RunSummary {
+  private summarize(run: RunView, live: LiveRunState | null, lastSeq: number): RunSummary {
     const result = live?.result ?? run.result;
     return {
       runId: run._id,

@@ -16,6 +16,9 @@ interface WorkerRunFields {
   output: Omit<OutputChunk, 'runId'>[];
 }
 
+/** MongoDB's duplicate key error. */
+const DUPLICATE_KEY = 11000;
+
 const workerRunSchema = new Schema<WorkerRunFields>(
   { _id: String, status: String, startedAt: Date, finishedAt: Date, result: Object, output: Array },
   { collection: 'runs', versionKey: false, strict: false },
@@ -44,10 +47,27 @@ export class RunRepository implements OnApplicationShutdown {
     }
   }
 
+  // Both writes are upserts: the gateway writes a run's document after acknowledging it, so a
+  // worker may get there first; the gateway's upsert then only adds the request's fields
+  // (server/src/repositories/run.repository.ts).
+
+  /** Never turns a finished run back into a running one (this write is not awaited in order). */
   async markStarted(runId: string, at: Date): Promise<void> {
-    await this.runs
-      .updateOne({ _id: runId }, { $set: { status: 'running', startedAt: at } })
-      .exec();
+    try {
+      await this.runs
+        .updateOne(
+          { _id: runId, status: { $ne: 'finished' } },
+          {
+            $set: { status: 'running', startedAt: at },
+            $setOnInsert: { result: null, output: [], finishedAt: null },
+          },
+          { upsert: true },
+        )
+        .exec();
+    } catch (err) {
+      // The document exists but is finished: the upsert's insert collided with it.
+      if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+    }
   }
 
   async finish(runId: string, result: RunResult, output: readonly OutputChunk[]): Promise<void> {
@@ -61,7 +81,9 @@ export class RunRepository implements OnApplicationShutdown {
             result,
             output: output.map(({ seq, stream, data }) => ({ seq, stream, data })),
           },
+          $setOnInsert: { startedAt: null },
         },
+        { upsert: true },
       )
       .exec();
   }

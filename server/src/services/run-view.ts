@@ -1,0 +1,58 @@
+import type { LiveRunState } from '../repositories/run-log.repository.js';
+import type { RunDocument, StoredRun } from '../schemas/run.schema.js';
+
+/** What the gateway needs to answer about a run (watch, GET, cancel, input). */
+export type RunView = Pick<
+  RunDocument,
+  | '_id'
+  | 'ownerId'
+  | 'language'
+  | 'mode'
+  | 'interactive'
+  | 'status'
+  | 'result'
+  | 'output'
+  | 'createdAt'
+  | 'startedAt'
+  | 'finishedAt'
+>;
+
+type WithRequest = StoredRun & Pick<RunDocument, 'ownerId' | 'language' | 'mode' | 'createdAt'>;
+
+/** The gateway writes the request's fields in one update: the owner stands for all of them. */
+const hasRequest = (s: StoredRun | null): s is WithRequest => s?.ownerId !== undefined;
+
+/**
+ * A run from its stored document or, while the gateway's write has not landed (it happens
+ * after the acknowledgement, and a worker's upsert may create a partial document first), from
+ * what the admission put into its live state in Redis. Null: no such run (or it expired).
+ */
+export function runView(
+  runId: string,
+  stored: StoredRun | null,
+  live: LiveRunState | null,
+): RunView | null {
+  const progress = {
+    status: stored?.status ?? 'queued',
+    result: stored?.result ?? null,
+    output: stored?.output ?? [],
+    startedAt: stored?.startedAt ?? null,
+    finishedAt: stored?.finishedAt ?? null,
+  };
+  if (hasRequest(stored)) {
+    const { ownerId, language, mode, createdAt } = stored;
+    const interactive = stored.interactive ?? false;
+    return { _id: runId, ownerId, language, mode, interactive, createdAt, ...progress };
+  }
+  const origin = live?.origin;
+  if (!origin) return null;
+  return {
+    _id: runId,
+    ownerId: origin.ownerId,
+    language: origin.language,
+    mode: origin.mode,
+    interactive: origin.interactive,
+    createdAt: new Date(origin.createdAt),
+    ...progress,
+  };
+}
