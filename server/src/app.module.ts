@@ -24,6 +24,7 @@ import { HealthService } from './services/health.service.js';
 import { QueuePositionService } from './services/queue-position.service.js';
 import { RunFeedService } from './services/run-feed.service.js';
 import { RunService } from './services/run.service.js';
+import { RunStoreService } from './services/run-store.service.js';
 
 @Module({})
 export class AppModule {
@@ -58,6 +59,7 @@ export class AppModule {
         HealthService,
         RunFeedService,
         QueuePositionService,
+        RunStoreService,
         RunService,
         RunGateway,
       ],

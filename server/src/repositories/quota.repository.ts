@@ -1,16 +1,55 @@
-import { Injectable } from '@nestjs/common';
-import { redisKeys } from '@coderoom/contracts';
+import { Inject, Injectable } from '@nestjs/common';
+import { redisKeys, releaseRunSlots } from '@coderoom/contracts';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
+import { QueueRepository } from './queue.repository.js';
+import { defineScript, type RedisScript } from './redis-script.js';
 import { RedisRepository } from './redis.repository.js';
+import { originFields, type RunOrigin } from './run-log.repository.js';
 
 /**
- * Atomically, for one user: forget active slots whose lease ran out (a run lost with a crashed
- * worker), then check the concurrent, per-minute and per-day limits, and only if all pass take
- * a slot and count the run. Returns {1} or {0, which limit, ms until it frees up}.
+ * The whole admission of a run, atomically and in one round trip:
+ * 1. backpressure: refuse when the expected queue wait (waiting runs + 1) x average run time /
+ *    live worker slots exceeds the bound (dead workers are forgotten on the way);
+ * 2. quotas: forget active slots whose lease ran out (a run lost with a crashed worker) or whose
+ *    run has ended (its finished guard exists: whoever ends a run releases its slots, this only
+ *    repairs a release that was missed), then check the user's concurrent, per-minute and
+ *    per-day limits;
+ * 3. take the slots: the run's id in its user's active set and, when it names a session, in the
+ *    session's; the sizes of those sets after the add are the run's fair-share ranks;
+ * 4. count the run and write its live state (redisKeys.state) as a queued run.
+ *
+ * KEYS: 1 user's active set, 2 minute counter, 3 day counter, 4 run state, 5 queue wait list,
+ *       6 queue prioritized set, 7 live worker ids, 8 average run ms, 9 session's active set
+ *       (only when the run names a session).
+ * ARGV: 1 now, 2 lease end, 3 lease ms, 4 run id, 5 concurrent, 6 per minute, 7 per day,
+ *       8 ms to the minute's end, 9 ms to the day's end, 10 busy wait ms, 11 assumed run ms,
+ *       12 and 13 worker capacity key = ARGV[12] .. id .. ARGV[13], 14 state TTL (s),
+ *       15 and 16 finished guard key = ARGV[15] .. run id .. ARGV[16], 17.. state fields and
+ *       values.
+ * Returns {1, user rank, session rank (0 without session)}, {0, limit, retry ms} or
+ * {0, 'busy', waiting, expected wait ms}.
  */
 const ADMIT = `
 local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+local function prune(key)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  for _, id in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+    if redis.call('EXISTS', ARGV[15] .. id .. ARGV[16]) == 1 then redis.call('ZREM', key, id) end
+  end
+end
+local waiting = redis.call('LLEN', KEYS[5]) + redis.call('ZCARD', KEYS[6])
+local slots = 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[7])) do
+  local capacity = redis.call('GET', ARGV[12] .. id .. ARGV[13])
+  if capacity then slots = slots + tonumber(capacity) else redis.call('SREM', KEYS[7], id) end
+end
+local avg = tonumber(redis.call('GET', KEYS[8]) or ARGV[11])
+local expected = (waiting + 1) * avg / math.max(1, slots)
+if expected > tonumber(ARGV[10]) then
+  return {0, 'busy', waiting, math.floor(expected + 0.5)}
+end
+prune(KEYS[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then
   return {0, 'concurrent', 1000}
 end
 local minute = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -22,19 +61,30 @@ if day >= tonumber(ARGV[7]) then
   return {0, 'day', redis.call('PTTL', KEYS[3])}
 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local userRank = redis.call('ZCARD', KEYS[1])
+local sessionRank = 0
+redis.call('HSET', KEYS[4], unpack(ARGV, 17))
+if KEYS[9] then
+  prune(KEYS[9])
+  redis.call('ZADD', KEYS[9], ARGV[2], ARGV[4])
+  redis.call('PEXPIRE', KEYS[9], ARGV[3])
+  sessionRank = redis.call('ZCARD', KEYS[9])
+  redis.call('HSET', KEYS[4], 'sessionSlots', KEYS[9])
+end
+redis.call('EXPIRE', KEYS[4], ARGV[14])
 if redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[8]) end
 if redis.call('INCR', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[9]) end
-return {1}
+return {1, userRank, sessionRank}
 `;
 
 /** A slot is held at most this long even if nobody releases it. */
 const LEASE_MS = 10 * 60 * 1000;
 const MINUTE = 60_000;
 const DAY = 86_400_000;
-
-export type Admission =
-  { ok: true } | { ok: false; limit: 'concurrent' | 'minute' | 'day'; retryAfterMs: number };
+/** Keys around an id, for the script (one source: redisKeys). */
+const [CAPACITY_PREFIX, CAPACITY_SUFFIX] = redisKeys.workerCapacity('\n').split('\n');
+const [FINISHED_PREFIX, FINISHED_SUFFIX] = redisKeys.finished('\n').split('\n');
 
 export interface QuotaLimits {
   concurrent: number;
@@ -42,50 +92,92 @@ export interface QuotaLimits {
   perDay: number;
 }
 
-/** Per-user counters in Redis, shared by every gateway node. */
+export interface AdmissionRequest {
+  runId: string;
+  userId: string;
+  sessionId: string | null;
+  limits: QuotaLimits;
+  /** Refuse when the expected queue wait exceeds this many ms. */
+  busyWaitMs: number;
+  /** Run time assumed (ms) until workers have measured one. */
+  assumedRunMs: number;
+  /** What the run's live state starts with. */
+  origin: RunOrigin;
+}
+
+export type Admission =
+  /** Ranks: active runs of the user (of the session; 0 without one), this one included. */
+  | { outcome: 'admitted'; userRank: number; sessionRank: number }
+  | { outcome: 'limited'; limit: 'concurrent' | 'minute' | 'day'; retryAfterMs: number }
+  | { outcome: 'busy'; waiting: number; expectedWaitMs: number };
+
+type AdmitReply =
+  [1, number, number] | [0, 'concurrent' | 'minute' | 'day', number] | [0, 'busy', number, number];
+
+/** Per-user (and per-session) admission state in Redis, shared by every gateway node. */
 @Injectable()
 export class QuotaRepository {
-  constructor(private readonly redis: RedisRepository) {}
+  private readonly admitScript: RedisScript<AdmitReply>;
+  private readonly releaseScript: RedisScript<number>;
 
-  async admit(userId: string, runId: string, q: QuotaLimits): Promise<Admission> {
+  constructor(
+    private readonly redis: RedisRepository,
+    private readonly queue: QueueRepository,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {
+    this.admitScript = defineScript(redis.client, 'coderoomAdmit', ADMIT);
+    this.releaseScript = defineScript(
+      redis.client,
+      'coderoomReleaseRunSlots',
+      releaseRunSlots.lua,
+      releaseRunSlots.numberOfKeys,
+    );
+  }
+
+  async admit(req: AdmissionRequest): Promise<Admission> {
     const now = Date.now();
     const minute = Math.floor(now / MINUTE);
     const day = Math.floor(now / DAY);
-    const r = (await this.redis.client.eval(
-      ADMIT,
-      3,
-      redisKeys.active(userId),
-      redisKeys.runsInWindow(userId, 'm', minute),
-      redisKeys.runsInWindow(userId, 'd', day),
+    const keys = [
+      redisKeys.active(req.userId),
+      redisKeys.runsInWindow(req.userId, 'm', minute),
+      redisKeys.runsInWindow(req.userId, 'd', day),
+      redisKeys.state(req.runId),
+      this.queue.keys.wait,
+      this.queue.keys.prioritized,
+      redisKeys.workers,
+      redisKeys.runMsAverage,
+      ...(req.sessionId === null ? [] : [redisKeys.sessionActive(req.sessionId)]),
+    ];
+    const r = await this.admitScript(
+      keys.length,
+      ...keys,
       now,
       now + LEASE_MS,
-      q.concurrent,
-      runId,
       LEASE_MS,
-      q.perMinute,
-      q.perDay,
+      req.runId,
+      req.limits.concurrent,
+      req.limits.perMinute,
+      req.limits.perDay,
       (minute + 1) * MINUTE - now,
       (day + 1) * DAY - now,
-    )) as [1] | [0, 'concurrent' | 'minute' | 'day', number];
-    if (r[0] === 1) return { ok: true };
-    return { ok: false, limit: r[1], retryAfterMs: Math.max(1, r[2]) };
+      req.busyWaitMs,
+      req.assumedRunMs,
+      CAPACITY_PREFIX,
+      CAPACITY_SUFFIX,
+      this.config.replayTtlSeconds,
+      FINISHED_PREFIX,
+      FINISHED_SUFFIX,
+      ...originFields(req.origin),
+    );
+    if (r[0] === 1) return { outcome: 'admitted', userRank: r[1], sessionRank: r[2] };
+    if (r[1] === 'busy') return { outcome: 'busy', waiting: r[2], expectedWaitMs: r[3] };
+    return { outcome: 'limited', limit: r[1], retryAfterMs: Math.max(1, r[2]) };
   }
 
-  async releaseActiveSlot(userId: string, runId: string): Promise<void> {
-    await this.redis.client.zrem(redisKeys.active(userId), runId);
-  }
-
-  /** Sum of the concurrency of live workers, and the recent average run time (ms) or null. */
-  async capacity(): Promise<{ slots: number; avgRunMs: number | null }> {
-    const ids = await this.redis.client.smembers(redisKeys.workers);
-    let slots = 0;
-    if (ids.length > 0) {
-      const caps = await this.redis.client.mget(ids.map((id) => redisKeys.workerCapacity(id)));
-      const dead = ids.filter((_, i) => caps[i] === null);
-      if (dead.length > 0) await this.redis.client.srem(redisKeys.workers, ...dead);
-      slots = caps.reduce((n, c) => n + (c === null ? 0 : Number(c)), 0);
-    }
-    const avg = await this.redis.client.get(redisKeys.runMsAverage);
-    return { slots, avgRunMs: avg === null ? null : Number(avg) };
+  /** Gives back the run's slots (user's and session's) and, with `forget`, its live state. */
+  async release(userId: string, runId: string, forget = false): Promise<void> {
+    await this.releaseScript(...releaseRunSlots.args(userId, runId));
+    if (forget) await this.redis.client.del(redisKeys.state(runId));
   }
 }

@@ -31,6 +31,14 @@ export interface LiveRunState {
   origin: RunOrigin | null;
 }
 
+/** The state hash fields and values of a newly admitted (queued) run. */
+export function originFields(o: RunOrigin): string[] {
+  return [
+    ...['status', 'queued', 'lastSeq', '0', 'ownerId', o.ownerId, 'language', o.language],
+    ...['mode', o.mode, 'interactive', o.interactive ? '1' : '0', 'createdAt', o.createdAt],
+  ];
+}
+
 /** Atomically: refuse after eof or past the byte budget, else append, note eof and signal. */
 const PUSH_INPUT = `
 if redis.call('HGET', KEYS[2], 'inputEof') == '1' then return -1 end
@@ -83,14 +91,6 @@ export class RunLogRepository {
     const raw = await this.redis.client.lrange(redisKeys.log(runId), afterSeq, lastSeq - 1);
     if (raw.length !== lastSeq - afterSeq) return null;
     return raw.map((r) => JSON.parse(r) as OutputChunk);
-  }
-
-  async initQueued(runId: string): Promise<void> {
-    await this.redis.client
-      .multi()
-      .hset(redisKeys.state(runId), { status: 'queued', lastSeq: 0 })
-      .expire(redisKeys.state(runId), this.config.replayTtlSeconds)
-      .exec();
   }
 
   /** True for exactly one caller per run: the one allowed to announce its end. */

@@ -78,6 +78,11 @@ export class RunRepository implements OnModuleInit, OnModuleDestroy {
       .exec();
   }
 
+  /** Undoes `create` for a run that never made it into the queue. */
+  async remove(runId: string): Promise<void> {
+    await this.runs.deleteOne({ _id: runId }).exec();
+  }
+
   async find(runId: string): Promise<StoredRun | null> {
     return this.runs.findById(runId).lean<StoredRun>().exec();
   }

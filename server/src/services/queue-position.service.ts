@@ -5,17 +5,24 @@ import { RunFeedService } from './run-feed.service.js';
 
 /** Position updates are computed at most this often per node, however busy the queue. */
 const DEBOUNCE_MS = 250;
+/**
+ * ...and at least this often while this node has queued runs: with fair share, a run admitted
+ * through another node may be placed ahead of them, and no event tells this node of it.
+ */
+const POLL_MS = 1000;
 
 /**
- * Tells the watchers of this node's queued runs how far they are from the front: whenever any
- * run leaves the queue, the positions of the local queued runs are read again (one Redis call)
- * and changed ones are sent as `run:status { status: "queued", position }`.
+ * Tells the watchers of this node's queued runs their place in the queue: whenever any run
+ * leaves the queue or this node enqueues one (which may go ahead of others), and every
+ * POLL_MS, the positions of the local queued runs are read again (one Redis call) and changed
+ * ones are sent as `run:status { status: "queued", position }`.
  */
 @Injectable()
 export class QueuePositionService implements OnModuleDestroy {
   private readonly logger = new Logger(QueuePositionService.name);
   private readonly queued = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
+  private poller: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly queue: QueueRepository,
@@ -24,6 +31,16 @@ export class QueuePositionService implements OnModuleDestroy {
 
   track(runId: string, position: number): void {
     this.queued.set(runId, position);
+    this.poller ??= setInterval(() => {
+      if (this.queued.size > 0) return this.schedule();
+      if (this.poller) clearInterval(this.poller);
+      this.poller = null;
+    }, POLL_MS);
+  }
+
+  /** This node enqueued a run: it may have been placed ahead of others. */
+  enqueued(): void {
+    this.schedule();
   }
 
   /** Called for every feed event this node receives. */
@@ -39,6 +56,7 @@ export class QueuePositionService implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.poller) clearInterval(this.poller);
   }
 
   private schedule(): void {
@@ -56,7 +74,8 @@ export class QueuePositionService implements OnModuleDestroy {
     for (const runId of ids) {
       const place = places.get(runId);
       const before = this.queued.get(runId);
-      // Not in the wait list: a worker has it (its status event is on the way) or it is gone.
+      // Not waiting: a worker has it (its status event is on the way) or it is gone.
+      if (place === undefined) this.queued.delete(runId);
       if (place === undefined || before === undefined || place === before) continue;
       this.queued.set(runId, place);
       this.feed.dispatch({

@@ -25,8 +25,10 @@ import { QuotaRepository } from '../repositories/quota.repository.js';
 import { QueueRepository } from '../repositories/queue.repository.js';
 import { RunLogRepository, type LiveRunState } from '../repositories/run-log.repository.js';
 import { RunRepository } from '../repositories/run.repository.js';
+import { runPriority } from './fair-share.js';
 import { QueuePositionService } from './queue-position.service.js';
 import { RunFeedService, type FeedSink } from './run-feed.service.js';
+import { RunStoreService, type PendingStore } from './run-store.service.js';
 import { runView, type RunView } from './run-view.js';
 
 /** Run time assumed for backpressure until workers have reported real ones. */
@@ -55,6 +57,7 @@ export class RunService {
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly languages: LanguageRepository,
     private readonly runs: RunRepository,
+    private readonly store: RunStoreService,
     private readonly log: RunLogRepository,
     private readonly queue: QueueRepository,
     private readonly feed: RunFeedService,
@@ -88,9 +91,35 @@ export class RunService {
       { path: language.fileName, content: req.source ?? '' },
     ];
     const runId = randomUUID();
-    await this.checkBackpressure();
-    const admission = await this.quota.admit(user.id, runId, this.config.quotas[user.role]);
-    if (!admission.ok) {
+    const now = new Date();
+    const mode = req.mode ?? 'run';
+    const interactive = req.interactive ?? false;
+    // One round trip: backpressure, quotas, fair-share ranks and the run's live state.
+    const admission = await this.quota.admit({
+      runId,
+      userId: user.id,
+      sessionId: req.sessionId ?? null,
+      limits: this.config.quotas[user.role],
+      busyWaitMs: this.config.busyWaitMs,
+      assumedRunMs: ASSUMED_RUN_MS,
+      origin: {
+        ownerId: user.id,
+        language: language.id,
+        mode,
+        interactive,
+        createdAt: now.toISOString(),
+      },
+    });
+    if (admission.outcome === 'busy') {
+      throw new CoderoomError('BUSY', 'the run queue is full; try again shortly', {
+        retryAfterMs: Math.min(
+          60_000,
+          Math.max(1000, Math.ceil(admission.expectedWaitMs - this.config.busyWaitMs)),
+        ),
+        details: { waiting: admission.waiting, expectedWaitMs: admission.expectedWaitMs },
+      });
+    }
+    if (admission.outcome === 'limited') {
       const q = this.config.quotas[user.role];
       const message = {
         concurrent: `at most ${q.concurrent} runs may be queued or running at once`,
@@ -102,78 +131,68 @@ export class RunService {
         details: { limit: admission.limit },
       });
     }
+    const priority = runPriority(admission.userRank, admission.sessionRank);
+    // The document is written meanwhile, not awaited (see RunStoreService): the answer depends
+    // on Redis alone, whose live state of the run serves reads until the document is there.
+    const stored = this.store.store({
+      _id: runId,
+      ownerId: user.id,
+      ownerName: user.name,
+      language: language.id,
+      mode,
+      sessionId: req.sessionId ?? null,
+      problemId: req.problemId ?? null,
+      files,
+      stdin: req.stdin ?? '',
+      interactive,
+      createdAt: now,
+      expireAt: new Date(now.getTime() + this.config.runRetentionDays * 86_400_000),
+    });
+    // Subscribe the owner before the job exists, so not a single event can be missed.
+    if (owner) this.feed.subscribe(runId, owner, 0, false);
+    let position: number;
     try {
-      const now = new Date();
-      const mode = req.mode ?? 'run';
-      await this.runs.create({
-        _id: runId,
-        ownerId: user.id,
-        ownerName: user.name,
-        language: language.id,
-        mode,
-        sessionId: req.sessionId ?? null,
-        problemId: req.problemId ?? null,
-        files,
-        stdin: req.stdin ?? '',
-        interactive: req.interactive ?? false,
-        createdAt: now,
-        expireAt: new Date(now.getTime() + this.config.runRetentionDays * 86_400_000),
-      });
-      await this.log.initQueued(runId);
-      // Subscribe the owner before the job exists, so not a single event can be missed.
-      if (owner) this.feed.subscribe(runId, owner, 0, false);
-      const position = await this.queue.enqueue({
-        runId,
-        ownerId: user.id,
-        language: language.id,
-        mode,
-        files,
-        stdin: req.stdin ?? '',
-        interactive: req.interactive ?? false,
-      });
-      this.positions.track(runId, position);
-      this.metrics.runAdmitted(language.id);
-      this.logger.log({
-        msg: 'run admitted',
-        runId,
-        userId: user.id,
-        language: language.id,
-        position,
-      });
-      owner?.send({
-        kind: 'run:status',
-        event: { runId, status: 'queued', position, at: now.toISOString() },
-      });
-      return { runId, status: 'queued', position };
+      position = await this.queue.enqueue(
+        {
+          runId,
+          ownerId: user.id,
+          language: language.id,
+          mode,
+          files,
+          stdin: req.stdin ?? '',
+          interactive,
+        },
+        priority,
+      );
     } catch (err) {
       if (owner) this.feed.unsubscribe(runId, owner.id);
-      await this.quota.releaseActiveSlot(user.id, runId).catch(() => undefined);
+      await this.undoAdmission(user.id, runId, stored);
       throw err;
     }
+    this.positions.track(runId, position);
+    this.positions.enqueued();
+    this.metrics.runAdmitted(language.id);
+    this.logger.log({
+      msg: 'run admitted',
+      runId,
+      userId: user.id,
+      language: language.id,
+      priority,
+      position,
+    });
+    owner?.send({
+      kind: 'run:status',
+      event: { runId, status: 'queued', position, at: now.toISOString() },
+    });
+    return { runId, status: 'queued', position };
   }
 
-  /**
-   * Refuses new runs with BUSY when the queue's expected wait (waiting runs x recent run time /
-   * live worker slots) exceeds the bound, instead of letting them wait for ever.
-   */
-  private async checkBackpressure(): Promise<void> {
-    const [waiting, capacity] = await Promise.all([
-      this.queue.waitingCount(),
-      this.quota.capacity(),
+  /** A run admitted but not enqueued: give its slots back and forget it everywhere. */
+  private async undoAdmission(userId: string, runId: string, stored: PendingStore): Promise<void> {
+    await Promise.allSettled([
+      this.quota.release(userId, runId, true),
+      this.store.forget(runId, stored),
     ]);
-    if (waiting === null) return; // Redis trouble: the enqueue itself will report it
-    const avgRunMs = capacity.avgRunMs ?? ASSUMED_RUN_MS;
-    // No live worker (e.g. all restarting): count one slot rather than refusing everything.
-    const expectedWaitMs = ((waiting + 1) * avgRunMs) / Math.max(1, capacity.slots);
-    if (expectedWaitMs > this.config.busyWaitMs) {
-      throw new CoderoomError('BUSY', 'the run queue is full; try again shortly', {
-        retryAfterMs: Math.min(
-          60_000,
-          Math.max(1000, Math.ceil(expectedWaitMs - this.config.busyWaitMs)),
-        ),
-        details: { waiting, expectedWaitMs: Math.round(expectedWaitMs) },
-      });
-    }
   }
 
   /** The run with everything it printed so far (HTTP `GET /api/runs/:id`). */
@@ -326,7 +345,7 @@ export class RunService {
     if (!(await this.log.claimFinish(runId))) return;
     // Past the claim nobody else may announce the end: whatever fails below, announce it.
     try {
-      await this.quota.releaseActiveSlot(ownerId, runId);
+      await this.quota.release(ownerId, runId);
       await this.log.storeResult(runId, result);
       await this.runs.finish(runId, result, []);
     } catch (err) {

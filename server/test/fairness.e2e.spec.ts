@@ -1,0 +1,205 @@
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import type { OutputChunk, RunStartPayload, RunStatusEvent, RunSummary } from '@coderoom/contracts';
+import {
+  startRun,
+  startStack,
+  text,
+  until,
+  type ClientSocket,
+  type Stack,
+  type StartedRun,
+} from './harness.js';
+
+/**
+ * Fair share in the run queue: one worker slot, held by a "blocker" run while the queue fills,
+ * so that the order in which the queued runs then start is the queue's order.
+ */
+let stack: Stack;
+let redis: Redis;
+/** Every run:status any socket of this file received, in arrival order. */
+const statuses: RunStatusEvent[] = [];
+
+beforeAll(async () => {
+  stack = await startStack({
+    name: 'fairness',
+    redisDb: 16,
+    gatewayEnv: {
+      RUN_QUOTAS: JSON.stringify({ student: { concurrent: 20, perMinute: 200 } }),
+      BUSY_WAIT_MS: '600000',
+    },
+    workerEnv: { WORKER_CONCURRENCY: '1', RUN_WALL_MS: '30000' },
+  });
+  redis = new Redis(stack.redisUrl);
+}, 90_000);
+
+afterAll(async () => {
+  if (process.env.DEBUG_LOGS) console.log(stack?.logs());
+  await redis?.quit();
+  await stack?.stop();
+}, 30_000);
+
+async function user(name: string): Promise<ClientSocket> {
+  const s = await stack.connect(await stack.token(name));
+  s.on('run:status', (e) => statuses.push(e));
+  return s;
+}
+
+const py = (line: string, extra: Partial<RunStartPayload> = {}): RunStartPayload => ({
+  language: 'python',
+  source: line,
+  ...extra,
+});
+
+async function started(s: ClientSocket, payload: RunStartPayload): Promise<StartedRun> {
+  const run = await startRun(s, payload);
+  if (!run.ack.ok) throw new Error(`run:start refused: ${JSON.stringify(run.ack)}`);
+  return run;
+}
+
+/** The last queue position the run's watchers were told (ack or run:status). */
+const positionOf = (runId: string): number | undefined =>
+  statuses.filter((e) => e.runId === runId && e.status === 'queued').pop()?.position;
+
+/** The runs in the order they started (the worker's time of their first step past queued). */
+const startOrder = (runIds: string[]): string[] =>
+  runIds
+    .map((runId) => ({
+      runId,
+      at: statuses.find((e) => e.runId === runId && e.status !== 'queued')?.at,
+    }))
+    .sort((x, y) => (x.at ?? '').localeCompare(y.at ?? ''))
+    .map((r) => r.runId);
+
+/** Starts a run that holds the only worker slot until released (it reads stdin to its end). */
+async function hold(name: string): Promise<{ release(): Promise<void> }> {
+  const s = await user(name);
+  const run = await started(s, py('import sys\nsys.stdin.read()', { interactive: true }));
+  await until('the blocker to run', () =>
+    statuses.some((e) => e.runId === run.runId && e.status === 'running'),
+  );
+  return {
+    async release() {
+      await s.emitWithAck('run:input', { runId: run.runId, data: '', eof: true });
+      expect((await run.done(30_000)).finished.verdict).toBe('OK');
+    },
+  };
+}
+
+it("starts another user's first run before a flooding user's second and later runs, and tells every queued run its true place", async () => {
+  const blocker = await hold('f-block');
+  const alice = await user('f-alice');
+  const bob = await user('f-bob');
+  const flood: StartedRun[] = [];
+  for (let i = 1; i <= 5; i++) flood.push(await started(alice, py(`print("a${i}")`)));
+  const single = await started(bob, py('print("b")'));
+  // Alice's n-th active run has priority n; Bob's first has priority 1, behind Alice's first.
+  expect(flood.map((r) => r.ack.ok && r.ack.position)).toEqual([1, 2, 3, 4, 5]);
+  expect(single.ack).toMatchObject({ ok: true, position: 2 });
+  const expected = [flood[0], single, ...flood.slice(1)].map((r) => r.runId);
+  // Alice's runs behind Bob's are told that they moved back by one.
+  await until(
+    'every queued run to know its place',
+    () => expected.every((id, i) => positionOf(id) === i + 1),
+    10_000,
+  );
+  const told = statuses.length;
+  await blocker.release();
+  const ends = await Promise.all([...flood, single].map((r) => r.done(60_000)));
+  expect(ends.map((e) => e.finished.verdict)).toEqual(Array(6).fill('OK'));
+  expect(startOrder(expected)).toEqual(expected);
+  // While the queue drained, places only went down.
+  for (const id of expected) {
+    const later = statuses.slice(told).filter((e) => e.runId === id && e.status === 'queued');
+    const places = later.map((e) => e.position!);
+    expect([...places].sort((x, y) => y - x)).toEqual(places);
+  }
+}, 120_000);
+
+it('cancels a queued run that waits with a priority, and the runs behind it move up', async () => {
+  const blocker = await hold('c-block');
+  const carol = await user('c-carol');
+  const runs: StartedRun[] = [];
+  for (let i = 1; i <= 3; i++) runs.push(await started(carol, py(`print("c${i}")`)));
+  const [first, second, third] = runs;
+  expect(runs.map((r) => r.ack.ok && r.ack.position)).toEqual([1, 2, 3]);
+  expect(await carol.emitWithAck('run:cancel', { runId: second.runId })).toEqual({ ok: true });
+  expect((await second.done(10_000)).finished.verdict).toBe('CANCELLED');
+  await until('the last run to move up', () => positionOf(third.runId) === 2, 10_000);
+  await blocker.release();
+  expect((await first.done(30_000)).finished.verdict).toBe('OK');
+  expect((await third.done(30_000)).finished.verdict).toBe('OK');
+  expect(statuses.some((e) => e.runId === second.runId && e.status !== 'queued')).toBe(false);
+}, 90_000);
+
+it('counts a session as one user towards everyone else, and frees its slots when runs end', async () => {
+  const blocker = await hold('s-block');
+  const [one, two, dana, eve] = await Promise.all(
+    ['s-one', 's-two', 's-dana', 's-eve'].map((n) => user(n)),
+  );
+  const lab = { sessionId: 'lab-1' };
+  const oneA = await started(one, py('print(1)', lab)); // session rank 1: priority 1
+  const oneB = await started(one, py('print(2)', lab)); // 2
+  const twoA = await started(two, py('print(3)', lab)); // two's first, but the session's 3rd: 3
+  const twoB = await started(two, py('print(4)', lab)); // 4
+  const outside = await started(dana, py('print(5)')); // 1
+  const otherLab = await started(eve, py('print(6)', { sessionId: 'lab-2' })); // 1
+  expect(await redis.zcard('coderoom:session:lab-1:active')).toBe(4);
+  const expected = [oneA, outside, otherLab, oneB, twoA, twoB].map((r) => r.runId);
+  await until(
+    'every queued run to know its place',
+    () => expected.every((id, i) => positionOf(id) === i + 1),
+    10_000,
+  );
+  await blocker.release();
+  const all = [oneA, oneB, twoA, twoB, outside, otherLab];
+  for (const r of all) expect((await r.done(60_000)).finished.verdict).toBe('OK');
+  expect(startOrder(expected)).toEqual(expected);
+  // Ended runs hold no slot any more: the session's next run is its only active one, and the
+  // users' slots were all given back.
+  const next = await started(one, py('print(7)', lab));
+  expect(await redis.zrange('coderoom:session:lab-1:active', 0, -1)).toEqual([next.runId]);
+  expect((await next.done(30_000)).finished.verdict).toBe('OK');
+  await until(
+    'no user slot left',
+    async () => (await redis.keys('coderoom:user:*:active')).length === 0,
+  );
+}, 120_000);
+
+it('repairs a session slot whose release was missed: a run that ended counts no more', async () => {
+  const slots = 'coderoom:session:lab-3:active';
+  const leaseEnd = Date.now() + 600_000;
+  // Two slots nobody released: one of a run that ended (its finished guard is set), one of a
+  // run that still holds its slot as far as Redis can tell.
+  await redis.zadd(slots, leaseEnd, 'ended-run', leaseEnd, 'live-run');
+  await redis.set('coderoom:run:ended-run:finished', '1', 'EX', 60);
+  const run = await started(await user('p-pat'), py('print(1)', { sessionId: 'lab-3' }));
+  expect((await redis.zrange(slots, 0, -1)).sort()).toEqual(['live-run', run.runId].sort());
+  expect((await run.done(30_000)).finished.verdict).toBe('OK');
+  await redis.del(slots);
+}, 60_000);
+
+it('answers input, watch and GET for a run straight after its ack, before its document may be stored', async () => {
+  const token = await stack.token('r-rita');
+  const rita = await stack.connect(token);
+  const run = await started(
+    rita,
+    py('import sys\nprint(sys.stdin.read().upper())', { interactive: true }),
+  );
+  const [input, watch, got] = await Promise.all([
+    rita.emitWithAck('run:input', { runId: run.runId, data: 'hi', eof: true }),
+    rita.emitWithAck('run:watch', { runId: run.runId, afterSeq: 0 }),
+    fetch(`${stack.url}/api/runs/${run.runId}`, { headers: { authorization: `Bearer ${token}` } }),
+  ]);
+  expect(input).toEqual({ ok: true });
+  expect(watch).toMatchObject({ ok: true, run: { runId: run.runId, language: 'python' } });
+  expect(got.status).toBe(200);
+  expect((await got.json()) as { run: RunSummary }).toMatchObject({ run: { runId: run.runId } });
+  expect(text((await run.done(30_000)).outputs)).toBe('HI\n');
+  const after = await fetch(`${stack.url}/api/runs/${run.runId}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const body = (await after.json()) as { run: RunSummary; output: OutputChunk[] };
+  expect(body.run).toMatchObject({ status: 'finished', result: { verdict: 'OK' } });
+  expect(text(body.output)).toBe('HI\n');
+}, 60_000);
