@@ -1,5 +1,6 @@
 // Step 7: Redis and FerretDB as child processes on 127.0.0.1, unless REDIS_URL / MONGODB_URI are given.
 import path from 'node:path';
+import { ferretdbArgs, redisArgs } from './service-args.mjs';
 import { REPO, dirs, log, mkdirp, pickPort, secs, tcpOpen, waitFor, which } from './util.mjs';
 
 async function startService(sup, name, cmd, args, { port, logTag }) {
@@ -23,21 +24,7 @@ export async function startServices(sup, { ferretdbBin, dataDir, logTag = '' }) 
     log(`redis: using REDIS_URL from the environment`);
   } else {
     const port = await pickPort(6390);
-    const dir = mkdirp(path.join(dataDir, 'redis'));
-    const args = [
-      '--bind',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      // Each test suite has its own database number; the default 16 ran out.
-      '--databases',
-      '64',
-    ];
-    args.push('--dir', dir, '--daemonize', 'no');
+    const args = redisArgs(port, mkdirp(path.join(dataDir, 'redis')));
     await startService(sup, 'redis', which('redis-server') ?? 'redis-server', args, {
       port,
       logTag,
@@ -48,16 +35,11 @@ export async function startServices(sup, { ferretdbBin, dataDir, logTag = '' }) 
     log(`ferretdb: using MONGODB_URI from the environment`);
   } else {
     const port = await pickPort(27027);
-    const sqlite = mkdirp(path.join(dataDir, 'ferretdb'));
-    const args = [
-      '--handler=sqlite',
-      `--sqlite-url=file:${sqlite}/`, // the trailing slash matters
-      `--listen-addr=127.0.0.1:${port}`,
-      `--state-dir=${mkdirp(path.join(dataDir, 'ferretdb-state'))}`,
-      '--debug-addr=-', // no metrics/pprof HTTP listener (its default port 8088 may be taken)
-      '--telemetry=disable',
-      '--log-level=warn',
-    ];
+    const args = ferretdbArgs(
+      port,
+      mkdirp(path.join(dataDir, 'ferretdb')),
+      mkdirp(path.join(dataDir, 'ferretdb-state')),
+    );
     await startService(sup, 'ferretdb', ferretdbBin, args, { port, logTag });
     env.MONGODB_URI = `mongodb://127.0.0.1:${port}/coderoom`;
   }

@@ -22,6 +22,7 @@ import { RunRepository } from './repositories/run.repository.js';
 import { AuthService } from './services/auth.service.js';
 import { HealthService } from './services/health.service.js';
 import { QueuePositionService } from './services/queue-position.service.js';
+import { FAIL_FAST_RETRIES } from './repositories/redis.repository.js';
 import { RunFeedService } from './services/run-feed.service.js';
 import { RunService } from './services/run.service.js';
 import { RunStoreService } from './services/run-store.service.js';
@@ -32,7 +33,13 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        BullModule.forRoot({ connection: redisOptionsFromUrl(config.redisUrl) }),
+        BullModule.forRoot({
+          // The gateway only adds jobs (no blocking worker connection): fail fast in an outage.
+          connection: {
+            ...redisOptionsFromUrl(config.redisUrl),
+            maxRetriesPerRequest: FAIL_FAST_RETRIES,
+          },
+        }),
         BullModule.registerQueue({ name: RUN_QUEUE }),
       ],
       controllers: [

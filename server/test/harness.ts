@@ -1,12 +1,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
 import { haproxyConfig } from '../../deploy/local/haproxy.mjs';
+import { ferretdbArgs, redisArgs } from '../../deploy/local/service-args.mjs';
 import type {
   ClientToServerEvents,
   OutputChunk,
@@ -36,6 +37,15 @@ export interface StackOptions {
   balancer?: boolean;
   gatewayEnv?: Record<string, string>;
   workerEnv?: Record<string, string>;
+  /** Worker processes to start (default 1), each with its own WORKER_ID. */
+  workers?: number;
+  /**
+   * Start a Redis server of this stack's own (instead of a database on the shared one), so the
+   * test can restart it (`restartRedis`). Not persisted: a restart loses everything in it.
+   */
+  ownRedis?: boolean;
+  /** Start a FerretDB of this stack's own, so the test can restart it (`restartDatabase`). */
+  ownDatabase?: boolean;
 }
 
 /** How a process ended. Nest re-raises SIGTERM after its shutdown hooks: signal SIGTERM. */
@@ -52,14 +62,20 @@ export interface Stack {
   killGateway(i: number): Promise<void>;
   /** Sends `signal` to gateway node `i` and waits for it to exit. */
   stopGateway(i: number, signal: NodeJS.Signals): Promise<ExitStatus>;
-  /** pid of the (current) worker process. */
-  workerPid(): number;
-  /** URL of the worker's HTTP port (/health, /ready, /metrics). */
-  workerUrl(): string;
-  /** Sends `signal` to the worker and waits for it to exit. */
-  stopWorker(signal: NodeJS.Signals): Promise<ExitStatus>;
-  /** Starts a worker again (same WORKER_ID), e.g. after stopWorker. */
-  startWorker(): Promise<void>;
+  /** Starts gateway node `i` again on its port (after stopGateway/killGateway). */
+  startGateway(i: number): Promise<void>;
+  /** pid of the (current) worker process `i` (default 0). */
+  workerPid(i?: number): number;
+  /** URL of worker `i`'s HTTP port (/health, /ready, /metrics). */
+  workerUrl(i?: number): string;
+  /** Sends `signal` to worker `i` and waits for it to exit. */
+  stopWorker(signal: NodeJS.Signals, i?: number): Promise<ExitStatus>;
+  /** Starts worker `i` again (same WORKER_ID), e.g. after stopWorker. */
+  startWorker(i?: number): Promise<void>;
+  /** Stops this stack's own Redis (`ownRedis`) and starts an empty one on the same port. */
+  restartRedis(downMs?: number): Promise<void>;
+  /** Stops this stack's own FerretDB (`ownDatabase`) and starts it again on its data. */
+  restartDatabase(downMs?: number): Promise<void>;
   redisUrl: string;
   mongoUri: string;
   token(name: string, role?: Role): Promise<string>;
@@ -115,28 +131,30 @@ export async function until(
   }
 }
 
+/** Kills a child and waits for it; resolves at once if it already ended. */
+function exitOf(c: ChildProcess, signal: NodeJS.Signals): Promise<ExitStatus> {
+  return new Promise<ExitStatus>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) {
+      return resolve({ code: c.exitCode, signal: c.signalCode });
+    }
+    c.once('exit', (code, sig) => resolve({ code, signal: sig }));
+    c.kill(signal);
+  });
+}
+
+/** The FerretDB binary the stack builds (deploy/local/ferretdb.mjs), or one on PATH. */
+function ferretdbBinary(): string {
+  const local = join(REPO, '.local', 'bin', 'ferretdb');
+  if (existsSync(local)) return local;
+  try {
+    return execFileSync('sh', ['-c', 'command -v ferretdb']).toString().trim();
+  } catch {
+    throw new Error('ownDatabase needs FerretDB: run "node deploy/local/stack.mjs infra" once');
+  }
+}
+
 /** Starts a real gateway and a real worker, as separate processes, on the real services. */
 export async function startStack(opts: StackOptions): Promise<Stack> {
-  const base = new URL(required('REDIS_URL'));
-  base.pathname = `/${opts.redisDb}`;
-  const redisUrl = base.toString();
-  const mongo = new URL(required('MONGODB_URI'));
-  mongo.pathname = `/coderoom-test-${opts.name}`;
-  const mongoUri = mongo.toString();
-
-  const redis = new Redis(redisUrl);
-  await redis.flushdb(); // a clean queue and replay log for this file
-  await redis.quit();
-
-  const ports: number[] = [];
-  for (let i = 0; i < (opts.gateways ?? 1); i++) ports.push(await freePort());
-  const common = {
-    ...process.env,
-    REDIS_URL: redisUrl,
-    MONGODB_URI: mongoUri,
-    JWT_SECRET: TEST_JWT_SECRET,
-    NO_COLOR: '1',
-  };
   const out: string[] = [];
   const children: ChildProcess[] = [];
   const launch = (
@@ -164,37 +182,101 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     children.push(child);
     return child;
   };
-  const gateways = ports.map((port, i) =>
-    launch(ports.length > 1 ? `gateway-${i}` : 'gateway', 'server/dist/src/main.js', {
+
+  // Services of our own, when the test wants to restart them.
+  let redisProc: ChildProcess | null = null;
+  let redisPort = 0;
+  const launchRedis = async () => {
+    redisProc = launch('redis', 'redis-server', {}, redisArgs(redisPort));
+    await until('our Redis to answer', async () => {
+      const r = new Redis(redisPort, '127.0.0.1', {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      r.on('error', () => undefined);
+      try {
+        await r.connect();
+        return (await r.ping()) === 'PONG';
+      } finally {
+        r.disconnect();
+      }
+    });
+  };
+  let base: URL;
+  if (opts.ownRedis) {
+    redisPort = await freePort();
+    await launchRedis();
+    base = new URL(`redis://127.0.0.1:${redisPort}`);
+  } else {
+    base = new URL(required('REDIS_URL'));
+  }
+  base.pathname = `/${opts.redisDb}`;
+  const redisUrl = base.toString();
+
+  let mongoProc: ChildProcess | null = null;
+  let mongoPort = 0;
+  const ferretDir = opts.ownDatabase ? mkdtempSync(join(tmpdir(), 'coderoom-ferretdb-')) : '';
+  const launchDatabase = async () => {
+    mongoProc = launch(
+      'ferretdb',
+      ferretdbBinary(),
+      {},
+      ferretdbArgs(mongoPort, ferretDir, ferretDir),
+    );
+    await until('our FerretDB to listen', () => portOpen(mongoPort));
+  };
+  let mongo: URL;
+  if (opts.ownDatabase) {
+    mongoPort = await freePort();
+    await launchDatabase();
+    mongo = new URL(`mongodb://127.0.0.1:${mongoPort}/`);
+  } else {
+    mongo = new URL(required('MONGODB_URI'));
+  }
+  mongo.pathname = `/coderoom-test-${opts.name}`;
+  const mongoUri = mongo.toString();
+
+  const redis = new Redis(redisUrl);
+  await redis.flushdb(); // a clean queue and replay log for this file
+  await redis.quit();
+
+  const ports: number[] = [];
+  for (let i = 0; i < (opts.gateways ?? 1); i++) ports.push(await freePort());
+  const common = {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    MONGODB_URI: mongoUri,
+    JWT_SECRET: TEST_JWT_SECRET,
+    NO_COLOR: '1',
+  };
+  const gatewayLabel = (i: number) => (ports.length > 1 ? `gateway-${i}` : 'gateway');
+  const launchGateway = (i: number) =>
+    launch(gatewayLabel(i), 'server/dist/src/main.js', {
       ...common,
-      PORT: String(port),
+      PORT: String(ports[i]),
       HOST: '127.0.0.1',
       DEV_TOKENS: 'true',
       ...opts.gatewayEnv,
-    }),
-  );
-  const workerEnv = {
+    });
+  const gateways = ports.map((_, i) => launchGateway(i));
+  const workerCount = opts.workers ?? 1;
+  const workerLabel = (i: number) => (i === 0 ? 'worker' : `worker-${i}`);
+  const workerEnvOf = (i: number) => ({
     ...common,
-    WORKER_ID: `test-${opts.name}`,
+    WORKER_ID: i === 0 ? `test-${opts.name}` : `test-${opts.name}-${i}`,
     WORKER_HTTP_PORT: '0',
     WORKER_HTTP_HOST: '127.0.0.1',
     // Off unless a test turns it on: cold sandboxes carry their run's label, which the tests
     // use to check that every sandbox is removed. warm-pool.e2e.spec.ts covers the pool.
     WARM_POOL_SIZE: '0',
     ...opts.workerEnv,
-  };
-  let worker = launch('worker', 'worker/dist/src/main.js', workerEnv);
-  let workerReadyLines = 0;
-  const workerReady = () =>
-    out.filter((l) => l.startsWith('[worker]') && l.includes(' ready ')).length > workerReadyLines;
-  const exitOf = (c: ChildProcess, signal: NodeJS.Signals) =>
-    new Promise<ExitStatus>((resolve) => {
-      if (c.exitCode !== null || c.signalCode !== null) {
-        return resolve({ code: c.exitCode, signal: c.signalCode });
-      }
-      c.once('exit', (code, sig) => resolve({ code, signal: sig }));
-      c.kill(signal);
-    });
+  });
+  const workerLines = (i: number, what: string) =>
+    out.filter((l) => l.startsWith(`[${workerLabel(i)}] `) && l.includes(what));
+  const launchWorker = (i: number) =>
+    launch(workerLabel(i), 'worker/dist/src/main.js', workerEnvOf(i));
+  const workers = Array.from({ length: workerCount }, (_, i) => launchWorker(i));
   const urls = ports.map((port) => `http://127.0.0.1:${port}`);
   let url = urls[0];
   if (opts.balancer) {
@@ -204,34 +286,53 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     launch('haproxy', '/usr/sbin/haproxy', { ...process.env }, ['-db', '-f', cfg]);
     url = `http://127.0.0.1:${lbPort}`;
   }
+  const gatewayHealthy = (i: number) =>
+    until(`the gateway at ${urls[i]} to answer /health`, async () => {
+      if (gateways[i].exitCode !== null) throw new Fatal(`gateway ${i} exited during start-up`);
+      return (await fetch(`${urls[i]}/health`)).ok;
+    });
   const sockets: ClientSocket[] = [];
   const stack: Stack = {
     url,
     urls,
     stopGateway: (i, signal) => exitOf(gateways[i], signal),
-    workerPid: () => worker.pid!,
-    workerUrl() {
-      const ready = out.filter((l) => l.startsWith('[worker]') && l.includes('"httpPort"')).pop();
+    async startGateway(i) {
+      const old = gateways[i];
+      if (old.exitCode === null && old.signalCode === null) throw new Error(`gateway ${i} runs`);
+      gateways[i] = launchGateway(i);
+      await gatewayHealthy(i);
+    },
+    workerPid: (i = 0) => workers[i].pid!,
+    workerUrl(i = 0) {
+      const ready = workerLines(i, '"httpPort"').pop();
       const port = ready
-        ? (JSON.parse(ready.slice('[worker] '.length)) as { httpPort: number }).httpPort
+        ? (JSON.parse(ready.slice(ready.indexOf(' ') + 1)) as { httpPort: number }).httpPort
         : 0;
       return `http://127.0.0.1:${port}`;
     },
-    stopWorker: (signal) => exitOf(worker, signal),
-    async startWorker() {
-      workerReadyLines = out.filter(
-        (l) => l.startsWith('[worker]') && l.includes(' ready '),
-      ).length;
-      worker = launch('worker', 'worker/dist/src/main.js', workerEnv);
-      await until('the restarted worker to be ready', workerReady);
+    stopWorker: (signal, i = 0) => exitOf(workers[i], signal),
+    async startWorker(i = 0) {
+      const before = workerLines(i, ' ready ').length;
+      workers[i] = launchWorker(i);
+      await until(
+        `the restarted worker ${i} to be ready`,
+        () => workerLines(i, ' ready ').length > before,
+      );
+    },
+    async restartRedis(downMs = 500) {
+      if (!redisProc) throw new Error('restartRedis needs ownRedis: true');
+      await exitOf(redisProc, 'SIGTERM');
+      await new Promise((r) => setTimeout(r, downMs));
+      await launchRedis();
+    },
+    async restartDatabase(downMs = 500) {
+      if (!mongoProc) throw new Error('restartDatabase needs ownDatabase: true');
+      await exitOf(mongoProc, 'SIGTERM');
+      await new Promise((r) => setTimeout(r, downMs));
+      await launchDatabase();
     },
     async killGateway(i) {
-      const g = gateways[i];
-      if (g.exitCode !== null || g.signalCode !== null) return;
-      await new Promise<void>((resolve) => {
-        g.once('exit', () => resolve());
-        g.kill('SIGKILL');
-      });
+      await exitOf(gateways[i], 'SIGKILL');
     },
     redisUrl,
     mongoUri,
@@ -261,41 +362,80 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     },
     async stop() {
       sockets.forEach((s) => s.disconnect());
-      await Promise.all(
-        [...new Set([...children, worker])].map(
-          (c) =>
-            new Promise<void>((resolve) => {
-              if (c.exitCode !== null || c.signalCode !== null) return resolve();
-              const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
-              c.once('exit', () => {
-                clearTimeout(t);
-                resolve();
-              });
-              c.kill('SIGTERM');
-            }),
-        ),
-      );
+      const stopAll = (procs: ChildProcess[]) =>
+        Promise.all(
+          procs.map(
+            (c) =>
+              new Promise<void>((resolve) => {
+                if (c.exitCode !== null || c.signalCode !== null) return resolve();
+                const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+                c.once('exit', () => {
+                  clearTimeout(t);
+                  resolve();
+                });
+                c.kill('SIGTERM');
+              }),
+          ),
+        );
+      // The app first, while its services are still there to drain into; then the services.
+      const services = new Set([redisProc, mongoProc]);
+      await stopAll(children.filter((c) => !services.has(c)));
+      await stopAll(children.filter((c) => services.has(c)));
+      if (ferretDir) rmSync(ferretDir, { recursive: true, force: true });
     },
   };
   try {
-    for (const u of opts.balancer ? [...urls, url] : urls) {
-      await until(`the gateway at ${u} to answer /health`, async () => {
-        if (gateways.some((g) => g.exitCode !== null))
-          throw new Fatal('a gateway exited during start-up');
-        return (await fetch(`${u}/health`)).ok;
+    for (let i = 0; i < gateways.length; i++) await gatewayHealthy(i);
+    if (opts.balancer) {
+      await until(`the balancer at ${url} to answer /health`, async () => {
+        return (await fetch(`${url}/health`)).ok;
       });
     }
-    await until('the worker to be ready', () =>
-      out.some((l) => l.startsWith('[worker]') && l.includes(' ready ')),
-    );
-    for (const c of [...gateways, worker]) {
-      if (c.exitCode !== null) throw new Error(`a process exited during start-up`);
+    for (let i = 0; i < workers.length; i++) {
+      await until(`worker ${i} to be ready`, () => {
+        if (workers[i].exitCode !== null) throw new Fatal(`worker ${i} exited during start-up`);
+        return workerLines(i, ' ready ').length > 0;
+      });
     }
   } catch (err) {
     await stack.stop();
     throw new Error(`${(err as Error).message}\n${stack.logs()}`);
   }
   return stack;
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(port, '127.0.0.1');
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Wraps a test body so that a failure carries the end of the services' logs: whole-path
+ * failures are rarely explained by the assertion alone.
+ */
+export function withLogs(
+  stack: () => Stack | undefined,
+  body: () => Promise<void>,
+  lines = 150,
+): () => Promise<void> {
+  return async () => {
+    try {
+      await body();
+    } catch (err) {
+      const logs = stack()?.logs().split('\n').slice(-lines).join('\n') ?? '(no stack)';
+      if (err instanceof Error) {
+        err.message += `\n--- last ${lines} lines of the services' logs ---\n${logs}`;
+      }
+      throw err;
+    }
+  };
 }
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef';
@@ -415,7 +555,7 @@ export const containersWith = (label: string): string =>
 /** The containers of one run (cold sandboxes carry their run's label). */
 export const containersOf = (runId: string): string => containersWith(`coderoom.run=${runId}`);
 
-export const text = (chunks: OutputChunk[], stream?: OutputChunk['stream']): string =>
+export const text = (chunks: readonly OutputChunk[], stream?: OutputChunk['stream']): string =>
   chunks
     .filter((c) => !stream || c.stream === stream)
     .map((c) => c.data)

@@ -113,6 +113,21 @@ describe('CoderoomClient: connecting', () => {
     expect(socket.connectCalls).toBe(2);
     client.close();
   });
+
+  it('retries by itself when a node that is shutting down refuses it with BUSY', async () => {
+    const { client, socket } = await connected({ token: 'tk' });
+    socket.drop('transport close');
+    socket.refuse('shutting down', { code: 'BUSY', retryAfterMs: 1000 });
+    expect(client.state).toMatchObject({
+      status: 'reconnecting',
+      error: { code: 'CONNECTION_FAILED' },
+    });
+    await flush(); // the first retry after a refusal is immediate
+    expect(socket.connectCalls).toBe(2);
+    expect(await socket.handshake()).toEqual({ token: 'tk' });
+    expect(client.state).toEqual({ status: 'connected' });
+    client.close();
+  });
 });
 
 describe('CoderoomClient: requests', () => {

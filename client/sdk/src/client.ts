@@ -438,7 +438,13 @@ export class CoderoomClient {
           cause: err,
         },
       );
-      this.#failed(e, s.active && this.#opts.reconnection ? 'auto' : 'none');
+      // A node that is shutting down refuses with BUSY; socket.io treats any refusal by the
+      // server as final, but the balancer's next answer comes from another node: retry.
+      const refusedBusy = (err?.data as { code?: unknown } | undefined)?.code === 'BUSY';
+      this.#failed(
+        e,
+        s.active && this.#opts.reconnection ? 'auto' : refusedBusy ? 'manual' : 'none',
+      );
     });
 
     for (const kind of SERVER_EVENTS) {

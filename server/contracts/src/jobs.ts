@@ -52,6 +52,10 @@ export const redisKeys = {
   stdin: (runId: string) => `coderoom:run:${runId}:stdin`,
   /** Pub/sub channel telling workers that a run's stdin list grew (message: run id). */
   stdinChannel: 'coderoom:stdin',
+  /** When the reconciler first found this run lost (ms epoch); it acts on a second look. */
+  suspect: (runId: string) => `coderoom:run:${runId}:suspect`,
+  /** Held (briefly) by the one worker that reconciles stored runs with Redis right now. */
+  reconcileLease: 'coderoom:reconcile:lease',
   /** Pub/sub channel on which workers hear cancel requests (message: run id). */
   cancelChannel: 'coderoom:cancel',
 } as const;

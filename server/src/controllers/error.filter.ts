@@ -6,6 +6,7 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import { CoderoomError, type ApiError, type ErrorCode } from '@coderoom/contracts';
+import { unavailable } from '../services/unavailable.js';
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
@@ -29,8 +30,9 @@ export class ApiErrorFilter implements ExceptionFilter {
     const res = host
       .switchToHttp()
       .getResponse<{ status(n: number): { json(b: unknown): void } }>();
-    if (err instanceof CoderoomError) {
-      res.status(HTTP_STATUS[err.code]).json({ ok: false, error: err.toApiError() });
+    const known = err instanceof CoderoomError ? err : unavailable(err);
+    if (known) {
+      res.status(HTTP_STATUS[known.code]).json({ ok: false, error: known.toApiError() });
       return;
     }
     if (err instanceof HttpException) {

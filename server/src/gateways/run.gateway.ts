@@ -20,6 +20,7 @@ import {
   type RunFeedEvent,
   type ServerToClientEvents,
 } from '@coderoom/contracts';
+import { unavailable } from '../services/unavailable.js';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 import { FeedBusRepository, type CoderoomServer } from '../repositories/feed-bus.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
@@ -207,6 +208,11 @@ export class RunGateway
 
   private toApiError(socket: CoderoomSocket, event: string, err: unknown): ApiError {
     if (err instanceof CoderoomError) return err.toApiError();
+    const outage = unavailable(err);
+    if (outage) {
+      this.logger.warn({ msg: `${event}: ${(err as Error).message}`, event, socketId: socket.id });
+      return outage.toApiError();
+    }
     this.metrics.error();
     this.logger.error({
       msg: `${event} failed`,

@@ -2,6 +2,9 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { Redis } from 'ioredis';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 
+/** Reconnection attempts a command waits through before it fails (~2 s with ioredis' backoff). */
+export const FAIL_FAST_RETRIES = 3;
+
 /**
  * Owns the gateway's Redis connections: one for commands, and the publish/subscribe pair the
  * socket.io Redis adapter needs (a subscribed connection can run nothing else).
@@ -21,7 +24,9 @@ export class RedisRepository implements OnApplicationShutdown {
 
   private connect(url: string, role: string): Redis {
     const client = new Redis(url, {
-      maxRetriesPerRequest: null,
+      // Commands fail within a few seconds while Redis is away (the client gets BUSY and
+      // retries) instead of piling up; the adapter's pair waits, as the adapter expects.
+      maxRetriesPerRequest: role === 'commands' ? FAIL_FAST_RETRIES : null,
       connectionName: `coderoom-gateway-${role}`,
     });
     client.on('error', (err: Error) => this.logger.warn(`redis (${role}): ${err.message}`));

@@ -25,6 +25,8 @@ export class RunRepository implements OnModuleInit, OnModuleDestroy {
   async onModuleInit(): Promise<void> {
     await this.db.ready();
     await this.runs.collection.createIndex({ ownerId: 1, createdAt: -1 });
+    // The worker's reconciler looks for old unfinished runs (worker/src/services/run-reaper).
+    await this.runs.collection.createIndex({ status: 1, createdAt: 1 });
     try {
       await this.runs.collection.createIndex({ expireAt: 1 }, { expireAfterSeconds: 0 });
     } catch (err) {

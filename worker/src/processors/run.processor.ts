@@ -1,4 +1,4 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import {
   Inject,
   Logger,
@@ -35,6 +35,15 @@ export class RunProcessor
 
   onApplicationBootstrap(): void {
     this.worker.concurrency = this.config.concurrency;
+  }
+
+  /**
+   * BullMQ's own errors (e.g. a job whose key vanished in a Redis restart cannot be moved to
+   * completed): logged, never fatal. The run itself was already finished and announced.
+   */
+  @OnWorkerEvent('error')
+  onWorkerError(err: Error): void {
+    this.logger.warn({ msg: `queue: ${err.message}` });
   }
 
   /**

@@ -6,6 +6,7 @@ import {
   type InterServerEvents,
   type OutputChunk,
   type RunFeedEvent,
+  type RunResult,
 } from '@coderoom/contracts';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 
@@ -40,6 +41,8 @@ export class RedisRepository implements OnApplicationShutdown {
   private readonly emitter: Emitter;
   private readonly cancelListeners = new Map<string, () => void>();
   private readonly inputListeners = new Map<string, () => void>();
+  /** The runs this process holds, re-marked with every heartbeat (Redis may have restarted). */
+  private readonly held = new Map<string, RunningEntry>();
 
   constructor(@Inject(WORKER_CONFIG) readonly config: WorkerConfig) {
     this.client = this.connect('commands');
@@ -99,8 +102,14 @@ export class RedisRepository implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * Says this process is alive, and marks again every run it holds: after a Redis restart
+   * (no persistence) the marks are gone, and the reconciler would take the runs for lost.
+   */
   async heartbeat(workerId: string, instance: string, ttlMs: number): Promise<void> {
-    await this.client.set(redisKeys.workerAlive(workerId), instance, 'PX', ttlMs);
+    const m = this.client.multi().set(redisKeys.workerAlive(workerId), instance, 'PX', ttlMs);
+    for (const [runId, entry] of this.held) m.hset(redisKeys.running, runId, JSON.stringify(entry));
+    await m.exec();
   }
 
   /** Tells gateways how many runs this worker takes at once (for queue backpressure). */
@@ -127,6 +136,7 @@ export class RedisRepository implements OnApplicationShutdown {
    * before the first periodic heartbeat, and a run must never look orphaned while we hold it.
    */
   async markRunning(runId: string, entry: RunningEntry, aliveTtlMs: number): Promise<void> {
+    this.held.set(runId, entry);
     await this.client
       .multi()
       .set(redisKeys.workerAlive(entry.workerId), entry.instance, 'PX', aliveTtlMs)
@@ -135,6 +145,7 @@ export class RedisRepository implements OnApplicationShutdown {
   }
 
   async unmarkRunning(runId: string): Promise<void> {
+    this.held.delete(runId);
     await this.client.hdel(redisKeys.running, runId);
   }
 
@@ -152,6 +163,32 @@ export class RedisRepository implements OnApplicationShutdown {
       this.client.exists(redisKeys.finished(runId)),
     ]);
     return finished === 1 || (status !== null && status !== 'queued');
+  }
+
+  /**
+   * Starts watching a run that looks lost, or says since when it has been watched (ms epoch):
+   * the reconciler ends a run only when it still looks lost one heartbeat later.
+   */
+  async suspectSince(runId: string, now: number): Promise<number> {
+    const key = redisKeys.suspect(runId);
+    const [[, set], [, since]] = (await this.client
+      .multi()
+      .set(key, now, 'PX', 10 * 60_000, 'NX')
+      .get(key)
+      .exec()) as [[null, string | null], [null, string]];
+    return set === 'OK' ? now : Number(since);
+  }
+
+  /** The result stored in the run's live state when it finished, or null. */
+  async storedResult(runId: string): Promise<RunResult | null> {
+    const json = await this.client.hget(redisKeys.state(runId), 'result');
+    return json === null ? null : (JSON.parse(json) as RunResult);
+  }
+
+  /** True for the one worker that may reconcile now (a lease for `ms`). */
+  async reconcileLease(instance: string, ms: number): Promise<boolean> {
+    const ok = await this.client.set(redisKeys.reconcileLease, instance, 'PX', ms, 'NX');
+    return ok === 'OK' || (await this.client.get(redisKeys.reconcileLease)) === instance;
   }
 
   /** The replay log as stored (for a run whose worker died: its output so far). */

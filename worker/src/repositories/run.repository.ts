@@ -88,6 +88,20 @@ export class RunRepository implements OnApplicationShutdown {
       .exec();
   }
 
+  /** Runs stored as queued or running that were created before `before` (oldest first). */
+  async unfinished(
+    before: Date,
+    limit: number,
+  ): Promise<{ _id: string; ownerId: string; status: string }[]> {
+    return this.runs
+      .find({ status: { $in: ['queued', 'running'] }, createdAt: { $lt: before } })
+      .sort({ createdAt: 1 })
+      .limit(limit)
+      .select({ _id: 1, ownerId: 1, status: 1 })
+      .lean<{ _id: string; ownerId: string; status: string }[]>()
+      .exec();
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await this.connection.close();
   }

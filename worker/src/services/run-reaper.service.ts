@@ -5,7 +5,9 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import type { RunResult } from '@coderoom/contracts';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { RUN_QUEUE, type RunJob, type RunResult } from '@coderoom/contracts';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 import { ALIVE_TTL_MS, RedisRepository } from '../repositories/redis.repository.js';
 import { RunFeedRepository } from '../repositories/run-feed.repository.js';
@@ -15,12 +17,31 @@ import { RunRepository } from '../repositories/run.repository.js';
 const HEARTBEAT_MS = 2000;
 /** How often every worker looks for runs whose worker died. */
 const REAP_MS = 4000;
+/** How often one worker (holding a lease) compares the stored unfinished runs with Redis. */
+const RECONCILE_MS = 5000;
+/** Runs younger than this are not reconciled (the gateway may be between its writes). */
+const RECONCILE_GRACE_MS = 10_000;
+/** A run that looks lost is ended only if it still does this much later (> one heartbeat). */
+const SUSPECT_MS = HEARTBEAT_MS * 2;
+/** Job states in which BullMQ still holds a run (anything else: completed, failed, gone). */
+const LIVE_JOB_STATES = new Set([
+  'waiting',
+  'prioritized',
+  'delayed',
+  'active',
+  'waiting-children',
+]);
 
 /**
- * Nothing stays `running` forever: each worker keeps a heartbeat in Redis, and every worker
- * periodically ends the runs of workers whose heartbeat expired (killed with SIGKILL, host
- * lost) as `SE`, with `run:finished` and the output they had produced. The finish guard makes
- * this safe against the (impossible) case of the worker still finishing the run itself.
+ * Nothing stays `queued` or `running` forever:
+ * - each worker keeps a heartbeat in Redis, and every worker periodically ends the runs of
+ *   workers whose heartbeat expired (killed with SIGKILL, host lost) as `SE`, with
+ *   `run:finished` and the output they had produced;
+ * - one worker at a time (a short lease) compares the runs MongoDB holds as unfinished with
+ *   Redis: a run that neither BullMQ nor any worker holds any more was lost (a Redis restart
+ *   without persistence, a gateway that died between its writes) and is ended as `SE`; a run
+ *   that finished in Redis while MongoDB was unreachable gets its stored copy written now.
+ * The finish guard (claimFinish) keeps `run:finished` to exactly one announcement.
  */
 @Injectable()
 export class RunReaperService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -32,6 +53,7 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
     private readonly redis: RedisRepository,
     private readonly feeds: RunFeedRepository,
     private readonly runs: RunRepository,
+    @InjectQueue(RUN_QUEUE) private readonly queue: Queue<RunJob>,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -45,6 +67,11 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
       setInterval(() => {
         this.reap().catch((err: Error) => this.logger.warn(`reaping failed: ${err.message}`));
       }, REAP_MS),
+      setInterval(() => {
+        this.reconcile().catch((err: Error) =>
+          this.logger.warn(`reconciling failed: ${err.message}`),
+        );
+      }, RECONCILE_MS),
     ];
   }
 
@@ -63,29 +90,77 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
     for (const [runId, entry] of await this.redis.running()) {
       if ((await this.redis.liveInstance(entry.workerId)) === entry.instance) continue;
       await this.redis.unmarkRunning(runId);
-      const feed = this.feeds.open(runId, entry.ownerId);
-      if (!(await feed.claimFinish())) continue;
-      const result: RunResult = {
-        verdict: 'SE',
-        exitCode: null,
-        signal: null,
-        timeMs: 0,
-        memoryKb: null,
-        truncated: false,
-      };
-      try {
-        await this.runs.finish(runId, result, await this.redis.replayLog(runId));
-      } catch (err) {
-        this.logger.error(`run ${runId}: cannot store result: ${(err as Error).message}`);
+      if (await this.endAsSystemError(runId, entry.ownerId, true)) {
+        reaped++;
+        this.logger.warn({
+          msg: `its worker ${entry.workerId} died; ended as SE`,
+          runId,
+          workerId: entry.workerId,
+        });
       }
-      await feed.finished(result);
-      reaped++;
-      this.logger.warn({
-        msg: `its worker ${entry.workerId} died; ended as SE`,
-        runId,
-        workerId: entry.workerId,
-      });
     }
     return reaped;
+  }
+
+  /**
+   * Compares the runs stored as unfinished with Redis (see the class comment); returns how
+   * many were ended as lost and how many stored copies were repaired.
+   */
+  async reconcile(): Promise<{ lost: number; repaired: number }> {
+    const counts = { lost: 0, repaired: 0 };
+    if (!(await this.redis.reconcileLease(this.config.instance, RECONCILE_MS * 2))) return counts;
+    const now = Date.now();
+    const candidates = await this.runs.unfinished(new Date(now - RECONCILE_GRACE_MS), 200);
+    const held = candidates.length ? await this.redis.running() : new Map();
+    for (const run of candidates) {
+      if (held.has(run._id)) continue; // a worker holds it (the reaper watches that worker)
+      if (LIVE_JOB_STATES.has(await this.queue.getJobState(run._id))) continue;
+      const stored = await this.redis.storedResult(run._id);
+      if (stored) {
+        // It finished while MongoDB was unreachable: write the stored copy now.
+        await this.runs.finish(run._id, stored, await this.redis.replayLog(run._id));
+        counts.repaired++;
+        this.logger.warn({ msg: 'stored the result MongoDB had missed', runId: run._id });
+        continue;
+      }
+      if (now - (await this.redis.suspectSince(run._id, now)) < SUSPECT_MS) continue;
+      // Whoever claimed the finish (if anyone) did not complete it in SUSPECT_MS: end it anyway.
+      await this.endAsSystemError(run._id, run.ownerId, false);
+      counts.lost++;
+      this.logger.warn({
+        msg: `no queue or worker holds this ${run.status} run any more (lost with Redis?); ended as SE`,
+        runId: run._id,
+        userId: run.ownerId,
+      });
+    }
+    return counts;
+  }
+
+  /**
+   * Ends a run nobody will finish as SE, keeping the output it had produced, and announces it.
+   * With `exclusive`, only if nobody else claimed its end; returns whether it was ended here.
+   */
+  private async endAsSystemError(
+    runId: string,
+    ownerId: string,
+    exclusive: boolean,
+  ): Promise<boolean> {
+    const feed = this.feeds.open(runId, ownerId);
+    if (!(await feed.claimFinish()) && exclusive) return false;
+    const result: RunResult = {
+      verdict: 'SE',
+      exitCode: null,
+      signal: null,
+      timeMs: 0,
+      memoryKb: null,
+      truncated: false,
+    };
+    try {
+      await this.runs.finish(runId, result, await this.redis.replayLog(runId));
+    } catch (err) {
+      this.logger.error(`run ${runId}: cannot store result: ${(err as Error).message}`);
+    }
+    await feed.finished(result);
+    return true;
   }
 }

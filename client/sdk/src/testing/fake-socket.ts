@@ -104,9 +104,12 @@ export class FakeSocket {
     this.fire('disconnect', reason);
   }
 
-  /** The server refuses the handshake (socket.io then stops retrying by itself). */
+  /**
+   * The server's middleware refuses the handshake: socket.io-client then destroys the socket
+   * and stops retrying by itself, whatever the reason (its CONNECT_ERROR packet handling).
+   */
   refuse(message: string, data?: unknown): void {
-    if (message === 'unauthorized') this.active = false;
+    this.active = false;
     this.fire('connect_error', Object.assign(new Error(message), { data }));
   }
 

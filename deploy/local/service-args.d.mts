@@ -1,0 +1,2 @@
+export declare function redisArgs(port: number, dir?: string): string[];
+export declare function ferretdbArgs(port: number, sqliteDir: string, stateDir: string): string[];
