@@ -241,7 +241,11 @@ const SERVER_EVENT_DOCS = {
     summary: 'A run changed status or moved in the queue.',
     description:
       'Sent to the watchers of a run when it is queued (with its place), moves up in the queue, ' +
-      'starts compiling and starts running. The end of a run is `run:finished`.',
+      'starts compiling and starts running. The end of a run is `run:finished`. ' +
+      '`position` is the place in the order in which workers will take the waiting runs. That ' +
+      "order is fair share: a run's priority is the number of runs its user (or its session, " +
+      'if larger) has queued or running, lower first, in arrival order among equals; so a run ' +
+      'admitted later may be placed ahead, and a position may also grow.',
     payload: runStatusEventSchema,
     examples: [
       {
