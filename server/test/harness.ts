@@ -74,7 +74,7 @@ export interface Stack {
   startWorker(i?: number): Promise<void>;
   /** Stops this stack's own Redis (`ownRedis`) and starts an empty one on the same port. */
   restartRedis(downMs?: number): Promise<void>;
-  /** Stops this stack's own FerretDB (`ownDatabase`) and starts it again on its data. */
+  /** Kills this stack's own FerretDB (`ownDatabase`) and starts it again on its data. */
   restartDatabase(downMs?: number): Promise<void>;
   redisUrl: string;
   mongoUri: string;
@@ -286,10 +286,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     launch('haproxy', '/usr/sbin/haproxy', { ...process.env }, ['-db', '-f', cfg]);
     url = `http://127.0.0.1:${lbPort}`;
   }
+  // Ready, not just alive: its stores answer and the run feed reaches it.
   const gatewayHealthy = (i: number) =>
-    until(`the gateway at ${urls[i]} to answer /health`, async () => {
+    until(`the gateway at ${urls[i]} to answer /ready`, async () => {
       if (gateways[i].exitCode !== null) throw new Fatal(`gateway ${i} exited during start-up`);
-      return (await fetch(`${urls[i]}/health`)).ok;
+      return (await fetch(`${urls[i]}/ready`)).ok;
     });
   const sockets: ClientSocket[] = [];
   const stack: Stack = {
@@ -327,7 +328,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     },
     async restartDatabase(downMs = 500) {
       if (!mongoProc) throw new Error('restartDatabase needs ownDatabase: true');
-      await exitOf(mongoProc, 'SIGTERM');
+      // A crash: FerretDB's graceful stop waits for its clients, which keep it serving.
+      await exitOf(mongoProc, 'SIGKILL');
       await new Promise((r) => setTimeout(r, downMs));
       await launchDatabase();
     },
@@ -414,6 +416,33 @@ function portOpen(port: number): Promise<boolean> {
     });
     c.once('error', () => resolve(false));
   });
+}
+
+/**
+ * Stops the Docker daemon as a restart would (SIGTERM; without live-restore its containers
+ * die) and resolves once it has exited. Whoever manages it starts it again: the stack of
+ * `npm test` respawns the dockerd it started, systemd's unit has Restart=always.
+ */
+export async function stopDocker(): Promise<void> {
+  const pid = Number(execFileSync('pidof', ['-s', 'dockerd']).toString().trim());
+  process.kill(pid, 'SIGTERM');
+  await until('dockerd to exit', () => !existsSync(`/proc/${pid}`), 60_000);
+}
+
+/** Resolves when the Docker daemon answers again (see stopDocker). */
+export async function dockerAnswers(ms = 60_000): Promise<void> {
+  await until(
+    'dockerd to be started again (by the stack of "npm test", or by systemd)',
+    () => {
+      try {
+        execFileSync('docker', ['info'], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    ms,
+  );
 }
 
 /**

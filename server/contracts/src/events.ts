@@ -61,4 +61,6 @@ export type RunFeedEvent =
 /** Events between nodes (socket.io server-side emits over the Redis adapter). */
 export interface InterServerEvents {
   'run:feed': (e: RunFeedEvent) => void;
+  /** A gateway's own check that feed messages reach it through Redis (its /ready). */
+  'feed:probe': (nonce: string) => void;
 }

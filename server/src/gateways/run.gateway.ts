@@ -67,10 +67,11 @@ export class RunGateway
   afterInit(server: CoderoomServer): void {
     this.server = server;
     server.use((socket, next) => {
-      if (this.draining) {
-        // Shutting down: refuse, so the client's retry lands on another node.
-        const err: ExtendedError = new Error('shutting down');
-        err.data = { code: 'BUSY', retryAfterMs: 1000 };
+      if (this.draining || !this.bus.started) {
+        // Shutting down: refuse, so the client's retry lands on another node. Starting (the
+        // run feed does not reach this node yet): a run started now could miss its first events.
+        const err: ExtendedError = new Error(this.draining ? 'shutting down' : 'starting');
+        err.data = { code: 'BUSY', retryAfterMs: this.draining ? 1000 : 250 };
         next(err);
         return;
       }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseRepository } from '../repositories/database.repository.js';
+import { FeedBusRepository } from '../repositories/feed-bus.repository.js';
 import { QueueRepository } from '../repositories/queue.repository.js';
 import { RedisRepository } from '../repositories/redis.repository.js';
 
@@ -9,6 +10,7 @@ export class HealthService {
     private readonly redis: RedisRepository,
     private readonly db: DatabaseRepository,
     private readonly queue: QueueRepository,
+    private readonly bus: FeedBusRepository,
   ) {}
 
   async checks(): Promise<Record<string, boolean>> {
@@ -17,6 +19,7 @@ export class HealthService {
       this.db.ping(),
       this.queue.ping(),
     ]);
-    return { redis, database, queue };
+    // feed: events published in Redis (by workers) reach this node's sockets.
+    return { redis, database, queue, feed: this.bus.healthy };
   }
 }
