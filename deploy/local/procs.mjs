@@ -127,9 +127,11 @@ export class Supervisor {
 
   /**
    * Starts a tracked process. Output: `logFile` (appended), `prefix` (lines prefixed on our
-   * stdout/stderr) or inherited.
+   * stdout/stderr) or inherited. With `respawn`, a process that exits while we are not stopping
+   * is started again (like systemd's Restart=always), instead of ending the stack.
    */
-  spawn(name, cmd, args, { kind, env, cwd, logFile, prefix } = {}) {
+  spawn(name, cmd, args, opts = {}) {
+    const { kind, env, cwd, logFile, prefix, respawn } = opts;
     if (this.stopping) throw new StackError(`not starting ${name}: stopping`);
     let stdio = ['ignore', 'inherit', 'inherit'];
     let fd = null;
@@ -147,7 +149,12 @@ export class Supervisor {
         if (p.done) return;
         Object.assign(p, { done: true, code, signal: sig });
         resolve(p);
-        if (kind !== 'task') setImmediate(() => this.stopping || this.onUnexpectedExit?.(p));
+        if (kind === 'task') return;
+        setImmediate(() => {
+          if (this.stopping) return;
+          if (respawn) return this.respawn(p, cmd, args, opts);
+          this.onUnexpectedExit?.(p);
+        });
       };
       child.on('close', finish); // after 'exit' and after its piped output is read
       child.on('error', (err) => {
@@ -168,6 +175,16 @@ export class Supervisor {
     this.procs.push(p);
     if (p.pid) this.save();
     return p;
+  }
+
+  /** Starts a `respawn` process again after it exited (waits 1 s: no busy loop). */
+  async respawn(p, cmd, args, opts) {
+    log(`${p.name} (pid ${p.pid}) exited (${p.signal ?? `code ${p.code}`}); starting it again`);
+    await sleep(1000);
+    if (this.stopping) return;
+    this.procs = this.procs.filter((q) => q !== p);
+    const again = this.spawn(p.name, cmd, args, opts);
+    log(`${p.name}: started again, pid ${again.pid}`);
   }
 
   /** Runs a one-shot command to completion; resolves to its exit code. */

@@ -34,6 +34,12 @@ export const LABEL_WORKER = 'coderoom.worker';
 export const TMPFS_INODES = 8192;
 /** Size of the sandbox's /dev/shm (its own tmpfs, also charged to the memory limit). */
 export const SHM_BYTES = 8 * 1024 * 1024;
+/**
+ * Host pids limit of a gVisor sandbox (the program itself has RLIMIT_NPROC). Debian's runsc
+ * (2022, ptrace platform) needs host threads per guest task: a fork bomb held to 64 processes
+ * inside used ~3100 host pids here, and 2048 killed the sandbox. See README "gVisor".
+ */
+const GVISOR_HOST_PIDS = 4096;
 
 /** The host's cgroup v1 hierarchies (one directory per controller). */
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -96,6 +102,7 @@ export class DockerRepository implements OnModuleInit {
   async create(spec: SandboxSpec): Promise<string> {
     const memory = spec.memoryMb * 1024 * 1024;
     const tmpfsBytes = spec.tmpfsMb * 1024 * 1024;
+    const gvisor = this.config.runtime === 'runsc';
     const cgroupParent = (await this.usePeakCgroups())
       ? `/${CGROUP_PARENT_DIR}/${randomUUID()}`
       : undefined;
@@ -104,7 +111,11 @@ export class DockerRepository implements OnModuleInit {
       Memory: memory,
       MemorySwap: memory, // no swap: an overrun is an OOM kill, reported as MLE
       NanoCpus: Math.round(spec.cpus * 1e9),
-      PidsLimit: spec.pids, // processes and threads: fork and thread bombs stop here
+      // Processes and threads: fork and thread bombs stop here. Under gVisor the program's
+      // processes live inside its user-space kernel: the host's pids limit counts that kernel's
+      // own threads (too low a limit kills the sandbox at start, exit 2), and RLIMIT_NPROC,
+      // which counts per uid inside the one sandbox, limits the program instead.
+      PidsLimit: gvisor ? GVISOR_HOST_PIDS : spec.pids,
       ReadonlyRootfs: true,
       // Memory-backed, per container, charged to its memory limit: filling them never touches
       // the host's disk. nr_inodes bounds the number of (empty) files.
@@ -129,6 +140,8 @@ export class DockerRepository implements OnModuleInit {
         { Name: 'nofile', Soft: 256, Hard: 256 },
         { Name: 'fsize', Soft: tmpfsBytes, Hard: tmpfsBytes },
         { Name: 'core', Soft: 0, Hard: 0 },
+        // Under runc nproc would count per host uid, across all sandboxes: only for gVisor.
+        ...(gvisor ? [{ Name: 'nproc', Soft: spec.pids, Hard: spec.pids }] : []),
       ],
       Runtime: this.config.runtime,
       AutoRemove: false,
