@@ -6,10 +6,10 @@
 // Needs REDIS_URL and MONGODB_URI: run it through `node deploy/local/stack.mjs bench`.
 import { spawn } from 'node:child_process';
 import { readdirSync, existsSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
+import { devToken, freePort, machine, pct, sleep, waitHttp } from './common.mjs';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
@@ -34,17 +34,6 @@ const HELLO = {
 const languages = readdirSync(join(REPO, 'sandbox/languages'))
   .filter((id) => existsSync(join(REPO, 'sandbox/languages', id, 'language.json')))
   .filter((id) => HELLO[id] && (!only || only.includes(id)));
-
-const freePort = () =>
-  new Promise((resolve) => {
-    import('node:net').then(({ createServer }) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = s.address();
-        s.close(() => resolve(port));
-      });
-    });
-  });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function startStack(warm, db) {
   const redis = new URL(process.env.REDIS_URL);
@@ -75,22 +64,9 @@ async function startStack(warm, db) {
     }),
   );
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${url}/health`)).ok) break;
-    } catch {
-      /* not yet */
-    }
-    await sleep(100);
-  }
+  await waitHttp(`${url}/health`);
   await sleep(1500); // let the worker finish booting
-  const { token } = await (
-    await fetch(`${url}/api/auth/dev-token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'bench', role: 'student' }),
-    })
-  ).json();
+  const token = await devToken(url, 'bench', 'student');
   const socket = io(url, { auth: { token }, transports: ['websocket'] });
   await new Promise((r) => socket.once('connect', r));
   return {
@@ -132,10 +108,6 @@ function timedRun(socket, language, source) {
   });
 }
 
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 const f = (ms) => `${ms.toFixed(0)}`;
 
 async function latency(stack, language) {
@@ -176,9 +148,7 @@ async function throughput(stack, concurrency) {
 }
 
 console.log(`# Coderoom end-to-end benchmark, ${new Date().toISOString().slice(0, 10)}`);
-console.log(
-  `# machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${RUNS} runs per cell after 3 warm-up runs`,
-);
+console.log(`# machine: ${machine()}; ${RUNS} runs per cell after 3 warm-up runs`);
 console.log('');
 console.log(
   '| language | warm first output med / p95 (ms) | warm finished med / p95 | cold first output med / p95 | cold finished med / p95 | first-output speed-up |',

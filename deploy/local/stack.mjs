@@ -27,6 +27,11 @@ if (!['start', 'cluster', 'test', 'infra', 'bench'].includes(mode)) {
   console.error(USAGE);
   process.exit(2);
 }
+const bench = process.env.BENCH || 'latency';
+if (mode === 'bench' && !['latency', 'load'].includes(bench)) {
+  console.error(`BENCH=${bench}: use BENCH=latency (the default) or BENCH=load`);
+  process.exit(2);
+}
 
 // `test` gets its own lock and a fresh data directory, so it can run beside `start`.
 // `test` and `bench` get their own lock and a fresh data directory, so they can run beside `start`.
@@ -171,9 +176,12 @@ async function runTests(env) {
   return jest !== 0 ? jest : check !== 0 ? 1 : 0;
 }
 
-/** Benchmarks (deploy/bench) against the local services; prints Markdown tables. */
+/**
+ * Benchmarks (deploy/bench) against the local services; prints Markdown tables. BENCH picks one:
+ * `latency` (default, latency.mjs) or `load` (load.mjs, issue 4).
+ */
 async function runBench(env) {
-  return sup.run('bench', process.execPath, [path.join(REPO, 'deploy/bench/latency.mjs')], {
+  return sup.run('bench', process.execPath, [path.join(REPO, `deploy/bench/${bench}.mjs`)], {
     cwd: REPO,
     env,
   });
