@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, readFile, readdir, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,6 +29,12 @@ export interface SandboxIo {
 export const SANDBOX_UID = 10001;
 export const LABEL_RUN = 'coderoom.run';
 export const LABEL_WORKER = 'coderoom.worker';
+/**
+ * Which deployment (its Redis, database included) a sandbox belongs to: several deployments
+ * (a dev stack, the tests) may share one Docker engine, and only the workers of the same one
+ * know whether its owner is alive.
+ */
+export const LABEL_SCOPE = 'coderoom.scope';
 
 /** Inodes per tmpfs: empty files cost no blocks, so `size=` alone does not bound their number. */
 export const TMPFS_INODES = 8192;
@@ -72,8 +78,12 @@ export class DockerRepository implements OnModuleInit {
   /** Container id -> its parent cgroup (e.g. `/coderoom/<uuid>`). */
   private readonly parents = new Map<string, string>();
 
+  /** This deployment's LABEL_SCOPE value: a hash of its Redis URL (no secret in a label). */
+  private readonly scope: string;
+
   constructor(@Inject(WORKER_CONFIG) private readonly config: WorkerConfig) {
     this.docker = new Docker({ socketPath: config.dockerSocket });
+    this.scope = createHash('sha256').update(config.redisUrl).digest('hex').slice(0, 16);
   }
 
   async onModuleInit(): Promise<void> {
@@ -151,7 +161,7 @@ export class DockerRepository implements OnModuleInit {
       User: `${SANDBOX_UID}:${SANDBOX_UID}`,
       WorkingDir: '/box',
       Env: [], // nothing of ours: the program can read its own environment (/proc/1/environ)
-      Labels: spec.labels,
+      Labels: { ...spec.labels, [LABEL_SCOPE]: this.scope },
       NetworkDisabled: true,
       AttachStdin: true,
       AttachStdout: true,
@@ -272,10 +282,24 @@ export class DockerRepository implements OnModuleInit {
   }
 
   /** Removes every sandbox carrying `label` (e.g. those of a previous crash of this worker). */
-  async removeLabelled(label: string): Promise<number> {
-    const list = await this.docker.listContainers({ all: true, filters: { label: [label] } });
+  async removeLabelled(...labels: string[]): Promise<number> {
+    const list = await this.docker.listContainers({ all: true, filters: { label: labels } });
     await Promise.all(list.map((c) => this.remove(c.Id)));
     return list.length;
+  }
+
+  /** `removeLabelled` for one worker's sandboxes of this deployment only. */
+  removeOwnedBy(workerId: string): Promise<number> {
+    return this.removeLabelled(`${LABEL_WORKER}=${workerId}`, `${LABEL_SCOPE}=${this.scope}`);
+  }
+
+  /** The WORKER_IDs that own sandboxes of this deployment on this engine (running or not). */
+  async sandboxOwners(): Promise<Set<string>> {
+    const list = await this.docker.listContainers({
+      all: true,
+      filters: { label: [LABEL_WORKER, `${LABEL_SCOPE}=${this.scope}`] },
+    });
+    return new Set(list.map((c) => c.Labels[LABEL_WORKER]).filter(Boolean));
   }
 
   /** Per-sandbox parent cgroups: only where we can read and remove them (see CGROUP_PARENT_DIR). */

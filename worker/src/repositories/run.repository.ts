@@ -92,13 +92,21 @@ export class RunRepository implements OnApplicationShutdown {
   async unfinished(
     before: Date,
     limit: number,
-  ): Promise<{ _id: string; ownerId: string; status: string }[]> {
+  ): Promise<{ _id: string; ownerId?: string; status: string }[]> {
     return this.runs
-      .find({ status: { $in: ['queued', 'running'] }, createdAt: { $lt: before } })
+      .find({
+        status: { $in: ['queued', 'running'] },
+        // A document the worker created first (the gateway's write has not landed, or never
+        // will) has no createdAt: its start time says how old it is.
+        $or: [
+          { createdAt: { $lt: before } },
+          { createdAt: { $exists: false }, startedAt: { $lt: before } },
+        ],
+      })
       .sort({ createdAt: 1 })
       .limit(limit)
       .select({ _id: 1, ownerId: 1, status: 1 })
-      .lean<{ _id: string; ownerId: string; status: string }[]>()
+      .lean<{ _id: string; ownerId?: string; status: string }[]>()
       .exec();
   }
 

@@ -9,6 +9,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { RUN_QUEUE, type RunJob, type RunResult } from '@coderoom/contracts';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
+import { DockerRepository } from '../repositories/docker.repository.js';
 import { ALIVE_TTL_MS, RedisRepository } from '../repositories/redis.repository.js';
 import { RunFeedRepository } from '../repositories/run-feed.repository.js';
 import { RunRepository } from '../repositories/run.repository.js';
@@ -23,6 +24,8 @@ const RECONCILE_MS = 5000;
 const RECONCILE_GRACE_MS = 10_000;
 /** A run that looks lost is ended only if it still does this much later (> one heartbeat). */
 const SUSPECT_MS = HEARTBEAT_MS * 2;
+/** How often each worker looks for sandboxes of dead workers on its Docker engine. */
+const ORPHAN_SWEEP_MS = 15_000;
 /** Job states in which BullMQ still holds a run (anything else: completed, failed, gone). */
 const LIVE_JOB_STATES = new Set([
   'waiting',
@@ -47,12 +50,15 @@ const LIVE_JOB_STATES = new Set([
 export class RunReaperService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(RunReaperService.name);
   private timers: NodeJS.Timeout[] = [];
+  /** Worker ids seen owning sandboxes without a heartbeat on the last orphan sweep. */
+  private readonly goneWorkers = new Set<string>();
 
   constructor(
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
     private readonly redis: RedisRepository,
     private readonly feeds: RunFeedRepository,
     private readonly runs: RunRepository,
+    private readonly docker: DockerRepository,
     @InjectQueue(RUN_QUEUE) private readonly queue: Queue<RunJob>,
   ) {}
 
@@ -67,6 +73,11 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
       setInterval(() => {
         this.reap().catch((err: Error) => this.logger.warn(`reaping failed: ${err.message}`));
       }, REAP_MS),
+      setInterval(() => {
+        this.sweepOrphans().catch((err: Error) =>
+          this.logger.warn(`orphan sweep failed: ${err.message}`),
+        );
+      }, ORPHAN_SWEEP_MS),
       setInterval(() => {
         this.reconcile().catch((err: Error) =>
           this.logger.warn(`reconciling failed: ${err.message}`),
@@ -103,6 +114,33 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /**
+   * Removes the sandboxes of workers that are gone (their heartbeat absent on two sweeps in a
+   * row, so a Redis restart, which drops every heartbeat for a moment, removes nothing). This
+   * is what cleans up after a worker that died and came back under another WORKER_ID (the
+   * default, hostname-pid, changes with every start); the same id is cleaned at its boot.
+   */
+  async sweepOrphans(): Promise<number> {
+    let removed = 0;
+    const owners = await this.docker.sandboxOwners();
+    for (const id of [...this.goneWorkers]) if (!owners.has(id)) this.goneWorkers.delete(id);
+    for (const id of owners) {
+      if (id === this.config.workerId || (await this.redis.liveInstance(id)) !== null) {
+        this.goneWorkers.delete(id);
+        continue;
+      }
+      if (!this.goneWorkers.has(id)) {
+        this.goneWorkers.add(id); // first sighting: look again next sweep
+        continue;
+      }
+      const n = await this.docker.removeOwnedBy(id);
+      this.goneWorkers.delete(id);
+      removed += n;
+      if (n > 0) this.logger.warn({ msg: `removed ${n} sandbox(es) of gone worker ${id}` });
+    }
+    return removed;
+  }
+
+  /**
    * Compares the runs stored as unfinished with Redis (see the class comment); returns how
    * many were ended as lost and how many stored copies were repaired.
    */
@@ -125,7 +163,7 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
       }
       if (now - (await this.redis.suspectSince(run._id, now)) < SUSPECT_MS) continue;
       // Whoever claimed the finish (if anyone) did not complete it in SUSPECT_MS: end it anyway.
-      await this.endAsSystemError(run._id, run.ownerId, false);
+      await this.endAsSystemError(run._id, run.ownerId ?? '', false);
       counts.lost++;
       this.logger.warn({
         msg: `no queue or worker holds this ${run.status} run any more (lost with Redis?); ended as SE`,
