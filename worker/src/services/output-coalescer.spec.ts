@@ -52,6 +52,23 @@ describe('OutputCoalescer', () => {
     expect(flushed).toHaveLength(2);
   });
 
+  it('sends a first line as soon as its end arrives, without waiting the moment out', () => {
+    const c = make();
+    c.push('stdout', Buffer.from('hi'));
+    expect(flushed).toEqual([]);
+    c.push('stdout', Buffer.from('\n'));
+    expect(flushed).toEqual([[{ stream: 'stdout', data: 'hi\n' }]]);
+    // Within the merge window a complete line still waits for the window.
+    c.push('stdout', Buffer.from('more'));
+    c.push('stdout', Buffer.from('\n'));
+    expect(flushed).toHaveLength(1);
+    jest.advanceTimersByTime(20);
+    expect(flushed).toEqual([
+      [{ stream: 'stdout', data: 'hi\n' }],
+      [{ stream: 'stdout', data: 'more\n' }],
+    ]);
+  });
+
   it('keeps the order of interleaved streams', () => {
     const c = make();
     c.push('stdout', Buffer.from('1'));

@@ -24,6 +24,8 @@ export class OutputCoalescer {
   private pending: OutputPart[] = [];
   private pendingSize = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** The timer only waits for the end of a first line (leading edge), not for the merge window. */
+  private lineWait = false;
   /** When the last flush happened (ms, performance clock); output after a quiet spell goes at once. */
   private lastFlushAt = -Infinity;
   private readonly decoders = new Map<OutputStream, StringDecoder>();
@@ -67,6 +69,7 @@ export class OutputCoalescer {
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.lineWait = false;
     if (this.pending.length === 0) return;
     const parts = this.pending;
     this.pending = [];
@@ -97,15 +100,20 @@ export class OutputCoalescer {
       }
       if (this.pendingSize >= this.opts.maxChunk) this.flush();
     }
-    if (this.pending.length > 0 && !this.timer) {
-      // Leading edge: the first output after a quiet spell is sent at once (the user is waiting
-      // for it); what follows within flushMs is merged into one chunk.
-      const wait = this.lastFlushAt + this.opts.flushMs - performance.now();
-      const endsLine = this.pending[this.pending.length - 1].data.endsWith('\n');
-      if (wait <= 0 && endsLine) this.flush();
-      // A partial line (print() writes text and newline separately) waits a moment for its end.
-      else this.timer = setTimeout(() => this.flush(), Math.max(wait, PARTIAL_LINE_MS));
+    if (this.pending.length === 0) return;
+    const endsLine = this.pending[this.pending.length - 1].data.endsWith('\n');
+    if (this.timer) {
+      // The end of the first line arrived: it goes now, not when the wait is over.
+      if (this.lineWait && endsLine) this.flush();
+      return;
     }
+    // Leading edge: the first output after a quiet spell is sent at once (the user is waiting
+    // for it); what follows within flushMs is merged into one chunk.
+    const wait = this.lastFlushAt + this.opts.flushMs - performance.now();
+    if (wait <= 0 && endsLine) return this.flush();
+    // A partial line (print() writes text and newline separately) waits a moment for its end.
+    this.lineWait = wait <= 0;
+    this.timer = setTimeout(() => this.flush(), Math.max(wait, PARTIAL_LINE_MS));
   }
 }
 
