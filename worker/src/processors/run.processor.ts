@@ -10,7 +10,6 @@ import { RUN_QUEUE, type RunJob } from '@coderoom/contracts';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { RedisRepository } from '../repositories/redis.repository.js';
-import { RunFeedRepository } from '../repositories/run-feed.repository.js';
 import { RunExecutionService } from '../services/run-execution.service.js';
 
 /** Consumes the run queue; each job is one run, executed by RunExecutionService. */
@@ -26,7 +25,6 @@ export class RunProcessor
   constructor(
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
     private readonly execution: RunExecutionService,
-    private readonly feeds: RunFeedRepository,
     private readonly metrics: MetricsRepository,
     private readonly redis: RedisRepository,
   ) {
@@ -56,15 +54,19 @@ export class RunProcessor
   }
 
   async process(job: Job<RunJob>): Promise<{ verdict: string }> {
-    if (await this.feeds.alreadyTaken(job.data.runId)) {
-      this.logger.warn(`run ${job.data.runId} was already taken by a worker; not running it again`);
-      return { verdict: 'skipped' };
-    }
     this.metrics.runStarted(Date.now() - job.timestamp);
     const tookAt = Date.now();
     let verdict = 'SE';
     try {
       const result = await this.execution.execute(job.data);
+      if (!result) {
+        verdict = 'skipped';
+        this.logger.warn(
+          `run ${job.data.runId} was already taken by a worker; not running it again`,
+        );
+        this.metrics.runFinished(job.data.language, verdict, 0);
+        return { verdict };
+      }
       verdict = result.verdict;
       this.logger.log({
         msg: `run ${result.verdict} in ${result.timeMs} ms`,

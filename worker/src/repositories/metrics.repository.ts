@@ -43,6 +43,11 @@ export class MetricsRepository {
     help: 'Pre-started sandbox containers ready on this worker (0: no warm pool)',
     registers: [this.registry],
   });
+  readonly pendingRemovals = new Gauge({
+    name: 'coderoom_sandbox_removals_pending',
+    help: 'Used sandboxes waiting to be removed, or being removed, after their run ended',
+    registers: [this.registry],
+  });
   private readonly errors = new Counter({
     name: 'coderoom_worker_errors_total',
     help: 'Engine failures (runs ended as SE) and failed background work',

@@ -19,6 +19,38 @@ redis.call('SET', KEYS[1], string.format('%.0f', v), 'EX', 86400)
 return 1
 `;
 
+/**
+ * The worker's checks before it starts a run, in one round trip. KEYS: the run's state,
+ * finished guard and cancel flag.
+ */
+const PRE_RUN = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'taken' end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status and status ~= 'queued' then return 'taken' end
+if redis.call('EXISTS', KEYS[3]) == 1 then return 'cancelled' end
+return 'ok'
+`;
+
+/**
+ * The end of a run, atomically: claim the finished guard, store the result, free the run's
+ * fair-share slots (the owner's and the session's, as `releaseRunSlots` in contracts does),
+ * publish run:finished. KEYS: finished guard, state, owner's active set. ARGV: claimer token,
+ * TTL (s), result JSON, run id, channel, message.
+ */
+const FINISH = `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return 'already' end
+if holder then return 'lost' end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('HSET', KEYS[2], 'status', 'finished', 'result', ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[4])
+local session = redis.call('HGET', KEYS[2], 'sessionSlots')
+if session then redis.call('ZREM', session, ARGV[4]) end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 'claimed'
+`;
+
 /** How long a worker counts as alive after its last heartbeat. */
 export const ALIVE_TTL_MS = 8000;
 
@@ -41,6 +73,8 @@ export class RedisRepository implements OnApplicationShutdown {
   private readonly emitter: Emitter;
   private readonly cancelListeners = new Map<string, () => void>();
   private readonly inputListeners = new Map<string, () => void>();
+  /** Lua scripts defined on the command connection so far (see `script`). */
+  private readonly scripts = new Set<string>();
   /** The runs this process holds, re-marked with every heartbeat (Redis may have restarted). */
   private readonly held = new Map<string, RunningEntry>();
 
@@ -88,10 +122,6 @@ export class RedisRepository implements OnApplicationShutdown {
   async readInput(runId: string, from: number): Promise<{ data: string; eof: boolean }[]> {
     const raw = await this.client.lrange(redisKeys.stdin(runId), from, -1);
     return raw.map((r) => JSON.parse(r) as { data: string; eof: boolean });
-  }
-
-  async cancelRequested(runId: string): Promise<boolean> {
-    return (await this.client.exists(redisKeys.cancel(runId))) === 1;
   }
 
   async ping(): Promise<boolean> {
@@ -156,15 +186,6 @@ export class RedisRepository implements OnApplicationShutdown {
     );
   }
 
-  /** True once a worker took the run (status past queued) or it ended: never execute it twice. */
-  async alreadyTaken(runId: string): Promise<boolean> {
-    const [status, finished] = await Promise.all([
-      this.client.hget(redisKeys.state(runId), 'status'),
-      this.client.exists(redisKeys.finished(runId)),
-    ]);
-    return finished === 1 || (status !== null && status !== 'queued');
-  }
-
   /**
    * Starts watching a run that looks lost, or says since when it has been watched (ms epoch):
    * the reconciler ends a run only when it still looks lost one heartbeat later.
@@ -189,6 +210,72 @@ export class RedisRepository implements OnApplicationShutdown {
   async reconcileLease(instance: string, ms: number): Promise<boolean> {
     const ok = await this.client.set(redisKeys.reconcileLease, instance, 'PX', ms, 'NX');
     return ok === 'OK' || (await this.client.get(redisKeys.reconcileLease)) === instance;
+  }
+
+  /**
+   * Before a run, in one round trip (a script): 'taken' once a worker took it (status past
+   * queued) or it ended (never execute a run twice), 'cancelled' when a cancel came while it
+   * waited, else 'ok'.
+   */
+  async preRunCheck(runId: string): Promise<'ok' | 'taken' | 'cancelled'> {
+    const keys = [redisKeys.state(runId), redisKeys.finished(runId), redisKeys.cancel(runId)];
+    return (await this.script('coderoomPreRun', PRE_RUN, keys, [])) as 'ok' | 'taken' | 'cancelled';
+  }
+
+  /**
+   * Ends a run in one atomic step (a script): claims the `finished` guard shared with the
+   * gateway's cancel path and the reaper, stores the result in the live state, frees the run's
+   * fair-share slots and publishes `run:finished`. Safe to repeat: `token` names the claimer, so
+   * a retry after a lost reply neither announces twice nor mistakes its own claim for another's.
+   * Sent on the command connection, so it follows every chunk published before it.
+   * @returns 'claimed' (announced now), 'already' (by an earlier call with this token), or
+   *   'lost' (someone else ended the run)
+   */
+  async finishRun(
+    runId: string,
+    ownerId: string,
+    result: RunResult,
+    token: string,
+    ttlSeconds: number,
+  ): Promise<'claimed' | 'already' | 'lost'> {
+    const [channel, message] = this.feedMessage({
+      kind: 'run:finished',
+      event: { runId, ...result },
+    });
+    const keys = [redisKeys.finished(runId), redisKeys.state(runId), redisKeys.active(ownerId)];
+    const args = [token, ttlSeconds, JSON.stringify(result), runId, channel, message];
+    return (await this.script('coderoomFinish', FINISH, keys, args)) as
+      'claimed' | 'already' | 'lost';
+  }
+
+  /** Runs a Lua script by its SHA (EVALSHA; ioredis loads it on first use or after a restart). */
+  private script(
+    name: string,
+    lua: string,
+    keys: string[],
+    args: (string | number)[],
+  ): Promise<unknown> {
+    if (!this.scripts.has(name)) {
+      this.client.defineCommand(name, { numberOfKeys: keys.length, lua });
+      this.scripts.add(name);
+    }
+    const commands = this.client as unknown as Record<
+      string,
+      (...a: (string | number)[]) => Promise<unknown>
+    >;
+    return commands[name](...keys, ...args);
+  }
+
+  /** The channel and message the emitter publishes for a feed event (for a script to publish). */
+  private feedMessage(e: RunFeedEvent): [string, string] {
+    let out: [string, string] | null = null;
+    const capture = {
+      publish: (channel: string, message: string) => void (out = [channel, message]),
+    };
+    const event: keyof InterServerEvents = 'run:feed';
+    new Emitter(capture).serverSideEmit(event, e);
+    if (!out) throw new Error('the emitter published nothing');
+    return out;
   }
 
   /** The replay log as stored (for a run whose worker died: its output so far). */

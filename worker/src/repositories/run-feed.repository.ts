@@ -75,6 +75,16 @@ export class RunFeedWriter {
     return ok === 'OK';
   }
 
+  /**
+   * Claims the end and announces it in one atomic round trip (RedisRepository.finishRun); false
+   * when someone else (a cancel, the reaper) ended the run first. Sent after every chunk and
+   * status of this run (one connection), so `run:finished` is always its last event.
+   */
+  async finish(result: RunResult, claimer: string): Promise<boolean> {
+    const r = await this.redis.finishRun(this.runId, this.ownerId, result, claimer, this.ttl);
+    return r !== 'lost';
+  }
+
   async finished(result: RunResult): Promise<void> {
     await this.flushed();
     await this.redis.client
@@ -114,10 +124,6 @@ export class RunFeedRepository {
     return this.redis.onCancel(runId, listener);
   }
 
-  cancelRequested(runId: string): Promise<boolean> {
-    return this.redis.cancelRequested(runId);
-  }
-
   onInput(runId: string, listener: () => void): () => void {
     return this.redis.onInput(runId, listener);
   }
@@ -134,7 +140,8 @@ export class RunFeedRepository {
     return this.redis.unmarkRunning(runId);
   }
 
-  alreadyTaken(runId: string): Promise<boolean> {
-    return this.redis.alreadyTaken(runId);
+  /** One round trip before a run: 'taken' (never run it twice), 'cancelled', or 'ok'. */
+  preRunCheck(runId: string): Promise<'ok' | 'taken' | 'cancelled'> {
+    return this.redis.preRunCheck(runId);
   }
 }

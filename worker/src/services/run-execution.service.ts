@@ -20,11 +20,19 @@ import { judge, type RunOutcome } from './verdict.js';
 
 /** How long after exit we wait for Docker to deliver the last output bytes. */
 const DRAIN_MS = 2000;
+/**
+ * How long Docker may take to report the exit after a kill, or to answer the inspect after the
+ * exit. Past it the run ends as SE and the janitor keeps trying to remove the sandbox.
+ */
+const ENGINE_GRACE_MS = 5000;
+/** How long the end of a run is retried while Redis refuses it (then the reconciler ends it). */
+const FINISH_RETRY_MS = 60_000;
 
 /**
  * Runs one program in one fresh sandbox: queued -> (compiling) -> running -> finished.
- * Every overrun becomes a verdict, the container is removed in `finally`, and `run:finished`
- * is announced exactly once whatever happens (SE when the engine itself failed).
+ * Every overrun becomes a verdict, and `run:finished` is announced exactly once whatever happens
+ * (SE when the engine itself failed), as soon as the program has exited and its output drained;
+ * the used sandbox is then handed to the janitor for removal (in `finally`).
  */
 @Injectable()
 export class RunExecutionService {
@@ -41,7 +49,8 @@ export class RunExecutionService {
     private readonly pool: WarmPoolService,
   ) {}
 
-  async execute(job: RunJob): Promise<RunResult> {
+  /** The run's result, or null when another worker took it already (it must never run twice). */
+  async execute(job: RunJob): Promise<RunResult | null> {
     const lifecycle = new RunLifecycle(job.runId);
     const feed = this.feeds.open(job.runId, job.ownerId);
     const outcome: RunOutcome = {
@@ -53,32 +62,52 @@ export class RunExecutionService {
     };
     let containerId: string | null = null;
     let timer: NodeJS.Timeout | null = null;
+    let killDeadline: NodeJS.Timeout | null = null;
     let runStartedAt = 0;
     let runEndedAt = 0;
     let coalescer: OutputCoalescer | null = null;
-    let marked = false;
+    let marked: Promise<void> | null = null;
+    let started: Promise<void> | null = null;
     let stopInput = (): void => undefined;
+
+    // Rejects ENGINE_GRACE_MS after the first kill: Docker failed to stop the sandbox.
+    let giveUp!: (err: Error) => void;
+    const stuck = new Promise<never>((_, reject) => (giveUp = reject));
+    stuck.catch(() => undefined);
 
     // The first reason wins (a cancel stays a cancel even if the clock runs out meanwhile), but
     // every call kills: a reason recorded before the container existed must not stop the kill.
     const kill = (reason: NonNullable<RunOutcome['killedFor']>): void => {
       outcome.killedFor ??= reason;
-      if (containerId) void this.docker.kill(containerId);
+      if (!containerId) return;
+      void this.docker.kill(containerId);
+      killDeadline ??= setTimeout(
+        () => giveUp(new SandboxStuck(`no exit ${ENGINE_GRACE_MS} ms after the kill`)),
+        ENGINE_GRACE_MS,
+      );
     };
+    // Listening before the check below: a cancel published in between is not missed.
     const stopListening = this.feeds.onCancel(job.runId, () => kill('CANCELLED'));
 
     try {
-      try {
-        if (await this.feeds.cancelRequested(job.runId)) {
-          outcome.killedFor = 'CANCELLED';
-          return await this.finish(feed, lifecycle, outcome, 0, false);
-        }
-        await this.feeds.markRunning(job.runId, {
+      const check = await this.feeds.preRunCheck(job.runId);
+      if (check === 'taken') return null;
+      if (check === 'cancelled') {
+        outcome.killedFor = 'CANCELLED';
+        return await this.finish(feed, lifecycle, outcome, 0, false, null);
+      }
+      // Not awaited: the mark (our claim should this worker die) travels while the sandbox
+      // starts; a failed one is repeated by the heartbeat.
+      marked = this.feeds
+        .markRunning(job.runId, {
           workerId: this.config.workerId,
           instance: this.config.instance,
           ownerId: job.ownerId,
-        });
-        marked = true;
+        })
+        .catch((err: Error) =>
+          this.logger.warn(`run ${job.runId}: cannot mark it: ${err.message}`),
+        );
+      try {
         await this.janitor.ready;
         const language = this.languages.get(job.language);
         if (!language) throw new Error(`language ${job.language} is not installed on this worker`);
@@ -132,7 +161,9 @@ export class RunExecutionService {
           // A header after the program already ended (a broken runner) changes nothing.
           if (runEndedAt || lifecycle.status === 'finished') return;
           outcome.compileExit = compileExit;
-          if (compileExit === 0) startRunPhase();
+          if (!language.compile)
+            runStartedAt = performance.now(); // the program starts now
+          else if (compileExit === 0) startRunPhase();
         });
 
         if (!warm) {
@@ -141,33 +172,39 @@ export class RunExecutionService {
         }
         if (outcome.killedFor) kill(outcome.killedFor); // cancelled while starting
         const startedAt = new Date();
-        void this.runs.markStarted(job.runId, startedAt).catch((err: Error) => {
-          this.logger.warn(`run ${job.runId}: cannot record start: ${err.message}`);
-        });
-        if (language.compile) {
-          feed.status(lifecycle.to('compiling'), startedAt);
-          timer = setTimeout(() => kill('COMPILE_TIMEOUT'), limits.compileWallMs);
-        } else {
-          // Re-armed when the runner reports; until then this bounds a runner that never does.
-          timer = setTimeout(() => kill('TLE'), limits.wallMs);
-        }
+        // The program first; the clocks start with it, the bookkeeping follows.
         io.write(encodeRunnerInput(language.compile, language.run, job.files));
         if (job.stdin) io.write(job.stdin);
         if (job.interactive) stopInput = this.pumpInput(job.runId, io);
         else io.closeStdin();
+        if (language.compile) {
+          feed.status(lifecycle.to('compiling'), startedAt);
+          timer = setTimeout(() => kill('COMPILE_TIMEOUT'), limits.compileWallMs);
+        } else {
+          startRunPhase();
+        }
+        started = this.runs.markStarted(job.runId, startedAt).catch((err: Error) => {
+          this.logger.warn(`run ${job.runId}: cannot record start: ${err.message}`);
+        });
 
-        outcome.exitCode = await exited;
+        outcome.exitCode = await Promise.race([exited, stuck]);
         runEndedAt = performance.now();
         if (timer) clearTimeout(timer);
         await Promise.race([io.ended, sleep(DRAIN_MS)]);
-        outcome.oomKilled = await this.docker.oomKilled(containerId);
-        outcome.memoryKb = await this.docker.peakMemoryKb(containerId);
+        // What the verdict needs (OOM state) and the peak memory, at once.
+        const [oomKilled, memoryKb] = await Promise.all([
+          withDeadline(this.docker.oomKilled(containerId), ENGINE_GRACE_MS),
+          this.docker.peakMemoryKb(containerId),
+        ]);
+        outcome.oomKilled = oomKilled;
+        outcome.memoryKb = memoryKb;
         outcome.protocolError = parser.error !== null;
         if (parser.error) this.logger.error(`run ${job.runId}: ${parser.error}`);
         if (outcome.killedFor === 'COMPILE_TIMEOUT') {
           out.push('compile', Buffer.from(`\ncompilation exceeded ${limits.compileWallMs} ms\n`));
         }
       } catch (err) {
+        if (err instanceof SandboxStuck) outcome.exitUnknown = true;
         if (!(err instanceof CancelledBeforeStart)) {
           // An engine failure (Docker, image, protocol) is the system's fault: verdict SE.
           outcome.protocolError = true;
@@ -180,25 +217,29 @@ export class RunExecutionService {
         }
       }
       if (timer) clearTimeout(timer);
+      if (killDeadline) clearTimeout(killDeadline);
       coalescer?.end();
       const timeMs =
         runStartedAt && runEndedAt ? Math.max(0, Math.round(runEndedAt - runStartedAt)) : 0;
-      return await this.finish(feed, lifecycle, outcome, timeMs, coalescer?.truncated ?? false);
+      return await this.finish(
+        feed,
+        lifecycle,
+        outcome,
+        timeMs,
+        coalescer?.truncated ?? false,
+        started,
+      );
     } finally {
-      // After the result is out: removal takes ~100 ms nobody should wait for.
       if (timer) clearTimeout(timer);
+      if (killDeadline) clearTimeout(killDeadline);
       stopListening();
       stopInput();
+      // After the result is out: removal takes tens of ms nobody should wait for.
+      if (containerId) this.janitor.dispose(containerId);
       if (marked) {
+        await marked;
         await this.feeds.unmarkRunning(job.runId).catch((err: Error) => {
           this.logger.warn(`run ${job.runId}: cannot clear its running mark: ${err.message}`);
-        });
-      }
-      if (containerId) {
-        await this.docker.remove(containerId).catch((err: Error) => {
-          this.logger.error(
-            `run ${job.runId}: cannot remove container ${containerId}: ${err.message}`,
-          );
         });
       }
     }
@@ -270,12 +311,19 @@ export class RunExecutionService {
     io.onStderr((data) => out.push('stderr', data));
   }
 
+  /**
+   * Announces the end (claim, live state, slot, `run:finished`: one atomic round trip, after
+   * every chunk of the run), then stores it in MongoDB. Redis errors are retried with the same
+   * claim, so an end that was claimed is always announced (or, past FINISH_RETRY_MS, left to the
+   * reconciler).
+   */
   private async finish(
     feed: RunFeedWriter,
     lifecycle: RunLifecycle,
     outcome: RunOutcome,
     timeMs: number,
     truncated: boolean,
+    started: Promise<void> | null,
   ): Promise<RunResult> {
     const judgement = judge(outcome);
     const result: RunResult = {
@@ -284,16 +332,34 @@ export class RunExecutionService {
       memoryKb: outcome.memoryKb ?? null,
       truncated,
     };
-    if (!(await feed.claimFinish())) return result; // somebody else (a cancel) ended it first
+    const claimer = `worker:${this.config.instance}`;
+    const deadline = Date.now() + FINISH_RETRY_MS;
+    let ours: boolean;
+    for (let wait = 50; ; wait = Math.min(wait * 2, 5000)) {
+      try {
+        ours = await feed.finish(result, claimer);
+        break;
+      } catch (err) {
+        this.metrics.error('finish');
+        const giveUp = Date.now() + wait > deadline;
+        this.logger.error({
+          msg: `cannot announce the end: ${(err as Error).message}`,
+          runId: feed.runId,
+          retry: !giveUp,
+        });
+        if (giveUp) return result;
+        await sleep(wait);
+      }
+    }
+    if (!ours) return result; // somebody else (a cancel, the reaper) ended it first
     lifecycle.to('finished');
-    await feed.flushed();
+    await started; // ordered after the start record (both are upserts)
     try {
       await this.runs.finish(feed.runId, result, feed.sent);
     } catch (err) {
-      // The live result still goes out; the stored copy is what a later GET would miss.
+      // The live result is out; the stored copy is what a later GET would miss.
       this.logger.error(`run ${feed.runId}: cannot store result: ${(err as Error).message}`);
     }
-    await feed.finished(result);
     return result;
   }
 }
@@ -301,6 +367,17 @@ export class RunExecutionService {
 /** A cancel arrived while the container was being created: it is never started. */
 class CancelledBeforeStart extends Error {}
 
+/** Docker did not report the sandbox's exit (or state) in time: the run ends as SE. */
+class SandboxStuck extends Error {}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SandboxStuck(`no answer from Docker in ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

@@ -31,6 +31,9 @@ describe('judge', () => {
     // SIGKILL that was neither ours nor the OOM killer's (the program killed itself).
     [{ exitCode: 137 }, 'RE'],
     [{ protocolError: true }, 'SE'],
+    // Docker never reported the end after a kill: the system's failure, whatever the reason.
+    [{ killedFor: 'TLE', exitUnknown: true, protocolError: true, exitCode: null }, 'SE'],
+    [{ killedFor: 'CANCELLED', exitUnknown: true, protocolError: true }, 'CANCELLED'],
   ])('%j -> %s', (o, verdict) => {
     expect(judge({ ...base, ...o }).verdict).toBe(verdict);
   });

@@ -12,6 +12,8 @@ export interface RunOutcome {
   exitCode: number | null;
   /** The runner's protocol broke (no header): an engine fault, not the program's. */
   protocolError: boolean;
+  /** Docker never reported the sandbox's exit, even after a kill: its end is unknown (SE). */
+  exitUnknown?: boolean;
   /** Peak memory of the sandbox in KiB, when measured (DockerRepository.peakMemoryKb). */
   memoryKb?: number | null;
 }
@@ -28,7 +30,7 @@ const SIGNAL_NAMES = new Map<number, string>(
 
 /**
  * Order matters:
- * - a cancel wins over everything;
+ * - a cancel wins over everything, then a sandbox whose end Docker never reported (SE);
  * - a failed or timed-out compilation is CE even when the compiler was OOM-killed (a
  *   compile-time bomb): the program itself never ran;
  * - memory wins over time and output: an OOM kill and our own SIGKILL both exit 137, only
@@ -41,6 +43,7 @@ export function judge(o: RunOutcome): Judgement {
     o.exitCode !== null && o.exitCode > 128 ? (SIGNAL_NAMES.get(o.exitCode - 128) ?? null) : null;
   const base = { exitCode: o.exitCode, signal };
   if (o.killedFor === 'CANCELLED') return { verdict: 'CANCELLED', ...base };
+  if (o.exitUnknown) return { verdict: 'SE', ...base };
   if (o.killedFor === 'COMPILE_TIMEOUT') return { verdict: 'CE', ...base };
   if (o.compileExit !== null && o.compileExit !== 0) {
     return { verdict: 'CE', exitCode: o.compileExit, signal: null };
