@@ -26,6 +26,9 @@ import {
 
 const WALL_MS = 3000;
 const COMPILE_WALL_MS = 5000;
+/** CPU time per stage, summed over processes and threads: a busy program meets it first. */
+const CPU_MS = 1500;
+const COMPILE_CPU_MS = 4000;
 const OUTPUT_LIMIT = 65536;
 const MEMORY_MB = 256;
 const PIDS = 64;
@@ -52,6 +55,7 @@ interface Expectation {
   checkAgainAfterMs?: number;
   hostFilesUnchanged?: string[];
   hostPathsAbsent?: string[];
+  beforeWallClock?: boolean;
 }
 interface Attack {
   name: string;
@@ -119,10 +123,14 @@ beforeAll(async () => {
   stack = await startStack({
     name: 'hostile',
     redisDb: 9,
+    // Alice starts a harmless run beside every attack: more than a student's 30 a minute.
+    gatewayEnv: { RUN_QUOTAS: JSON.stringify({ student: { perMinute: 1000 } }) },
     workerEnv: {
       WORKER_ID,
       RUN_WALL_MS: String(WALL_MS),
       COMPILE_WALL_MS: String(COMPILE_WALL_MS),
+      RUN_CPU_MS: String(CPU_MS),
+      COMPILE_CPU_MS: String(COMPILE_CPU_MS),
       OUTPUT_LIMIT_BYTES: String(OUTPUT_LIMIT),
       RUN_MEMORY_MB: String(MEMORY_MB),
       RUN_PIDS: String(PIDS),
@@ -277,6 +285,11 @@ describe('the hostile corpus', () => {
 
       // In time.
       checkTiming(run, attack.language);
+      if (e.beforeWallClock) {
+        // Stopped by its CPU time (counted over all its threads and processes), not the clock.
+        expect(run.finished.timeMs).toBeGreaterThanOrEqual(CPU_MS * 0.9);
+        expect(run.finished.timeMs).toBeLessThan(WALL_MS);
+      }
 
       // The run next to it: untouched.
       expect(hello.finished).toMatchObject({ verdict: 'OK', exitCode: 0, truncated: false });
@@ -326,6 +339,7 @@ describe('sandbox settings', () => {
       language: 'python',
       source: 'import time\nprint("up", flush=True)\ntime.sleep(30)',
     });
+    expect(started.ack).toMatchObject({ ok: true });
     await until('the program to start', () => started.outputs.length > 0, 20_000);
     const id = containersOf(started.runId);
     expect(id).not.toBe('');
@@ -367,7 +381,10 @@ describe('sandbox settings', () => {
       expect(hc.Tmpfs[dir]).toMatch(/(^|,)nosuid(,|$)/);
     }
     const ulimits = Object.fromEntries(hc.Ulimits.map((u) => [u.Name, u]));
-    expect(Object.keys(ulimits).sort()).toEqual(['core', 'fsize', 'nofile']); // never nproc
+    expect(Object.keys(ulimits).sort()).toEqual(['core', 'cpu', 'fsize', 'nofile']); // never nproc
+    // RLIMIT_CPU, per process: a backstop a second past the larger CPU budget, SIGKILL 1 s later.
+    const cpuSeconds = Math.ceil(Math.max(CPU_MS, COMPILE_CPU_MS) / 1000) + 1;
+    expect(ulimits.cpu).toMatchObject({ Soft: cpuSeconds, Hard: cpuSeconds + 1 });
     const env = (info.Config.Env ?? []).join('\n');
     for (const s of secrets) expect(env).not.toContain(s);
 

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { LanguageInfo, SourceFile } from '@coderoom/contracts';
+import { DEFAULT_CPU_LIMITS, type LanguageInfo, type SourceFile } from '@coderoom/contracts';
 import { loadLanguages } from '@coderoom/contracts/node';
 import { REPO, runToEnd, startStack, text, type ClientSocket, type Stack } from './harness.js';
 
@@ -209,14 +209,26 @@ it('finds the ten languages in sandbox/languages', () => {
   expect(ids).toEqual(expect.arrayContaining(REQUIRED));
 });
 
-it('lists every language with its name, version and file name (languages:list)', async () => {
+it('lists every language with its name, version, file name and CPU-time limits (languages:list)', async () => {
   const ack = await alice.emitWithAck('languages:list', {});
   expect(ack.ok).toBe(true);
   const listed = (ack as { ok: true; languages: LanguageInfo[] }).languages;
   const byId = (a: LanguageInfo, b: LanguageInfo) => a.id.localeCompare(b.id);
   expect([...listed].sort(byId)).toEqual(
     languages
-      .map((l) => ({ id: l.id, name: l.name, version: l.version, fileName: l.fileName }))
+      .map((l) => ({
+        id: l.id,
+        name: l.name,
+        version: l.version,
+        fileName: l.fileName,
+        // language.json's own limit, else the default (this test's worker keeps the defaults)
+        limits: {
+          cpuMs: l.limits?.cpuMs ?? DEFAULT_CPU_LIMITS.cpuMs,
+          compileCpuMs: l.compile
+            ? (l.limits?.compileCpuMs ?? DEFAULT_CPU_LIMITS.compileCpuMs)
+            : null,
+        },
+      }))
       .sort(byId),
   );
   expect(listed.map((l) => l.id)).toEqual(expect.arrayContaining(REQUIRED));

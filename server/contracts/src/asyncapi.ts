@@ -216,7 +216,15 @@ const CLIENT_EVENT_DOCS = {
     result: languagesListResultSchema,
     examples: [{ name: 'list', summary: 'The payload is an empty object', payload: {} }],
     ackExample: {
-      languages: [{ id: 'python', name: 'Python', version: '3.11', fileName: 'main.py' }],
+      languages: [
+        {
+          id: 'python',
+          name: 'Python',
+          version: '3.11',
+          fileName: 'main.py',
+          limits: { cpuMs: 4000, compileCpuMs: null },
+        },
+      ],
     },
     refusedExample: {
       code: 'INVALID',

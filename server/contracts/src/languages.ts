@@ -15,14 +15,19 @@ export const languageDefinitionSchema = z.object({
   run: z.string().min(1),
   /**
    * Per-language overrides of the worker's defaults (RUN_MEMORY_MB, RUN_WALL_MS, COMPILE_WALL_MS,
-   * RUN_PIDS), for compile and run alike: e.g. the JVM and Go's compiler need more memory and
-   * threads. Unknown keys are refused, so a misspelt limit cannot be silently ignored.
+   * RUN_CPU_MS, COMPILE_CPU_MS, RUN_PIDS), for compile and run alike: e.g. the JVM and Go's
+   * compiler need more memory and threads. Unknown keys are refused, so a misspelt limit cannot
+   * be silently ignored.
    */
   limits: z
     .strictObject({
       memoryMb: z.number().int().min(16).max(16_384).optional(),
       wallMs: z.number().int().min(100).max(600_000).optional(),
       compileWallMs: z.number().int().min(100).max(600_000).optional(),
+      /** CPU time of the run, summed over all its processes and threads (beyond: TLE). */
+      cpuMs: z.number().int().min(100).max(600_000).optional(),
+      /** CPU time of the compilation, likewise (beyond: CE). */
+      compileCpuMs: z.number().int().min(100).max(600_000).optional(),
       /** Processes and threads in the sandbox (Docker's pids limit). */
       pids: z.number().int().min(8).max(4096).optional(),
     })
@@ -36,6 +41,29 @@ export const languageDefinitionSchema = z.object({
 });
 export type LanguageDefinition = z.infer<typeof languageDefinitionSchema>;
 
-export function toLanguageInfo(l: LanguageDefinition): LanguageInfo {
-  return { id: l.id, name: l.name, version: l.version, fileName: l.fileName };
+/** Defaults of the CPU-time limits (the worker's RUN_CPU_MS and COMPILE_CPU_MS). */
+export const DEFAULT_CPU_LIMITS = { cpuMs: 4000, compileCpuMs: 10_000 } as const;
+
+export interface CpuLimitDefaults {
+  cpuMs: number;
+  compileCpuMs: number;
 }
+
+/** What `languages:list` says about a language, given the deployment's default limits. */
+export function languageInfoWith(
+  defaults: CpuLimitDefaults,
+): (l: LanguageDefinition) => LanguageInfo {
+  return (l) => ({
+    id: l.id,
+    name: l.name,
+    version: l.version,
+    fileName: l.fileName,
+    limits: {
+      cpuMs: l.limits?.cpuMs ?? defaults.cpuMs,
+      compileCpuMs: l.compile === null ? null : (l.limits?.compileCpuMs ?? defaults.compileCpuMs),
+    },
+  });
+}
+
+/** `languages:list` with the built-in defaults (a gateway that knows the workers' may pass them). */
+export const toLanguageInfo = languageInfoWith(DEFAULT_CPU_LIMITS);

@@ -328,6 +328,25 @@ export const languageInfoSchema = z
     name: z.string().describe('Human-readable name, e.g. `Python`.'),
     version: z.string().describe('Version of the compiler or interpreter.'),
     fileName: z.string().describe('Name the program gets when given as `source`, e.g. `main.py`.'),
+    limits: z
+      .object({
+        cpuMs: z
+          .number()
+          .int()
+          .describe(
+            'CPU time a run may use, in ms, summed over all its processes and threads; past it ' +
+              'the run ends as `TLE` (the wall-clock limit applies as well).',
+          ),
+        compileCpuMs: z
+          .number()
+          .int()
+          .nullable()
+          .describe(
+            'CPU time the compilation may use, in ms (past it: `CE`); null for a language ' +
+              'without a compile step.',
+          ),
+      })
+      .describe('Per-run limits of this language.'),
   })
   .describe('A language the service can run.');
 export type LanguageInfo = z.infer<typeof languageInfoSchema>;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { availableParallelism, hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { DEFAULT_CPU_LIMITS } from '@coderoom/contracts';
 
 const defaultLanguagesDir = fileURLToPath(
   new URL('../../../../sandbox/languages', import.meta.url),
@@ -32,6 +33,14 @@ const envSchema = z.object({
   WARM_POOL_MAX: z.coerce.number().int().min(0).max(512).default(16),
   RUN_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   COMPILE_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+  /** CPU time of a run / a compilation, summed over all its processes and threads. */
+  RUN_CPU_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_CPU_LIMITS.cpuMs),
+  COMPILE_CPU_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(DEFAULT_CPU_LIMITS.compileCpuMs),
   RUN_MEMORY_MB: z.coerce.number().int().min(16).max(16_384).default(256),
   RUN_CPUS: z.coerce.number().min(0.1).max(64).default(1),
   RUN_PIDS: z.coerce.number().int().min(8).max(4096).default(64),
@@ -52,6 +61,10 @@ const envSchema = z.object({
 export interface RunLimits {
   wallMs: number;
   compileWallMs: number;
+  /** CPU time of the run stage (all processes and threads together); past it: TLE. */
+  cpuMs: number;
+  /** CPU time of the compile stage; past it: CE. */
+  compileCpuMs: number;
   memoryMb: number;
   cpus: number;
   pids: number;
@@ -111,6 +124,8 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     limits: {
       wallMs: e.RUN_WALL_MS,
       compileWallMs: e.COMPILE_WALL_MS,
+      cpuMs: e.RUN_CPU_MS,
+      compileCpuMs: e.COMPILE_CPU_MS,
       memoryMb: e.RUN_MEMORY_MB,
       cpus: e.RUN_CPUS,
       pids: e.RUN_PIDS,

@@ -14,6 +14,8 @@ export interface SandboxSpec {
   cpus: number;
   pids: number;
   tmpfsMb: number;
+  /** RLIMIT_CPU of every process in the sandbox, in seconds (SIGXCPU, then SIGKILL 1 s later). */
+  cpuSeconds: number;
 }
 
 /** The attached standard streams of a sandbox, in plain Node types. */
@@ -152,6 +154,9 @@ export class DockerRepository implements OnModuleInit {
         { Name: 'core', Soft: 0, Hard: 0 },
         // Under runc nproc would count per host uid, across all sandboxes: only for gVisor.
         ...(gvisor ? [{ Name: 'nproc', Soft: spec.pids, Hard: spec.pids }] : []),
+        // Per process, in whole seconds: a backstop behind the worker's own CPU-time check
+        // (cpuUsageMs), which sums all processes and threads and ends a stage at its budget.
+        { Name: 'cpu', Soft: spec.cpuSeconds, Hard: spec.cpuSeconds + 1 },
       ],
       Runtime: this.config.runtime,
       AutoRemove: false,
@@ -249,12 +254,31 @@ export class DockerRepository implements OnModuleInit {
    * before `remove`.
    */
   async peakMemoryKb(id: string): Promise<number | null> {
+    const bytes = await this.readParentCgroup(id, 'memory', 'memory.max_usage_in_bytes');
+    return bytes !== null && bytes > 0 ? Math.ceil(bytes / 1024) : null;
+  }
+
+  /**
+   * CPU time the sandbox has used so far, in ms (all its processes and threads, from its parent
+   * cgroup's cpuacct, which outlives the container), or null where it cannot be measured (see
+   * peakMemoryKb).
+   */
+  async cpuUsageMs(id: string): Promise<number | null> {
+    const ns = await this.readParentCgroup(id, 'cpuacct', 'cpuacct.usage');
+    return ns !== null ? ns / 1e6 : null;
+  }
+
+  /** A number from a file of the sandbox's parent cgroup, or null (none, unreadable, garbage). */
+  private async readParentCgroup(
+    id: string,
+    hierarchy: string,
+    file: string,
+  ): Promise<number | null> {
     const parent = this.parents.get(id);
     if (!parent) return null;
     try {
-      const file = join(CGROUP_ROOT, 'memory', parent, 'memory.max_usage_in_bytes');
-      const bytes = Number((await readFile(file, 'utf8')).trim());
-      return Number.isSafeInteger(bytes) && bytes > 0 ? Math.ceil(bytes / 1024) : null;
+      const n = Number((await readFile(join(CGROUP_ROOT, hierarchy, parent, file), 'utf8')).trim());
+      return Number.isSafeInteger(n) && n >= 0 ? n : null;
     } catch {
       return null;
     }

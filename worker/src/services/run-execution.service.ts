@@ -11,6 +11,7 @@ import { LanguageRepository } from '../repositories/language.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { RunFeedRepository, type RunFeedWriter } from '../repositories/run-feed.repository.js';
 import { RunRepository } from '../repositories/run.repository.js';
+import { CpuBudget } from './cpu-budget.js';
 import { OutputCoalescer } from './output-coalescer.js';
 import { SandboxJanitorService } from './sandbox-janitor.service.js';
 import { WarmPoolService } from './warm-pool.service.js';
@@ -66,6 +67,7 @@ export class RunExecutionService {
     let runStartedAt = 0;
     let runEndedAt = 0;
     let coalescer: OutputCoalescer | null = null;
+    let cpu: CpuBudget | null = null;
     let marked: Promise<void> | null = null;
     let started: Promise<void> | null = null;
     let stopInput = (): void => undefined;
@@ -119,6 +121,9 @@ export class RunExecutionService {
           cpus: limits.cpus,
           pids: limits.pids,
           tmpfsMb: limits.tmpfsMb,
+          // One value for compile and run (the kernel cannot tell them apart), a second above
+          // the budget: the worker's own check ends a stage first where it can measure.
+          cpuSeconds: Math.ceil(Math.max(limits.cpuMs, limits.compileCpuMs) / 1000) + 1,
         };
         const warm = this.pool.take(spec);
         let io: SandboxIo;
@@ -134,7 +139,14 @@ export class RunExecutionService {
           io = await this.docker.attach(containerId);
           exited = this.docker.waitForExit(containerId);
         }
+        const sandbox = containerId;
         this.logger.debug({ msg: 'sandbox', runId: job.runId, containerId, warm: !!warm });
+        cpu = new CpuBudget(
+          () => this.docker.cpuUsageMs(sandbox),
+          limits.cpus,
+          () => kill('CPU'),
+        );
+        const budget = cpu;
 
         const tookAt = performance.now();
         let firstOutput = true;
@@ -155,6 +167,7 @@ export class RunExecutionService {
           feed.status(lifecycle.to('running'), new Date());
           if (timer) clearTimeout(timer);
           timer = setTimeout(() => kill('TLE'), limits.wallMs);
+          budget.begin('run', limits.cpuMs);
         };
         const parser = new RunnerStdoutParser();
         this.wireOutput(io, parser, out, (compileExit) => {
@@ -180,6 +193,7 @@ export class RunExecutionService {
         if (language.compile) {
           feed.status(lifecycle.to('compiling'), startedAt);
           timer = setTimeout(() => kill('COMPILE_TIMEOUT'), limits.compileWallMs);
+          budget.begin('compile', limits.compileCpuMs);
         } else {
           startRunPhase();
         }
@@ -191,17 +205,24 @@ export class RunExecutionService {
         runEndedAt = performance.now();
         if (timer) clearTimeout(timer);
         await Promise.race([io.ended, sleep(DRAIN_MS)]);
-        // What the verdict needs (OOM state) and the peak memory, at once.
-        const [oomKilled, memoryKb] = await Promise.all([
+        // What the verdict needs (OOM state, the CPU account) and the peak memory, at once.
+        const [oomKilled, memoryKb, cpuExceeded] = await Promise.all([
           withDeadline(this.docker.oomKilled(containerId), ENGINE_GRACE_MS),
           this.docker.peakMemoryKb(containerId),
+          budget.settle(),
         ]);
         outcome.oomKilled = oomKilled;
         outcome.memoryKb = memoryKb;
+        outcome.cpuExceeded = cpuExceeded;
         outcome.protocolError = parser.error !== null;
         if (parser.error) this.logger.error(`run ${job.runId}: ${parser.error}`);
         if (outcome.killedFor === 'COMPILE_TIMEOUT') {
           out.push('compile', Buffer.from(`\ncompilation exceeded ${limits.compileWallMs} ms\n`));
+        } else if (cpuExceeded === 'compile') {
+          out.push(
+            'compile',
+            Buffer.from(`\ncompilation exceeded ${limits.compileCpuMs} ms of CPU time\n`),
+          );
         }
       } catch (err) {
         if (err instanceof SandboxStuck) outcome.exitUnknown = true;
@@ -218,6 +239,7 @@ export class RunExecutionService {
       }
       if (timer) clearTimeout(timer);
       if (killDeadline) clearTimeout(killDeadline);
+      cpu?.stop();
       coalescer?.end();
       const timeMs =
         runStartedAt && runEndedAt ? Math.max(0, Math.round(runEndedAt - runStartedAt)) : 0;
@@ -232,6 +254,7 @@ export class RunExecutionService {
     } finally {
       if (timer) clearTimeout(timer);
       if (killDeadline) clearTimeout(killDeadline);
+      cpu?.stop();
       stopListening();
       stopInput();
       // After the result is out: removal takes tens of ms nobody should wait for.
@@ -278,6 +301,8 @@ export class RunExecutionService {
       memoryMb: language.limits?.memoryMb ?? l.memoryMb,
       wallMs: language.limits?.wallMs ?? l.wallMs,
       compileWallMs: language.limits?.compileWallMs ?? l.compileWallMs,
+      cpuMs: language.limits?.cpuMs ?? l.cpuMs,
+      compileCpuMs: language.limits?.compileCpuMs ?? l.compileCpuMs,
       pids: language.limits?.pids ?? l.pids,
     };
   }

@@ -31,6 +31,16 @@ describe('judge', () => {
     // SIGKILL that was neither ours nor the OOM killer's (the program killed itself).
     [{ exitCode: 137 }, 'RE'],
     [{ protocolError: true }, 'SE'],
+    // CPU time: our kill, the final account, or the kernel's RLIMIT_CPU (SIGXCPU = 128 + 24).
+    [{ killedFor: 'CPU', cpuExceeded: 'run', exitCode: 137 }, 'TLE'],
+    [{ cpuExceeded: 'run', exitCode: 0 }, 'TLE'],
+    [{ cpuExceeded: 'run', exitCode: 137 }, 'TLE'], // SIGKILL at RLIMIT_CPU's hard limit
+    [{ exitCode: 152 }, 'TLE'],
+    [{ killedFor: 'CPU', cpuExceeded: 'compile', compileExit: null, exitCode: 137 }, 'CE'],
+    [{ cpuExceeded: 'compile', compileExit: 152, exitCode: 0 }, 'CE'],
+    [{ killedFor: 'CPU', cpuExceeded: 'run', oomKilled: true, exitCode: 137 }, 'MLE'],
+    [{ killedFor: 'OLE', cpuExceeded: 'run', exitCode: 137 }, 'OLE'], // the first reason wins
+    [{ killedFor: 'CANCELLED', cpuExceeded: 'run', exitCode: 137 }, 'CANCELLED'],
     // Docker never reported the end after a kill: the system's failure, whatever the reason.
     [{ killedFor: 'TLE', exitUnknown: true, protocolError: true, exitCode: null }, 'SE'],
     [{ killedFor: 'CANCELLED', exitUnknown: true, protocolError: true }, 'CANCELLED'],

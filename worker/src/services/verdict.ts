@@ -3,8 +3,10 @@ import type { Verdict } from '@coderoom/contracts';
 
 /** What happened to a run, as observed by the worker. */
 export interface RunOutcome {
-  /** Why the worker killed the container, if it did. */
-  killedFor: 'TLE' | 'OLE' | 'CANCELLED' | 'COMPILE_TIMEOUT' | null;
+  /** Why the worker killed the container, if it did (CPU: a stage used up its CPU time). */
+  killedFor: 'TLE' | 'CPU' | 'OLE' | 'CANCELLED' | 'COMPILE_TIMEOUT' | null;
+  /** The stage whose CPU-time budget was used up (measured, whoever stopped it), if any. */
+  cpuExceeded?: 'compile' | 'run' | null;
   /** Exit code of the compile step, when the runner reported one. */
   compileExit: number | null;
   oomKilled: boolean;
@@ -31,12 +33,15 @@ const SIGNAL_NAMES = new Map<number, string>(
 /**
  * Order matters:
  * - a cancel wins over everything, then a sandbox whose end Docker never reported (SE);
- * - a failed or timed-out compilation is CE even when the compiler was OOM-killed (a
- *   compile-time bomb): the program itself never ran;
+ * - a failed or timed-out compilation (wall clock or CPU time) is CE even when the compiler
+ *   was OOM-killed (a compile-time bomb): the program itself never ran;
  * - memory wins over time and output: an OOM kill and our own SIGKILL both exit 137, only
  *   Docker's OOMKilled state tells them apart, and once the kernel killed for memory the run is
  *   MLE even if our wall clock or output limit fired afterwards;
- * - our kills (TLE, OLE) win over the exit code they caused.
+ * - our kills (TLE, OLE) win over the exit code they caused;
+ * - a run stage that used up its CPU time is TLE however it ended: killed by us, or by the
+ *   kernel's RLIMIT_CPU backstop (SIGXCPU, or SIGKILL at the hard limit), or exited just past it
+ *   between two checks. Where the CPU time cannot be measured, SIGXCPU alone says so.
  */
 export function judge(o: RunOutcome): Judgement {
   const signal =
@@ -44,13 +49,16 @@ export function judge(o: RunOutcome): Judgement {
   const base = { exitCode: o.exitCode, signal };
   if (o.killedFor === 'CANCELLED') return { verdict: 'CANCELLED', ...base };
   if (o.exitUnknown) return { verdict: 'SE', ...base };
-  if (o.killedFor === 'COMPILE_TIMEOUT') return { verdict: 'CE', ...base };
+  if (o.killedFor === 'COMPILE_TIMEOUT' || o.cpuExceeded === 'compile') {
+    return { verdict: 'CE', ...base };
+  }
   if (o.compileExit !== null && o.compileExit !== 0) {
     return { verdict: 'CE', exitCode: o.compileExit, signal: null };
   }
   if (o.oomKilled) return { verdict: 'MLE', ...base };
-  if (o.killedFor === 'TLE') return { verdict: 'TLE', ...base };
+  if (o.killedFor === 'TLE' || o.killedFor === 'CPU') return { verdict: 'TLE', ...base };
   if (o.killedFor === 'OLE') return { verdict: 'OLE', ...base };
+  if (o.cpuExceeded === 'run' || signal === 'SIGXCPU') return { verdict: 'TLE', ...base };
   if (o.protocolError || o.compileExit === null) return { verdict: 'SE', ...base };
   if (o.exitCode === 0) return { verdict: 'OK', exitCode: 0, signal: null };
   return { verdict: 'RE', ...base };

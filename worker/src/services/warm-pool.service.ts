@@ -26,7 +26,7 @@ export const LABEL_POOL = 'coderoom.pool';
 
 /** The pool a spec draws from: same image and same limits (they are fixed at create time). */
 export const poolKey = (s: Omit<SandboxSpec, 'labels'>): string =>
-  `${s.image}|${s.memoryMb}|${s.cpus}|${s.pids}|${s.tmpfsMb}`;
+  `${s.image}|${s.memoryMb}|${s.cpus}|${s.pids}|${s.tmpfsMb}|${s.cpuSeconds}`;
 
 /**
  * Keeps WARM_POOL_SIZE started, never-reused sandboxes per (image, limits) so a run skips the
