@@ -1,0 +1,194 @@
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import type { LanguageDefinition, RunJob, RunResult } from '@coderoom/contracts';
+import type { WorkerConfig } from '../config/config.js';
+import type { DockerRepository, SandboxIo } from '../repositories/docker.repository.js';
+import type { LanguageRepository } from '../repositories/language.repository.js';
+import type { MetricsRepository } from '../repositories/metrics.repository.js';
+import type { RunFeedRepository, RunFeedWriter } from '../repositories/run-feed.repository.js';
+import type { RunRepository } from '../repositories/run.repository.js';
+import { RunExecutionService } from './run-execution.service.js';
+import type { SandboxJanitorService } from './sandbox-janitor.service.js';
+import type { WarmPoolService } from './warm-pool.service.js';
+
+// The run lifecycle against fakes of Docker, Redis and MongoDB: the failure paths that the
+// real services cannot be made to take on demand.
+
+const python: LanguageDefinition = {
+  id: 'python',
+  name: 'Python',
+  version: '3',
+  fileName: 'main.py',
+  image: 'base',
+  compile: null,
+  run: 'python3 main.py',
+  testProgram: 'test.py',
+};
+const job: RunJob = {
+  runId: 'run-1',
+  ownerId: 'alice',
+  language: 'python',
+  mode: 'run',
+  files: [{ path: 'main.py', content: 'print(1)' }],
+  stdin: '',
+  interactive: false,
+};
+const config = {
+  workerId: 'w',
+  instance: 'i',
+  imageTag: 'latest',
+  limits: {
+    wallMs: 1000,
+    compileWallMs: 1000,
+    cpuMs: 1000,
+    compileCpuMs: 1000,
+    memoryMb: 64,
+    cpus: 1,
+    pids: 16,
+    tmpfsMb: 8,
+    outputBytes: 1024,
+  },
+} as unknown as WorkerConfig;
+
+/** A header from the runner, then the program's output, then the exit (when `exit` is called). */
+function fakeSandbox() {
+  let stdout: (d: Buffer) => void = () => undefined;
+  let exit!: (code: number) => void;
+  let end!: () => void;
+  const io: SandboxIo = {
+    write: () => undefined,
+    closeStdin: () => undefined,
+    onStdout: (cb) => (stdout = cb),
+    onStderr: () => undefined,
+    ended: new Promise<void>((r) => (end = r)),
+  };
+  return {
+    io,
+    exited: new Promise<number>((r) => (exit = r)),
+    print: (s: string) => stdout(Buffer.from(s)),
+    exit: (code: number) => {
+      exit(code);
+      end();
+    },
+  };
+}
+
+describe('RunExecutionService', () => {
+  let sandbox: ReturnType<typeof fakeSandbox>;
+  let announced: RunResult[];
+  let finishFailures: number;
+  let stored: RunResult[];
+  let disposed: string[];
+  let kills: number;
+  let service: RunExecutionService;
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+    sandbox = fakeSandbox();
+    announced = [];
+    finishFailures = 0;
+    stored = [];
+    disposed = [];
+    kills = 0;
+    const writer = {
+      runId: job.runId,
+      sent: [],
+      status: () => undefined,
+      output: () => undefined,
+      finish: (result: RunResult) => {
+        if (finishFailures > 0) {
+          finishFailures--;
+          return Promise.reject(new Error('READONLY You cannot write against a read only replica'));
+        }
+        announced.push(result);
+        return Promise.resolve(true);
+      },
+    } as unknown as RunFeedWriter;
+    const feeds = {
+      open: () => writer,
+      onCancel: () => () => undefined,
+      onInput: () => () => undefined,
+      preRunCheck: () => Promise.resolve('ok'),
+      markRunning: () => Promise.resolve(),
+      unmarkRunning: () => Promise.resolve(),
+    } as unknown as RunFeedRepository;
+    const docker = {
+      kill: () => {
+        kills++;
+        return Promise.resolve(); // Docker says yes, and nothing happens
+      },
+      oomKilled: () => Promise.resolve(false),
+      peakMemoryKb: () => Promise.resolve(1000),
+      cpuUsageMs: () => Promise.resolve(null),
+    } as unknown as DockerRepository;
+    const pool = {
+      take: () => ({ id: 'c1', io: sandbox.io, exited: sandbox.exited }),
+    } as unknown as WarmPoolService;
+    const janitor = {
+      ready: Promise.resolve(),
+      dispose: (id: string) => disposed.push(id),
+    } as unknown as SandboxJanitorService;
+    const runs = {
+      markStarted: () => Promise.resolve(),
+      finish: (_: string, result: RunResult) => {
+        stored.push(result);
+        return Promise.resolve();
+      },
+    } as unknown as RunRepository;
+    const metrics = {
+      firstOutputAfter: () => undefined,
+      error: () => undefined,
+    } as unknown as MetricsRepository;
+    const languages = { get: () => python } as unknown as LanguageRepository;
+    service = new RunExecutionService(
+      config,
+      docker,
+      languages,
+      feeds,
+      runs,
+      metrics,
+      janitor,
+      pool,
+    );
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('runs a program to OK, announces once, stores it and hands the sandbox to the janitor', async () => {
+    const done = service.execute(job);
+    await jest.advanceTimersByTimeAsync(1);
+    sandbox.print('\x1eCODEROOM-COMPILE 0 0\n1\n');
+    sandbox.exit(0);
+    const result = await done;
+    expect(result).toMatchObject({ verdict: 'OK', exitCode: 0, memoryKb: 1000 });
+    expect(announced).toEqual([result]);
+    expect(stored).toEqual([result]);
+    expect(disposed).toEqual(['c1']);
+  });
+
+  it('ends a run as SE when Docker does not stop the sandbox after the kill, and frees the slot', async () => {
+    const done = service.execute(job);
+    await jest.advanceTimersByTimeAsync(1);
+    sandbox.print('\x1eCODEROOM-COMPILE 0 0\n');
+    await jest.advanceTimersByTimeAsync(config.limits.wallMs); // the wall clock: kill
+    expect(kills).toBe(1);
+    await jest.advanceTimersByTimeAsync(5000); // the grace period: no exit came
+    const result = await done;
+    expect(result?.verdict).toBe('SE');
+    expect(announced).toEqual([result]);
+    expect(disposed).toEqual(['c1']); // the janitor keeps trying to remove it
+  });
+
+  it('announces a claimed end even when Redis refuses the first attempts', async () => {
+    finishFailures = 2;
+    const done = service.execute(job);
+    await jest.advanceTimersByTimeAsync(1);
+    sandbox.print('\x1eCODEROOM-COMPILE 0 0\n');
+    sandbox.exit(3);
+    await jest.advanceTimersByTimeAsync(1000);
+    const result = await done;
+    expect(result?.verdict).toBe('RE');
+    expect(announced).toEqual([result]);
+    expect(stored).toEqual([result]);
+  });
+});
