@@ -10,6 +10,7 @@ import { AppModule } from './app.module.js';
 import { loadGatewayConfig, type GatewayConfig } from './config/config.js';
 import { ApiErrorFilter } from './controllers/error.filter.js';
 import { RedisIoAdapter } from './gateways/redis-io.adapter.js';
+import { RedisRepository } from './repositories/redis.repository.js';
 
 async function bootstrap(config: GatewayConfig): Promise<void> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
@@ -27,6 +28,8 @@ async function bootstrap(config: GatewayConfig): Promise<void> {
     }
     app.useStaticAssets(config.staticDir, { index: 'index.html' });
   }
+  // The socket.io adapter subscribes as the server starts: on connections that are up.
+  await app.get(RedisRepository).connected();
   await app.listen(config.port, config.host);
   new Logger('Gateway').log(`listening on http://${config.host}:${config.port}`);
 }

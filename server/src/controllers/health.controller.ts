@@ -5,9 +5,18 @@ import { HealthService } from '../services/health.service.js';
 export class HealthController {
   constructor(private readonly health: HealthService) {}
 
-  /** Liveness: the process answers. */
+  /**
+   * The process answers and can serve sockets (the balancer's check): 503 before its run feed
+   * works, and if it stops working while Redis answers (see HealthService.serving).
+   */
   @Get('health')
-  live(): { status: 'ok' } {
+  async live(): Promise<{ status: 'ok' }> {
+    if (!(await this.health.serving())) {
+      throw new HttpException(
+        { status: 'unavailable', reason: 'the run feed does not reach this node' },
+        HttpStatus.SERVICE_UNAVAILABLE,
+      );
+    }
     return { status: 'ok' };
   }
 

@@ -13,7 +13,9 @@ import { RedisRepository } from './redis.repository.js';
 /** How often a node checks that the feed reaches it, once it did. */
 const PROBE_EVERY_MS = 5000;
 /** A probe not back within this counts as lost. */
-const PROBE_TIMEOUT_MS = 2000;
+const PROBE_TIMEOUT_MS = 5000;
+/** Lost probes in a row before the node counts as deaf (one may be a slow moment). */
+const LOST_PROBES = 2;
 
 export type CoderoomServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents>;
 
@@ -34,6 +36,7 @@ export class FeedBusRepository implements OnApplicationShutdown {
   healthy = false;
   /** True once a probe came back: until then the node takes no connections. */
   started = false;
+  private lost = 0;
 
   constructor(redis: RedisRepository) {
     // The adapter's publishing connection waits out an outage (a rejected publish would be unhandled).
@@ -83,11 +86,13 @@ export class FeedBusRepository implements OnApplicationShutdown {
   private schedule(ms: number): void {
     this.timer = setTimeout(() => {
       void this.probe().then((ok) => {
-        if (ok !== this.healthy) {
-          if (ok) this.logger.log('the run feed reaches this node');
-          else this.logger.warn('the run feed does not reach this node (Redis?)');
+        this.lost = ok ? 0 : this.lost + 1;
+        const healthy = ok || (this.started && this.lost < LOST_PROBES);
+        if (healthy !== this.healthy) {
+          if (healthy) this.logger.log('the run feed reaches this node');
+          else this.logger.error('the run feed does not reach this node');
         }
-        this.healthy = ok;
+        this.healthy = healthy;
         this.started ||= ok;
         if (this.timer) this.schedule(ok ? PROBE_EVERY_MS : 200);
       });

@@ -28,9 +28,23 @@ export class RedisRepository implements OnApplicationShutdown {
       // retries) instead of piling up; the adapter's pair waits, as the adapter expects.
       maxRetriesPerRequest: role === 'commands' ? FAIL_FAST_RETRIES : null,
       connectionName: `coderoom-gateway-${role}`,
+      // ioredis 5 may send its ready check (INFO) after the adapter's first PSUBSCRIBE, which
+      // Redis refuses on a subscribed connection, and the subscription is then lost for good
+      // (a node deaf to every run's output; ioredis issue #2037). A subscriber needs no check.
+      ...(role === 'adapter-sub' ? { enableReadyCheck: false } : {}),
     });
     client.on('error', (err: Error) => this.logger.warn(`redis (${role}): ${err.message}`));
     return client;
+  }
+
+  /** Resolves once every connection is up (the adapter is created after this: main.ts). */
+  async connected(): Promise<void> {
+    const ready = (c: Redis) =>
+      new Promise<void>((resolve) => {
+        if (c.status === 'ready') resolve();
+        else c.once('ready', () => resolve());
+      });
+    await Promise.all([this.client, this.adapterPub, this.adapterSub].map(ready));
   }
 
   async ping(): Promise<boolean> {

@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import type { OutputChunk, RunResult } from '@coderoom/contracts';
+import { verifiedWrite } from '@coderoom/contracts/node';
 import { runSchema, type RunDocument, type StoredRun } from '../schemas/run.schema.js';
 import { DatabaseRepository } from './database.repository.js';
 
@@ -62,22 +63,29 @@ export class RunRepository implements OnModuleInit, OnModuleDestroy {
    */
   async create(run: NewRun): Promise<void> {
     const { _id, ...request } = run;
-    await this.runs
-      .updateOne(
-        { _id },
-        {
-          $set: request,
-          $setOnInsert: {
-            status: 'queued',
-            result: null,
-            output: [],
-            startedAt: null,
-            finishedAt: null,
+    const write = () =>
+      this.runs
+        .updateOne(
+          { _id },
+          {
+            $set: request,
+            $setOnInsert: {
+              status: 'queued',
+              result: null,
+              output: [],
+              startedAt: null,
+              finishedAt: null,
+            },
           },
-        },
-        { upsert: true },
-      )
-      .exec();
+          { upsert: true },
+        )
+        .exec();
+    const landed = async () =>
+      (await this.runs.findById(_id, { ownerId: 1 }).lean<{ ownerId?: string }>().exec())
+        ?.ownerId === request.ownerId;
+    if (!(await verifiedWrite(write, landed))) {
+      throw new Error(`run ${_id}: the stored request fields did not stick`);
+    }
   }
 
   /** Undoes `create` for a run that never made it into the queue. */

@@ -13,6 +13,15 @@ export class HealthService {
     private readonly bus: FeedBusRepository,
   ) {}
 
+  /**
+   * Whether this node can serve sockets (its /health, which the balancer checks): false while
+   * the run feed does not reach it although Redis answers, a fault of this node alone (during
+   * a Redis outage every node is alike, and the node keeps its connections).
+   */
+  async serving(): Promise<boolean> {
+    return this.bus.healthy || !(await this.redis.ping());
+  }
+
   async checks(): Promise<Record<string, boolean>> {
     const [redis, database, queue] = await Promise.all([
       this.redis.ping(),

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import mongoose, { Schema, type Connection, type Model } from 'mongoose';
 import type { OutputChunk, RunResult } from '@coderoom/contracts';
+import { verifiedWrite } from '@coderoom/contracts/node';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 
 /**
@@ -71,21 +72,27 @@ export class RunRepository implements OnApplicationShutdown {
   }
 
   async finish(runId: string, result: RunResult, output: readonly OutputChunk[]): Promise<void> {
-    await this.runs
-      .updateOne(
-        { _id: runId },
-        {
-          $set: {
-            status: 'finished',
-            finishedAt: new Date(),
-            result,
-            output: output.map(({ seq, stream, data }) => ({ seq, stream, data })),
+    const write = () =>
+      this.runs
+        .updateOne(
+          { _id: runId },
+          {
+            $set: {
+              status: 'finished',
+              finishedAt: new Date(),
+              result,
+              output: output.map(({ seq, stream, data }) => ({ seq, stream, data })),
+            },
+            $setOnInsert: { startedAt: null },
           },
-          $setOnInsert: { startedAt: null },
-        },
-        { upsert: true },
-      )
-      .exec();
+          { upsert: true },
+        )
+        .exec();
+    const landed = async () =>
+      (await this.runs.findById(runId, { status: 1 }).lean().exec())?.status === 'finished';
+    if (!(await verifiedWrite(write, landed))) {
+      this.logger.error({ msg: 'the stored result did not stick (a concurrent write?)', runId });
+    }
   }
 
   /** Runs stored as queued or running that were created before `before` (oldest first). */
