@@ -3,8 +3,11 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import mongoose from 'mongoose';
 import {
+  containersOf,
+  dockerAnswers,
   startRun,
   startStack,
+  stopDocker,
   text,
   until,
   withLogs,
@@ -124,4 +127,40 @@ it(
     },
   ),
   90_000,
+);
+
+it(
+  'recovers from a Docker daemon restart: the run in a sandbox ends as SE, runs queued meanwhile wait and then run',
+  withLogs(
+    () => stack,
+    async () => {
+      const s = await stack.connect(await stack.token('docker-restart'));
+      const prog = counting('dk', 100, 0.1);
+      const inFlight = await startRun(s, { language: 'python', source: prog.source });
+      await until('output before the restart', () => inFlight.outputs.length >= 2, 30_000);
+      const stopped = stopDocker();
+      const ready = async () =>
+        (await (await fetch(`${stack.workerUrl()}/ready`)).json()) as {
+          checks: { docker: boolean };
+        };
+      // The worker has paused taking runs (it checks the engine twice a second).
+      await until('the worker to stop taking runs', () =>
+        stack.logs().includes('taking no runs until it does'),
+      );
+      // Started while the engine is away: it waits in the queue instead of failing.
+      const waiting = await startRun(s, { language: 'python', source: 'print("after docker")' });
+      await stopped;
+      await dockerAnswers();
+      const first = await inFlight.done(90_000);
+      // Its sandbox died with the daemon: the system's failure, not the program's.
+      expect(first.finished.verdict).toBe('SE');
+      const second = await waiting.done(90_000);
+      expect(second.finished.verdict).toBe('OK');
+      expect(text(second.outputs)).toBe('after docker\n');
+      await until('the worker to be ready', async () => (await ready()).checks.docker, 30_000);
+      await until('the dead sandbox to be removed', () => containersOf(inFlight.runId) === '');
+      s.disconnect();
+    },
+  ),
+  240_000,
 );

@@ -4,6 +4,7 @@ import { RUN_QUEUE } from '@coderoom/contracts';
 import { redisOptionsFromUrl } from '@coderoom/contracts/node';
 import { WORKER_CONFIG, type WorkerConfig } from './config/config.js';
 import { HealthController } from './controllers/health.controller.js';
+import { DockerWatchService } from './services/docker-watch.service.js';
 import { RunProcessor } from './processors/run.processor.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
 import { HealthService } from './services/health.service.js';
@@ -41,6 +42,7 @@ export class WorkerModule {
         RunExecutionService,
         RunReaperService,
         RunProcessor,
+        DockerWatchService,
       ],
     };
   }

@@ -10,7 +10,11 @@ import { RUN_QUEUE, type RunJob } from '@coderoom/contracts';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { RedisRepository } from '../repositories/redis.repository.js';
+import { DockerWatchService } from '../services/docker-watch.service.js';
 import { RunExecutionService } from '../services/run-execution.service.js';
+
+/** How long a run taken while Docker does not answer waits for it before it runs anyway (SE). */
+const DOCKER_WAIT_MS = 60_000;
 
 /** Consumes the run queue; each job is one run, executed by RunExecutionService. */
 // A stalled job (its worker died) is not retried: half a run cannot be replayed with the same
@@ -27,12 +31,19 @@ export class RunProcessor
     private readonly execution: RunExecutionService,
     private readonly metrics: MetricsRepository,
     private readonly redis: RedisRepository,
+    private readonly docker: DockerWatchService,
   ) {
     super();
   }
 
   onApplicationBootstrap(): void {
     this.worker.concurrency = this.config.concurrency;
+    // No new run while Docker does not answer: they wait in the queue (for other workers, or
+    // for this one when the engine is back) instead of each ending at once as SE.
+    this.docker.onChange((up) => {
+      const change = up ? this.worker.resume() : this.worker.pause(true);
+      change.catch((err: Error) => this.logger.warn(`queue consumer: ${err.message}`));
+    });
   }
 
   /**
@@ -54,6 +65,10 @@ export class RunProcessor
   }
 
   async process(job: Job<RunJob>): Promise<{ verdict: string }> {
+    // Taken just before the engine went away: hold it a while rather than fail it.
+    if (!this.docker.up && !(await this.docker.whenUp(DOCKER_WAIT_MS))) {
+      this.logger.error({ msg: 'Docker did not come back in time', runId: job.data.runId });
+    }
     this.metrics.runStarted(Date.now() - job.timestamp);
     const tookAt = Date.now();
     let verdict = 'SE';

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { LanguageDefinition, RunJob, RunResult } from '@coderoom/contracts';
 import { WORKER_CONFIG, type RunLimits, type WorkerConfig } from '../config/config.js';
 import {
@@ -14,6 +14,7 @@ import { RunRepository } from '../repositories/run.repository.js';
 import { CpuBudget } from './cpu-budget.js';
 import { OutputCoalescer } from './output-coalescer.js';
 import { SandboxJanitorService } from './sandbox-janitor.service.js';
+import { DockerWatchService } from './docker-watch.service.js';
 import { WarmPoolService } from './warm-pool.service.js';
 import { RunLifecycle } from './run-lifecycle.js';
 import { RunnerStdoutParser, encodeRunnerInput } from './runner-protocol.js';
@@ -48,6 +49,7 @@ export class RunExecutionService {
     private readonly metrics: MetricsRepository,
     private readonly janitor: SandboxJanitorService,
     private readonly pool: WarmPoolService,
+    @Optional() private readonly dockerWatch?: DockerWatchService,
   ) {}
 
   /** The run's result, or null when another worker took it already (it must never run twice). */
@@ -213,6 +215,14 @@ export class RunExecutionService {
         ]);
         outcome.oomKilled = oomKilled;
         outcome.memoryKb = memoryKb;
+        // We never send SIGTERM (exit 143); a daemon that shuts down does, to every container.
+        if (
+          outcome.exitCode === 143 &&
+          !outcome.killedFor &&
+          (await this.dockerWatch?.goingAway())
+        ) {
+          throw new Error('the Docker engine shut down under the run');
+        }
         outcome.cpuExceeded = cpuExceeded;
         outcome.protocolError = parser.error !== null;
         if (parser.error) this.logger.error(`run ${job.runId}: ${parser.error}`);
