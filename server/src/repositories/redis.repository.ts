@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { SUBSCRIBER_OPTIONS } from '@coderoom/contracts/node';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 
 /** Reconnection attempts a command waits through before it fails (~2 s with ioredis' backoff). */
@@ -28,10 +29,7 @@ export class RedisRepository implements OnApplicationShutdown {
       // retries) instead of piling up; the adapter's pair waits, as the adapter expects.
       maxRetriesPerRequest: role === 'commands' ? FAIL_FAST_RETRIES : null,
       connectionName: `coderoom-gateway-${role}`,
-      // ioredis 5 may send its ready check (INFO) after the adapter's first PSUBSCRIBE, which
-      // Redis refuses on a subscribed connection, and the subscription is then lost for good
-      // (a node deaf to every run's output; ioredis issue #2037). A subscriber needs no check.
-      ...(role === 'adapter-sub' ? { enableReadyCheck: false } : {}),
+      ...(role === 'adapter-sub' ? SUBSCRIBER_OPTIONS : {}),
     });
     client.on('error', (err: Error) => this.logger.warn(`redis (${role}): ${err.message}`));
     return client;

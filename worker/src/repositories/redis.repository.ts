@@ -8,6 +8,7 @@ import {
   type RunFeedEvent,
   type RunResult,
 } from '@coderoom/contracts';
+import { SUBSCRIBER_OPTIONS } from '@coderoom/contracts/node';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 
 /** avg := avg + alpha * (sample - avg); the first sample sets it. */
@@ -96,6 +97,7 @@ export class RedisRepository implements OnApplicationShutdown {
     const client = new Redis(this.config.redisUrl, {
       maxRetriesPerRequest: null,
       connectionName: `coderoom-worker-${role}`,
+      ...(role === 'cancel-sub' ? SUBSCRIBER_OPTIONS : {}),
     });
     client.on('error', (err: Error) => this.logger.warn(`redis (${role}): ${err.message}`));
     return client;

@@ -25,3 +25,13 @@ export function redisOptionsFromUrl(url: string): {
     maxRetriesPerRequest: null,
   };
 }
+
+/**
+ * Options for a connection that subscribes (pub/sub). On connect, ioredis 5 sends
+ * `CLIENT SETINFO` after an asynchronous read of its own package.json, and the ready check
+ * (`INFO`): either can reach Redis after the first (P)SUBSCRIBE, which Redis refuses on a
+ * subscribed connection, and the subscription is then lost (ioredis issue #2037; seen here as a
+ * gateway deaf to every run's output, and as a worker that never heard an interactive run's
+ * input). A subscriber needs neither.
+ */
+export const SUBSCRIBER_OPTIONS = { enableReadyCheck: false, disableClientInfo: true } as const;
