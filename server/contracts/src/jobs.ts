@@ -48,6 +48,8 @@ export const redisKeys = {
   workerCapacity: (workerId: string) => `coderoom:worker:${workerId}:capacity`,
   /** Moving average of how long a run occupies a worker slot, in ms. */
   runMsAverage: 'coderoom:stats:run-ms',
+  /** Runs finished during one epoch second (kept a minute): the queue's real drain rate. */
+  runsFinishedIn: (second: number | '') => `coderoom:stats:finished:${second}`,
   /** List of JSON { data, eof } the owner sent with run:input, in order (interactive runs). */
   stdin: (runId: string) => `coderoom:run:${runId}:stdin`,
   /** Pub/sub channel telling workers that a run's stdin list grew (message: run id). */

@@ -9,7 +9,8 @@ import { originFields, type RunOrigin } from './run-log.repository.js';
 /**
  * The whole admission of a run, atomically and in one round trip:
  * 1. backpressure: refuse when the expected queue wait (waiting runs + 1) x average run time /
- *    live worker slots exceeds the bound (dead workers are forgotten on the way);
+ *    live worker slots, or, with every slot busy, (waiting runs + 1) / the rate runs finished
+ *    at over the last 10 s, exceeds the bound (dead workers are forgotten on the way);
  * 2. quotas: forget active slots whose lease ran out (a run lost with a crashed worker) or whose
  *    run has ended (its finished guard exists: whoever ends a run releases its slots, this only
  *    repairs a release that was missed), then check the user's concurrent, per-minute and
@@ -24,8 +25,8 @@ import { originFields, type RunOrigin } from './run-log.repository.js';
  * ARGV: 1 now, 2 lease end, 3 lease ms, 4 run id, 5 concurrent, 6 per minute, 7 per day,
  *       8 ms to the minute's end, 9 ms to the day's end, 10 busy wait ms, 11 assumed run ms,
  *       12 and 13 worker capacity key = ARGV[12] .. id .. ARGV[13], 14 state TTL (s),
- *       15 and 16 finished guard key = ARGV[15] .. run id .. ARGV[16], 17.. state fields and
- *       values.
+ *       15 and 16 finished guard key = ARGV[15] .. run id .. ARGV[16], 17 runs-finished
+ *       counter key prefix (+ epoch second), 18.. state fields and values.
  * Returns {1, user rank, session rank (0 without session)}, {0, limit, retry ms} or
  * {0, 'busy', waiting, expected wait ms}.
  */
@@ -45,6 +46,15 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[7])) do
 end
 local avg = tonumber(redis.call('GET', KEYS[8]) or ARGV[11])
 local expected = (waiting + 1) * avg / math.max(1, slots)
+-- With every slot busy, the queue drains at the rate runs really finish, which the slot formula
+-- overestimates when the runs share the machine with dockerd, the database and pool refills:
+-- measured over the last 10 s (counters written by the workers).
+if waiting >= slots then
+  local sec = math.floor(now / 1000)
+  local done = 0
+  for s = sec - 10, sec - 1 do done = done + tonumber(redis.call('GET', ARGV[17] .. s) or '0') end
+  if done > 0 then expected = math.max(expected, (waiting + 1) * 10000 / done) end
+end
 if expected > tonumber(ARGV[10]) then
   return {0, 'busy', waiting, math.floor(expected + 0.5)}
 end
@@ -64,7 +74,7 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local userRank = redis.call('ZCARD', KEYS[1])
 local sessionRank = 0
-redis.call('HSET', KEYS[4], unpack(ARGV, 17))
+redis.call('HSET', KEYS[4], unpack(ARGV, 18))
 if KEYS[9] then
   prune(KEYS[9])
   redis.call('ZADD', KEYS[9], ARGV[2], ARGV[4])
@@ -168,6 +178,7 @@ export class QuotaRepository {
       this.config.replayTtlSeconds,
       FINISHED_PREFIX,
       FINISHED_SUFFIX,
+      redisKeys.runsFinishedIn(''),
       ...originFields(req.origin),
     );
     if (r[0] === 1) return { outcome: 'admitted', userRank: r[1], sessionRank: r[2] };

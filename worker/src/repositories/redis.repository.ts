@@ -11,12 +11,17 @@ import {
 import { SUBSCRIBER_OPTIONS } from '@coderoom/contracts/node';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 
-/** avg := avg + alpha * (sample - avg); the first sample sets it. */
+/**
+ * avg := avg + alpha * (sample - avg) (the first sample sets it), and one more run finished in
+ * this second (KEYS[2]): gateways estimate queue waits from both.
+ */
 const EWMA = `
 local old = redis.call('GET', KEYS[1])
 local v = tonumber(ARGV[1])
 if old then v = tonumber(old) + tonumber(ARGV[2]) * (v - tonumber(old)) end
 redis.call('SET', KEYS[1], string.format('%.0f', v), 'EX', 86400)
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], 60)
 return 1
 `;
 
@@ -155,7 +160,15 @@ export class RedisRepository implements OnApplicationShutdown {
 
   /** Folds one run's slot time into the moving average gateways use to estimate queue waits. */
   async recordRunMs(ms: number): Promise<void> {
-    await this.client.eval(EWMA, 1, redisKeys.runMsAverage, ms, 0.2);
+    const second = Math.floor(Date.now() / 1000);
+    await this.client.eval(
+      EWMA,
+      2,
+      redisKeys.runMsAverage,
+      redisKeys.runsFinishedIn(second),
+      ms,
+      0.2,
+    );
   }
 
   /** The instance id of the live process with this WORKER_ID, or null when none is alive. */
