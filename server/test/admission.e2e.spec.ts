@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { redisKeys } from '@coderoom/contracts';
 import type { GatewayConfig } from '../src/config/config.js';
 import { QuotaRepository, type AdmissionRequest } from '../src/repositories/quota.repository.js';
