@@ -529,7 +529,9 @@ const ERROR_TEXT: Record<(typeof ERROR_CODES)[number], string> = {
   TOO_LARGE: 'Source or stdin over the payload limits',
   UNSUPPORTED_LANGUAGE: 'No such language (see `languages:list`)',
   RATE_LIMITED: 'Too many requests; retry after `retryAfterMs`',
-  BUSY: 'The run queue is full (backpressure); retry after `retryAfterMs`',
+  BUSY:
+    'The run queue is full (backpressure), or a store the service needs is briefly ' +
+    'unreachable (`details.reason: "unavailable"`); retry after `retryAfterMs`',
   CONFLICT: 'The request conflicts with the state (e.g. the run has already finished)',
   INTERNAL: 'A server error',
 };
@@ -557,8 +559,8 @@ function description(): string {
     '- A missing, malformed, expired or wrongly signed token is refused at connect: the ' +
       `client gets \`${CONNECT_ERROR}\` whose \`message\` is \`unauthorized\` and whose ` +
       '`data.code` is `UNAUTHORIZED`. Nothing else is accepted before authentication. (A node ' +
-      'that is shutting down refuses connections with `data.code` `BUSY` and ' +
-      '`data.retryAfterMs`.)',
+      'that is shutting down, or still starting, refuses connections with `data.code` `BUSY` ' +
+      'and `data.retryAfterMs`.)',
     '- In local/dev mode a token can be obtained from `POST /api/auth/dev-token` with ' +
       '`{ name, role }`; this route does not exist when dev tokens are disabled (the default ' +
       'in production).',
@@ -763,8 +765,9 @@ export function buildAsyncApiDocument(opts: AsyncApiOptions = {}): object {
     description:
       'A missing, malformed, expired or wrongly signed token is refused at connect with ' +
       '`message: "unauthorized"` and `data.code: "UNAUTHORIZED"`. A node that is shutting ' +
-      'down refuses new connections with `data.code: "BUSY"` and `retryAfterMs`; a reconnect ' +
-      'may reach another node.',
+      'down (`message: "shutting down"`) or still starting (`message: "starting"`: its run ' +
+      'feed is not connected yet) refuses new connections with `data.code: "BUSY"` and ' +
+      '`retryAfterMs`; a retry may reach another node.',
     messages: [ref(`#/channels/${connectErrorId}/messages/${connectErrorId}`)],
     tags: [{ name: 'connection', description: 'The Socket.IO handshake.' }],
   };
