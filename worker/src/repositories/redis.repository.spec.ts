@@ -8,7 +8,12 @@ import { RedisRepository } from './redis.repository.js';
 
 /** The socket.io request channel the emitter (and so the finish script) publishes on. */
 const CHANNEL = 'socket.io-request#/#';
-const url = new URL(process.env.REDIS_URL ?? 'redis://set-REDIS_URL-to-run-this');
+if (!process.env.REDIS_URL) {
+  throw new Error(
+    'REDIS_URL is not set: run the tests with "npm test", or export what "node deploy/local/stack.mjs infra" prints',
+  );
+}
+const url = new URL(process.env.REDIS_URL);
 url.pathname = '/17';
 const result: RunResult = {
   verdict: 'OK',

@@ -8,9 +8,9 @@ describe('CpuBudget', () => {
   let since: number;
   let reads: number;
   let hits: CpuStage[];
-  const read = (): Promise<number | null> => {
+  const read = (): number | null => {
     reads++;
-    return Promise.resolve(usage + rate * (Date.now() - since));
+    return usage + rate * (Date.now() - since);
   };
   const burn = (r: number) => {
     usage += rate * (Date.now() - since);
@@ -40,7 +40,7 @@ describe('CpuBudget', () => {
     expect(hits).toEqual([]);
     await jest.advanceTimersByTimeAsync(30);
     expect(hits).toEqual(['run']);
-    expect(await b.settle()).toBe('run');
+    expect(b.settle()).toBe('run');
   });
 
   it("reads a sleeping program's CPU time once per budget of wall time, not at a fixed rate", async () => {
@@ -51,7 +51,7 @@ describe('CpuBudget', () => {
     await jest.advanceTimersByTimeAsync(60_000);
     expect(hits).toEqual([]);
     expect(reads).toBeLessThanOrEqual(60_000 / 2000 + 2);
-    expect(await b.settle()).toBeNull();
+    expect(b.settle()).toBeNull();
   });
 
   it('gives each stage its own budget', async () => {
@@ -74,7 +74,7 @@ describe('CpuBudget', () => {
     burn(1);
     await jest.advanceTimersByTimeAsync(320);
     expect(hits).toEqual(['compile']);
-    expect(await b.settle()).toBe('compile');
+    expect(b.settle()).toBe('compile');
   });
 
   it('catches an overrun between two checks in the final account', async () => {
@@ -85,20 +85,20 @@ describe('CpuBudget', () => {
     await jest.advanceTimersByTimeAsync(1200); // 600 ms used: the next check is 400 ms away
     burn(0);
     usage += 500; // a burst (e.g. a CFS period's slack) just before the exit
-    expect(await b.settle()).toBe('run');
+    expect(b.settle()).toBe('run');
     expect(hits).toEqual([]); // not killed: the program had ended
   });
 
   it('checks nothing where the CPU time cannot be measured', async () => {
     const b = new CpuBudget(
-      () => Promise.resolve(null),
+      () => null,
       1,
       (s) => hits.push(s),
     );
     b.begin('run', 100);
     await jest.advanceTimersByTimeAsync(10_000);
     expect(hits).toEqual([]);
-    expect(await b.settle()).toBeNull();
+    expect(b.settle()).toBeNull();
   });
 
   it('stops checking once stopped', async () => {

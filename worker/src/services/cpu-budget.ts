@@ -8,15 +8,12 @@ const MIN_CHECK_MS = 10;
  * in progress. Instead of polling at a fixed rate it looks again when the budget could run out at
  * the earliest, i.e. with every CPU the sandbox may use busy all the time: a program that sleeps
  * or waits costs one read per budget's worth of wall time, and a run whose budget is beyond its
- * wall-clock limit none at all.
- * `settle` makes the final account after the exit, so a stage that overran between two checks is
- * still caught.
+ * wall-clock limit none at all. `settle` makes the final account after the exit, so a stage that
+ * overran between two checks is still caught.
  */
 export class CpuBudget {
   private stage: { name: CpuStage; limitMs: number; baseMs: number } | null = null;
   private timer: NodeJS.Timeout | null = null;
-  /** Stage changes in order: each waits for the read of the one before. */
-  private chain: Promise<void> = Promise.resolve();
   private done = false;
   /** The stage that used up its budget, if one did. */
   exceeded: CpuStage | null = null;
@@ -28,32 +25,26 @@ export class CpuBudget {
    * @param onExceeded called once, when a stage's budget is found used up
    */
   constructor(
-    private readonly read: () => Promise<number | null>,
+    private readonly read: () => number | null,
     private readonly cpus: number,
     private readonly onExceeded: (stage: CpuStage) => void,
   ) {}
 
   /** Starts a stage now: its budget counts from the sandbox's CPU time at this moment. */
   begin(name: CpuStage, limitMs: number): void {
-    this.chain = this.chain.then(async () => {
-      if (this.done || this.exceeded) return;
-      this.clearTimer();
-      this.stage = null;
-      const baseMs = await this.read();
-      if (baseMs === null || this.done) return;
-      const stage = { name, limitMs, baseMs };
-      this.stage = stage;
-      this.schedule(stage, limitMs);
-    });
+    if (this.done || this.exceeded) return;
+    this.clearTimer();
+    const baseMs = this.read();
+    this.stage = baseMs === null ? null : { name, limitMs, baseMs };
+    if (this.stage) this.schedule(limitMs);
   }
 
   /** After the exit: the final account of the stage in progress (then nothing more is checked). */
-  async settle(): Promise<CpuStage | null> {
-    await this.chain;
+  settle(): CpuStage | null {
     this.stop();
     const stage = this.stage;
     if (stage && !this.exceeded) {
-      const now = await this.read();
+      const now = this.read();
       if (now !== null && now - stage.baseMs >= stage.limitMs) this.exceeded = stage.name;
     }
     return this.exceeded;
@@ -64,22 +55,23 @@ export class CpuBudget {
     this.clearTimer();
   }
 
-  private schedule(stage: NonNullable<CpuBudget['stage']>, remainingMs: number): void {
+  private schedule(remainingMs: number): void {
     const wait = Math.max(MIN_CHECK_MS, Math.ceil(remainingMs / this.cpus));
-    this.timer = setTimeout(() => void this.check(stage), wait);
+    this.timer = setTimeout(() => this.check(), wait);
   }
 
-  private async check(stage: NonNullable<CpuBudget['stage']>): Promise<void> {
+  private check(): void {
     this.timer = null;
-    const now = await this.read();
-    if (this.done || this.stage !== stage || now === null) return;
+    const stage = this.stage;
+    const now = this.read();
+    if (this.done || !stage || now === null) return;
     const used = now - stage.baseMs;
     if (used >= stage.limitMs) {
       this.exceeded = stage.name;
       this.onExceeded(stage.name);
       return;
     }
-    this.schedule(stage, stage.limitMs - used);
+    this.schedule(stage.limitMs - used);
   }
 
   private clearTimer(): void {

@@ -117,8 +117,8 @@ describe('RunExecutionService', () => {
         return Promise.resolve(); // Docker says yes, and nothing happens
       },
       oomKilled: () => Promise.resolve(false),
-      peakMemoryKb: () => Promise.resolve(1000),
-      cpuUsageMs: () => Promise.resolve(null),
+      peakMemoryKb: () => 1000,
+      cpuUsageMs: () => null,
     } as unknown as DockerRepository;
     const pool = {
       take: () => ({ id: 'c1', io: sandbox.io, exited: sandbox.exited }),

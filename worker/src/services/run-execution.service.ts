@@ -207,14 +207,11 @@ export class RunExecutionService {
         runEndedAt = performance.now();
         if (timer) clearTimeout(timer);
         await Promise.race([io.ended, sleep(DRAIN_MS)]);
-        // What the verdict needs (OOM state, the CPU account) and the peak memory, at once.
-        const [oomKilled, memoryKb, cpuExceeded] = await Promise.all([
-          withDeadline(this.docker.oomKilled(containerId), ENGINE_GRACE_MS),
-          this.docker.peakMemoryKb(containerId),
-          budget.settle(),
-        ]);
-        outcome.oomKilled = oomKilled;
-        outcome.memoryKb = memoryKb;
+        // What the verdict needs (the CPU account, the OOM state) and the peak memory.
+        const cpuExceeded = budget.settle();
+        outcome.cpuExceeded = cpuExceeded;
+        outcome.memoryKb = this.docker.peakMemoryKb(containerId);
+        outcome.oomKilled = await withDeadline(this.docker.oomKilled(containerId), ENGINE_GRACE_MS);
         // We never send SIGTERM (exit 143); a daemon that shuts down does, to every container.
         if (
           outcome.exitCode === 143 &&
@@ -223,7 +220,6 @@ export class RunExecutionService {
         ) {
           throw new Error('the Docker engine shut down under the run');
         }
-        outcome.cpuExceeded = cpuExceeded;
         outcome.protocolError = parser.error !== null;
         if (parser.error) this.logger.error(`run ${job.runId}: ${parser.error}`);
         if (outcome.killedFor === 'COMPILE_TIMEOUT') {
