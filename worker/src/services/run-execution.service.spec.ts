@@ -160,6 +160,7 @@ describe('RunExecutionService', () => {
     sandbox.print('\x1eCODEROOM-COMPILE 0 0\n1\n');
     sandbox.exit(0);
     const result = await done;
+    await service.beforeApplicationShutdown(); // the stored copy is written after the slot
     expect(result).toMatchObject({ verdict: 'OK', exitCode: 0, memoryKb: 1000 });
     expect(announced).toEqual([result]);
     expect(stored).toEqual([result]);
@@ -187,6 +188,7 @@ describe('RunExecutionService', () => {
     sandbox.exit(3);
     await jest.advanceTimersByTimeAsync(1000);
     const result = await done;
+    await service.beforeApplicationShutdown();
     expect(result?.verdict).toBe('RE');
     expect(announced).toEqual([result]);
     expect(stored).toEqual([result]);

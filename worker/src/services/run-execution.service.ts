@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type BeforeApplicationShutdown,
+} from '@nestjs/common';
 import type { LanguageDefinition, RunJob, RunResult } from '@coderoom/contracts';
 import { WORKER_CONFIG, type RunLimits, type WorkerConfig } from '../config/config.js';
 import {
@@ -29,16 +35,23 @@ const DRAIN_MS = 2000;
 const ENGINE_GRACE_MS = 5000;
 /** How long the end of a run is retried while Redis refuses it (then the reconciler ends it). */
 const FINISH_RETRY_MS = 60_000;
+/** Results being stored beyond this hold the next run's slot: MongoDB is slower than the runs. */
+const STORES_IN_FLIGHT = 16;
 
 /**
  * Runs one program in one fresh sandbox: queued -> (compiling) -> running -> finished.
  * Every overrun becomes a verdict, and `run:finished` is announced exactly once whatever happens
- * (SE when the engine itself failed), as soon as the program has exited and its output drained;
- * the used sandbox is then handed to the janitor for removal (in `finally`).
+ * (SE when the engine itself failed), as soon as the program has exited and its output drained.
+ * Then, outside the job's slot: the result is stored in MongoDB, and the used sandbox is handed
+ * to the janitor for removal (in `finally`).
  */
 @Injectable()
-export class RunExecutionService {
+export class RunExecutionService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(RunExecutionService.name);
+  /** Runs being executed now. */
+  private executing = 0;
+  /** MongoDB writes of announced results, still in flight. */
+  private readonly storing = new Set<Promise<void>>();
 
   constructor(
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
@@ -52,8 +65,19 @@ export class RunExecutionService {
     @Optional() private readonly dockerWatch?: DockerWatchService,
   ) {}
 
+  /**
+   * SIGTERM: the processor's drain waits for the runs in flight; wait for them too and for the
+   * MongoDB writes of their results, before the database connection closes.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    while (this.executing > 0 || this.storing.size > 0) {
+      await Promise.race([new Promise((r) => setTimeout(r, 50)), ...this.storing]);
+    }
+  }
+
   /** The run's result, or null when another worker took it already (it must never run twice). */
   async execute(job: RunJob): Promise<RunResult | null> {
+    this.executing++;
     const lifecycle = new RunLifecycle(job.runId);
     const feed = this.feeds.open(job.runId, job.ownerId);
     const outcome: RunOutcome = {
@@ -271,6 +295,7 @@ export class RunExecutionService {
           this.logger.warn(`run ${job.runId}: cannot clear its running mark: ${err.message}`);
         });
       }
+      this.executing--;
     }
   }
 
@@ -344,9 +369,9 @@ export class RunExecutionService {
 
   /**
    * Announces the end (claim, live state, slot, `run:finished`: one atomic round trip, after
-   * every chunk of the run), then stores it in MongoDB. Redis errors are retried with the same
-   * claim, so an end that was claimed is always announced (or, past FINISH_RETRY_MS, left to the
-   * reconciler).
+   * every chunk of the run), then stores it in MongoDB in the background. Redis errors are retried
+   * with the same claim, so an end that was claimed is always announced (or, past
+   * FINISH_RETRY_MS, left to the reconciler, which also writes a result MongoDB missed).
    */
   private async finish(
     feed: RunFeedWriter,
@@ -384,14 +409,25 @@ export class RunExecutionService {
     }
     if (!ours) return result; // somebody else (a cancel, the reaper) ended it first
     lifecycle.to('finished');
+    const store = this.store(feed, result, started);
+    this.storing.add(store);
+    void store.finally(() => this.storing.delete(store));
+    if (this.storing.size > STORES_IN_FLIGHT) await Promise.race(this.storing);
+    return result;
+  }
+
+  private async store(
+    feed: RunFeedWriter,
+    result: RunResult,
+    started: Promise<void> | null,
+  ): Promise<void> {
     await started; // ordered after the start record (both are upserts)
     try {
       await this.runs.finish(feed.runId, result, feed.sent);
     } catch (err) {
-      // The live result is out; the stored copy is what a later GET would miss.
+      // The live result is out (and in Redis, from which the reconciler repairs the stored copy).
       this.logger.error(`run ${feed.runId}: cannot store result: ${(err as Error).message}`);
     }
-    return result;
   }
 }
 
