@@ -16,6 +16,7 @@ import {
 } from './harness.js';
 
 const WALL_MS = 2000;
+const SUBMIT_WALL_MS = 4000;
 let stack: Stack;
 let alice: ClientSocket;
 
@@ -23,7 +24,11 @@ beforeAll(async () => {
   stack = await startStack({
     name: 'runs',
     redisDb: 1,
-    workerEnv: { RUN_WALL_MS: String(WALL_MS), WORKER_CONCURRENCY: '2' },
+    workerEnv: {
+      RUN_WALL_MS: String(WALL_MS),
+      SUBMIT_WALL_MS: String(SUBMIT_WALL_MS),
+      WORKER_CONCURRENCY: '2',
+    },
   });
   alice = await stack.connect(await stack.token('alice'));
 }, 90_000);
@@ -89,6 +94,25 @@ it('ends an infinite loop with TLE within the wall limit plus a small margin, co
   // The owner heard of the end within the limit plus a margin, measured on the client.
   expect(run.finishedAt - Date.parse(running!.at)).toBeLessThan(WALL_MS + 1500);
   await until('the container to be removed', () => containersOf(run.runId) === '', 10_000);
+}, 60_000);
+
+it('gives a run in submit mode its own, longer clock', async () => {
+  // 3 s of sleep: past the run mode's 2 s, within submit mode's 4 s.
+  const source = 'import time\ntime.sleep(3)\nprint("done")\n';
+  const [tried, submitted] = await Promise.all([
+    runToEnd(alice, { language: 'python', source }),
+    runToEnd(alice, { language: 'python', source, mode: 'submit' }),
+  ]);
+  expect(tried.finished.verdict).toBe('TLE');
+  expect(submitted.finished.verdict).toBe('OK');
+  expect(text(submitted.outputs)).toBe('done\n');
+  const looping = await runToEnd(alice, {
+    language: 'python',
+    source: 'while True:\n    pass\n',
+    mode: 'submit',
+  });
+  expect(looping.finished.verdict).toBe('TLE');
+  expect(looping.finished.timeMs).toBeGreaterThanOrEqual(SUBMIT_WALL_MS - 1000);
 }, 60_000);
 
 it('reports a non-zero exit as RE with its exit code', async () => {

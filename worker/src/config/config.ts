@@ -32,6 +32,12 @@ const envSchema = z.object({
   /** Upper bound on ready sandboxes across all pools of this worker. */
   WARM_POOL_MAX: z.coerce.number().int().min(0).max(512).default(16),
   RUN_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  /**
+   * Wall clock and CPU time of a run in submit mode (`mode: "submit"`), per test: judged
+   * programs get longer than interactive tries. Grading against tests is not built yet.
+   */
+  SUBMIT_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+  SUBMIT_CPU_MS: z.coerce.number().int().min(100).max(600_000).default(12_000),
   COMPILE_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   /** CPU time of a run / a compilation, summed over all its processes and threads. */
   RUN_CPU_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_CPU_LIMITS.cpuMs),
@@ -60,6 +66,9 @@ const envSchema = z.object({
 
 export interface RunLimits {
   wallMs: number;
+  /** Wall clock and CPU time of the run stage in submit mode (per test). */
+  submitWallMs: number;
+  submitCpuMs: number;
   compileWallMs: number;
   /** CPU time of the run stage (all processes and threads together); past it: TLE. */
   cpuMs: number;
@@ -123,6 +132,8 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     warmPoolMax: e.WARM_POOL_MAX,
     limits: {
       wallMs: e.RUN_WALL_MS,
+      submitWallMs: e.SUBMIT_WALL_MS,
+      submitCpuMs: e.SUBMIT_CPU_MS,
       compileWallMs: e.COMPILE_WALL_MS,
       cpuMs: e.RUN_CPU_MS,
       compileCpuMs: e.COMPILE_CPU_MS,

@@ -139,7 +139,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
         await this.janitor.ready;
         const language = this.languages.get(job.language);
         if (!language) throw new Error(`language ${job.language} is not installed on this worker`);
-        const limits = this.limitsFor(language);
+        const limits = this.limitsFor(language, job.mode);
 
         const spec = {
           image: `coderoom-sandbox-${language.image}:${this.config.imageTag}`,
@@ -325,14 +325,19 @@ export class RunExecutionService implements BeforeApplicationShutdown {
   }
 
   /** Per-language overrides on top of the worker's defaults. */
-  private limitsFor(language: LanguageDefinition): RunLimits {
+  /** The run's limits: the worker's, a language's overrides, and submit mode's longer clock. */
+  private limitsFor(language: LanguageDefinition, mode: RunJob['mode']): RunLimits {
     const l = this.config.limits;
+    const submit = mode === 'submit';
+    const wallMs = language.limits?.wallMs ?? l.wallMs;
+    const cpuMs = language.limits?.cpuMs ?? l.cpuMs;
     return {
       ...l,
       memoryMb: language.limits?.memoryMb ?? l.memoryMb,
-      wallMs: language.limits?.wallMs ?? l.wallMs,
+      // A language that needs more than the default keeps it in submit mode too.
+      wallMs: submit ? Math.max(wallMs, l.submitWallMs) : wallMs,
       compileWallMs: language.limits?.compileWallMs ?? l.compileWallMs,
-      cpuMs: language.limits?.cpuMs ?? l.cpuMs,
+      cpuMs: submit ? Math.max(cpuMs, l.submitCpuMs) : cpuMs,
       compileCpuMs: language.limits?.compileCpuMs ?? l.compileCpuMs,
       pids: language.limits?.pids ?? l.pids,
     };
