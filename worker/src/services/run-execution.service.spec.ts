@@ -121,7 +121,7 @@ describe('RunExecutionService', () => {
       cpuUsageMs: () => null,
     } as unknown as DockerRepository;
     const pool = {
-      take: () => ({ id: 'c1', io: sandbox.io, exited: sandbox.exited }),
+      take: () => Promise.resolve({ id: 'c1', io: sandbox.io, exited: sandbox.exited }),
     } as unknown as WarmPoolService;
     const janitor = {
       ready: Promise.resolve(),

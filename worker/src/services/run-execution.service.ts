@@ -151,7 +151,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
           // the budget: the worker's own check ends a stage first where it can measure.
           cpuSeconds: Math.ceil(Math.max(limits.cpuMs, limits.compileCpuMs) / 1000) + 1,
         };
-        const warm = this.pool.take(spec);
+        const warm = await this.pool.take(spec);
         let io: SandboxIo;
         let exited: Promise<number>;
         if (warm) {

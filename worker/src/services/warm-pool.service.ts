@@ -28,19 +28,30 @@ export const LABEL_POOL = 'coderoom.pool';
 export const poolKey = (s: Omit<SandboxSpec, 'labels'>): string =>
   `${s.image}|${s.memoryMb}|${s.cpus}|${s.pids}|${s.tmpfsMb}|${s.cpuSeconds}`;
 
+/** Sandboxes a pool starts at once when it is short (dockerd does part of the work in parallel). */
+const STARTS_AT_ONCE = 2;
+
+interface Pool {
+  spec: SandboxSpec;
+  ready: ReadySandbox[];
+  /** Starts in flight. */
+  starting: number;
+  /** Runs that found the pool empty and wait for a start in flight (it began before they came). */
+  waiters: ((sandbox: ReadySandbox | null) => void)[];
+}
+
 /**
  * Keeps WARM_POOL_SIZE started, never-reused sandboxes per (image, limits) so a run skips the
  * ~120 ms of create+attach+start. A taken sandbox belongs to one run and is removed after it;
- * the pool refills in the background. Total size is bounded by WARM_POOL_MAX (idle containers
- * cost ~4 MB each). Pools are created on first use of a key, so only used languages cost.
+ * the pool refills in the background, up to STARTS_AT_ONCE at a time, and a run that finds it
+ * empty takes a sandbox whose start is already under way rather than starting one more. Total
+ * size is bounded by WARM_POOL_MAX (idle containers cost ~4 MB each). Pools are created on first
+ * use of a key, so only used languages cost.
  */
 @Injectable()
 export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WarmPoolService.name);
-  private readonly pools = new Map<
-    string,
-    { spec: SandboxSpec; ready: ReadySandbox[]; filling: boolean }
-  >();
+  private readonly pools = new Map<string, Pool>();
   private closed = false;
 
   constructor(
@@ -60,59 +71,81 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
     return n;
   }
 
-  /** A ready sandbox for this spec, or null (pool empty or disabled): then start one cold. */
-  take(spec: Omit<SandboxSpec, 'labels'>): ReadySandbox | null {
+  /**
+   * A ready sandbox for this spec, or one whose start is under way and not promised to another
+   * run; null when there is none (pool empty or disabled): then start one cold.
+   */
+  async take(spec: Omit<SandboxSpec, 'labels'>): Promise<ReadySandbox | null> {
     if (this.config.warmPoolSize === 0 || this.closed) return null;
     const key = poolKey(spec);
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = { spec: { ...spec, labels: {} }, ready: [], filling: false };
+      pool = { spec: { ...spec, labels: {} }, ready: [], starting: 0, waiters: [] };
       this.pools.set(key, pool);
     }
-    const sandbox = pool.ready.shift() ?? null;
+    const ready = pool.ready.shift();
+    let sandbox: Promise<ReadySandbox | null> = Promise.resolve(ready ?? null);
+    if (!ready && pool.starting > pool.waiters.length) {
+      const waiters = pool.waiters;
+      sandbox = new Promise((resolve) => waiters.push(resolve));
+    }
     this.metrics.warmPool.set(this.size);
-    void this.fill(key);
+    this.fill(pool);
     return sandbox;
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.closed = true;
+    for (const p of this.pools.values()) p.waiters.splice(0).forEach((w) => w(null));
     const all = [...this.pools.values()].flatMap((p) => p.ready.splice(0));
     await Promise.allSettled(all.map((s) => this.docker.remove(s.id)));
     this.metrics.warmPool.set(0);
   }
 
-  private async fill(key: string): Promise<void> {
-    const pool = this.pools.get(key);
-    if (!pool || pool.filling) return;
-    pool.filling = true;
+  /** Starts what the pool lacks (its size, plus what waiting runs were promised). */
+  private fill(pool: Pool): void {
+    let starting = 0;
+    for (const p of this.pools.values()) starting += p.starting;
+    while (
+      !this.closed &&
+      pool.starting < STARTS_AT_ONCE &&
+      pool.ready.length + pool.starting - pool.waiters.length < this.config.warmPoolSize &&
+      this.size + starting < this.config.warmPoolMax
+    ) {
+      pool.starting++;
+      starting++;
+      void this.startInto(pool);
+    }
+  }
+
+  private async startInto(pool: Pool): Promise<void> {
+    let sandbox: ReadySandbox | null = null;
     try {
       await this.janitor.ready;
-      while (
-        !this.closed &&
-        pool.ready.length < this.config.warmPoolSize &&
-        this.size < this.config.warmPoolMax
-      ) {
-        const sandbox = await this.start(pool.spec);
-        if (this.closed) {
-          // Shut down while this one was starting: it would never be used nor removed.
-          await this.docker.remove(sandbox.id).catch(() => undefined);
-          break;
-        }
-        pool.ready.push(sandbox);
-        this.metrics.warmPool.set(this.size);
-        // A pooled sandbox that dies while waiting (daemon restart, OOM...) leaves the pool.
-        void sandbox.exited.then(
-          () => this.discard(pool.ready, sandbox),
-          () => this.discard(pool.ready, sandbox),
-        );
-      }
+      sandbox = await this.start(pool.spec);
     } catch (err) {
       this.metrics.error('warm-pool');
-      this.logger.warn(`warm pool ${key}: ${(err as Error).message}`);
-    } finally {
-      pool.filling = false;
+      this.logger.warn(`warm pool ${poolKey(pool.spec)}: ${(err as Error).message}`);
     }
+    pool.starting--;
+    const waiter = pool.waiters.shift();
+    if (waiter) {
+      waiter(sandbox); // null: that run starts its own sandbox
+    } else if (sandbox && this.closed) {
+      // Shut down while this one was starting: it would never be used nor removed.
+      await this.docker.remove(sandbox.id).catch(() => undefined);
+    } else if (sandbox) {
+      const ready = sandbox;
+      pool.ready.push(ready);
+      this.metrics.warmPool.set(this.size);
+      // A pooled sandbox that dies while waiting (daemon restart, OOM...) leaves the pool.
+      void ready.exited.then(
+        () => this.discard(pool.ready, ready),
+        () => this.discard(pool.ready, ready),
+      );
+    }
+    // After a failure, the next take tries again (no retry loop against a broken engine).
+    if (sandbox) this.fill(pool);
   }
 
   private async start(spec: SandboxSpec): Promise<ReadySandbox> {

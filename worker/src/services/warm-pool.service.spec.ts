@@ -1,0 +1,83 @@
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import type { WorkerConfig } from '../config/config.js';
+import type { DockerRepository, SandboxSpec } from '../repositories/docker.repository.js';
+import type { MetricsRepository } from '../repositories/metrics.repository.js';
+import type { SandboxJanitorService } from './sandbox-janitor.service.js';
+import { WarmPoolService } from './warm-pool.service.js';
+
+const spec: Omit<SandboxSpec, 'labels'> = {
+  image: 'img',
+  memoryMb: 64,
+  cpus: 1,
+  pids: 16,
+  tmpfsMb: 8,
+  cpuSeconds: 5,
+};
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('WarmPoolService', () => {
+  /** Container starts that Docker has not finished yet, in order. */
+  let pending: { id: string; done: () => void }[];
+  let removed: string[];
+  let pool: WarmPoolService;
+
+  beforeEach(() => {
+    pending = [];
+    removed = [];
+    let n = 0;
+    const docker = {
+      create: () => Promise.resolve(`c${++n}`),
+      attach: () => Promise.resolve({}),
+      waitForExit: () => new Promise(() => undefined),
+      start: (id: string) => new Promise<void>((done) => pending.push({ id, done })),
+      remove: (id: string) => {
+        removed.push(id);
+        return Promise.resolve();
+      },
+    } as unknown as DockerRepository;
+    const metrics = {
+      warmPool: { set: () => undefined },
+      error: () => undefined,
+    } as unknown as MetricsRepository;
+    const janitor = { ready: Promise.resolve() } as unknown as SandboxJanitorService;
+    const config = { warmPoolSize: 2, warmPoolMax: 16, workerId: 'w' } as WorkerConfig;
+    pool = new WarmPoolService(config, docker, janitor, metrics);
+  });
+
+  it('starts the first run cold and fills the pool two at a time', async () => {
+    expect(await pool.take(spec)).toBeNull();
+    await tick();
+    expect(pending.map((p) => p.id)).toEqual(['c1', 'c2']);
+    pending.splice(0).forEach((p) => p.done());
+    await tick();
+    expect(pool.size).toBe(2);
+    expect((await pool.take(spec))?.id).toBe('c1');
+  });
+
+  it('gives a run that finds the pool empty a start already under way', async () => {
+    expect(await pool.take(spec)).toBeNull(); // c1, c2 start
+    await tick();
+    const first = pool.take(spec); // waits for c1
+    const second = pool.take(spec); // waits for c2
+    expect(await Promise.race([pool.take(spec), tick().then(() => 'waiting')])).toBeNull();
+    pending.splice(0).forEach((p) => p.done());
+    expect((await first)?.id).toBe('c1');
+    expect((await second)?.id).toBe('c2');
+    await tick();
+    // Both were handed over, so the pool starts its own two again.
+    expect(pending.map((p) => p.id)).toEqual(['c3', 'c4']);
+  });
+
+  it('on shutdown lets waiting runs start their own and removes what it holds', async () => {
+    await pool.take(spec);
+    await tick();
+    const waiting = pool.take(spec);
+    const shutdown = pool.beforeApplicationShutdown();
+    expect(await waiting).toBeNull();
+    pending.splice(0).forEach((p) => p.done());
+    await shutdown;
+    await tick();
+    expect(removed.sort()).toEqual(['c1', 'c2']);
+    expect(pool.size).toBe(0);
+  });
+});
