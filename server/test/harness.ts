@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createServer } from 'node:net';
@@ -427,6 +427,26 @@ export async function stopDocker(): Promise<void> {
   const pid = Number(execFileSync('pidof', ['-s', 'dockerd']).toString().trim());
   process.kill(pid, 'SIGTERM');
   await until('dockerd to exit', () => !existsSync(`/proc/${pid}`), 60_000);
+}
+
+/**
+ * Null when a stopped dockerd will be started again by whoever runs it: the stack of this
+ * checkout (its parent, which respawns it) or systemd. Else why not: then stopping it would
+ * leave the machine without Docker, and the test that restarts it must not run.
+ */
+export function dockerRestartable(): string | null {
+  let pid: number;
+  try {
+    pid = Number(execFileSync('pidof', ['-s', 'dockerd']).toString().trim());
+  } catch {
+    return 'no dockerd process on this machine';
+  }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  if (ppid === 1 && existsSync('/run/systemd/system')) return null;
+  const parent = readFileSync(`/proc/${ppid}/cmdline`, 'utf8').split('\0').join(' ');
+  if (parent.includes('deploy/local/stack.mjs')) return null;
+  return `dockerd (pid ${pid}) was started by "${parent.trim() || ppid}", which would not restart it`;
 }
 
 /** Resolves when the Docker daemon answers again (see stopDocker). */

@@ -5,6 +5,7 @@ import mongoose from 'mongoose';
 import {
   containersOf,
   dockerAnswers,
+  dockerRestartable,
   startRun,
   startStack,
   stopDocker,
@@ -129,7 +130,10 @@ it(
   90_000,
 );
 
-it(
+const notRestartable = dockerRestartable();
+if (notRestartable) console.warn(`Docker restart test skipped: ${notRestartable}`);
+
+(notRestartable ? it.skip : it)(
   'recovers from a Docker daemon restart: the run in a sandbox ends as SE, runs queued meanwhile wait and then run',
   withLogs(
     () => stack,
