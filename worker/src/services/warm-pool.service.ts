@@ -28,8 +28,12 @@ export const LABEL_POOL = 'coderoom.pool';
 export const poolKey = (s: Omit<SandboxSpec, 'labels'>): string =>
   `${s.image}|${s.memoryMb}|${s.cpus}|${s.pids}|${s.tmpfsMb}|${s.cpuSeconds}`;
 
-/** Sandboxes a pool starts at once when it is short (dockerd does part of the work in parallel). */
-const STARTS_AT_ONCE = 2;
+/**
+ * Sandboxes a pool starts at once: one while it still has a ready one (a start competes with the
+ * runs for the CPUs), two when it ran dry and runs would start cold.
+ */
+const STARTS_AT_ONCE = 1;
+const STARTS_AT_ONCE_WHEN_EMPTY = 2;
 
 interface Pool {
   spec: SandboxSpec;
@@ -43,8 +47,8 @@ interface Pool {
 /**
  * Keeps WARM_POOL_SIZE started, never-reused sandboxes per (image, limits) so a run skips the
  * ~120 ms of create+attach+start. A taken sandbox belongs to one run and is removed after it;
- * the pool refills in the background, up to STARTS_AT_ONCE at a time, and a run that finds it
- * empty takes a sandbox whose start is already under way rather than starting one more. Total
+ * the pool refills in the background, and a run that finds it empty takes a sandbox whose start
+ * is already under way rather than starting one more. Total
  * size is bounded by WARM_POOL_MAX (idle containers cost ~4 MB each). Pools are created on first
  * use of a key, so only used languages cost.
  */
@@ -106,9 +110,10 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
   private fill(pool: Pool): void {
     let starting = 0;
     for (const p of this.pools.values()) starting += p.starting;
+    const atOnce = pool.ready.length > 0 ? STARTS_AT_ONCE : STARTS_AT_ONCE_WHEN_EMPTY;
     while (
       !this.closed &&
-      pool.starting < STARTS_AT_ONCE &&
+      pool.starting < atOnce &&
       pool.ready.length + pool.starting - pool.waiters.length < this.config.warmPoolSize &&
       this.size + starting < this.config.warmPoolMax
     ) {
