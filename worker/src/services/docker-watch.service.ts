@@ -1,8 +1,8 @@
 import {
   Injectable,
   Logger,
-  type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
+  type OnApplicationShutdown,
 } from '@nestjs/common';
 import { DockerRepository } from '../repositories/docker.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
@@ -10,7 +10,9 @@ import { MetricsRepository } from '../repositories/metrics.repository.js';
 /** How often the Docker engine is pinged. */
 const PING_MS = 500;
 /** How long `goingAway` watches the engine after a suspicious exit. */
-const GOING_AWAY_MS = 3000;
+const GOING_AWAY_MS = 1500;
+/** A ping not answered within this counts as no answer (a hung engine, not only a dead one). */
+const PING_TIMEOUT_MS = 1000;
 
 /**
  * Knows whether the Docker engine answers (a daemon restart, a full disk...). While it does
@@ -19,7 +21,7 @@ const GOING_AWAY_MS = 3000;
  * when the engine went away end as SE (their sandbox died with it).
  */
 @Injectable()
-export class DockerWatchService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class DockerWatchService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(DockerWatchService.name);
   private timer: NodeJS.Timeout | null = null;
   private checking = false;
@@ -37,7 +39,8 @@ export class DockerWatchService implements OnApplicationBootstrap, BeforeApplica
     this.timer.unref();
   }
 
-  beforeApplicationShutdown(): void {
+  // Not before the shutdown: the processor's drain may wait for the engine to come back.
+  onApplicationShutdown(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
@@ -72,11 +75,22 @@ export class DockerWatchService implements OnApplicationBootstrap, BeforeApplica
    * killing itself.
    */
   async goingAway(): Promise<boolean> {
+    if (!this.up) return true;
     for (let waited = 0; waited <= GOING_AWAY_MS; waited += 250) {
-      if (!(await this.docker.ping())) return true;
+      if (!(await this.ping())) return true;
       await new Promise((r) => setTimeout(r, 250));
     }
     return false;
+  }
+
+  private async ping(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), PING_TIMEOUT_MS)));
+    try {
+      return await Promise.race([this.docker.ping(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** One look at the engine; tells the listeners when its answer changed. */
@@ -84,7 +98,7 @@ export class DockerWatchService implements OnApplicationBootstrap, BeforeApplica
     if (this.checking || !this.timer) return;
     this.checking = true;
     try {
-      const up = await this.docker.ping();
+      const up = await this.ping();
       if (up === this.up || !this.timer) return;
       this.up = up;
       if (up) {

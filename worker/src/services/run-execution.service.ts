@@ -106,6 +106,8 @@ export class RunExecutionService implements BeforeApplicationShutdown {
     // The first reason wins (a cancel stays a cancel even if the clock runs out meanwhile), but
     // every call kills: a reason recorded before the container existed must not stop the kill.
     const kill = (reason: NonNullable<RunOutcome['killedFor']>): void => {
+      // The program already ended by itself: a late cancel or timer changes nothing.
+      if (runEndedAt) return;
       outcome.killedFor ??= reason;
       if (!containerId) return;
       void this.docker.kill(containerId);
