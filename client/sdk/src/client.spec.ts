@@ -117,14 +117,29 @@ describe('CoderoomClient: connecting', () => {
   it('retries by itself when a node that is shutting down refuses it with BUSY', async () => {
     const { client, socket } = await connected({ token: 'tk' });
     socket.drop('transport close');
-    socket.refuse('shutting down', { code: 'BUSY', retryAfterMs: 1000 });
+    socket.refuse('shutting down', { code: 'BUSY', retryAfterMs: 30 });
     expect(client.state).toMatchObject({
       status: 'reconnecting',
       error: { code: 'CONNECTION_FAILED' },
     });
-    await flush(); // the first retry after a refusal is immediate
+    await flush();
+    expect(socket.connectCalls).toBe(1); // not before the server's retryAfterMs
+    await new Promise((r) => setTimeout(r, 60));
     expect(socket.connectCalls).toBe(2);
     expect(await socket.handshake()).toEqual({ token: 'tk' });
+    expect(client.state).toEqual({ status: 'connected' });
+    client.close();
+  });
+
+  it('keeps trying a first connection refused with BUSY by a node that is starting', async () => {
+    const f = FakeSocket.factory();
+    const pending = CoderoomClient.connect(URL, { token: 'tk' }, { createSocket: f.create });
+    const socket = f.sockets[0];
+    socket.refuse('starting', { code: 'BUSY', retryAfterMs: 20 });
+    await new Promise((r) => setTimeout(r, 40));
+    expect(socket.connectCalls).toBe(2);
+    expect(await socket.handshake()).toEqual({ token: 'tk' });
+    const client = await pending;
     expect(client.state).toEqual({ status: 'connected' });
     client.close();
   });

@@ -440,11 +440,15 @@ export class CoderoomClient {
       );
       // A node that is shutting down refuses with BUSY; socket.io treats any refusal by the
       // server as final, but the balancer's next answer comes from another node: retry.
-      const refusedBusy = (err?.data as { code?: unknown } | undefined)?.code === 'BUSY';
-      this.#failed(
-        e,
-        s.active && this.#opts.reconnection ? 'auto' : refusedBusy ? 'manual' : 'none',
-      );
+      // The same on a first connection: a node that is starting refuses too.
+      const data = err?.data as { code?: unknown; retryAfterMs?: unknown } | undefined;
+      if (data?.code === 'BUSY' && !s.active && this.#opts.reconnection) {
+        this.#events.emit('error', e);
+        const wait = typeof data.retryAfterMs === 'number' ? data.retryAfterMs : 0;
+        this.#scheduleRetry(this.#everConnected ? 'connection failed' : '', e, wait);
+        return;
+      }
+      this.#failed(e, s.active && this.#opts.reconnection ? 'auto' : 'none');
     });
 
     for (const kind of SERVER_EVENTS) {
@@ -478,7 +482,7 @@ export class CoderoomClient {
   }
 
   /** Connects again after a delay (at once the first time); for what socket.io does not retry. */
-  #scheduleRetry(reason: string, error?: CoderoomError): void {
+  #scheduleRetry(reason: string, error?: CoderoomError, atLeastMs = 0): void {
     if (!this.#opts.reconnection) {
       this.#setState({ status: 'disconnected', reason, ...(error ? { error } : {}) });
       return;
@@ -490,7 +494,9 @@ export class CoderoomClient {
     );
     const attempt = this.#retryAttempts++;
     const { reconnectionDelay: base, reconnectionDelayMax: max } = this.#opts;
-    const delay = attempt === 0 ? 0 : Math.min(max, base * 2 ** (attempt - 1)) * jitter();
+    const backoff = attempt === 0 ? 0 : Math.min(max, base * 2 ** (attempt - 1)) * jitter();
+    // Never sooner than the server asked (a starting or draining node says retryAfterMs).
+    const delay = Math.max(backoff, Math.min(atLeastMs, max));
     this.#clearRetry();
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;

@@ -108,7 +108,8 @@ const CLIENT_EVENT_DOCS = {
       'and exactly one `run:finished` follow. Nobody else sees the run unless allowed (a ' +
       "session's instructors). Refusals: `INVALID`, `TOO_LARGE` (source or stdin over the " +
       'limits), `UNSUPPORTED_LANGUAGE`, `RATE_LIMITED` (with `retryAfterMs` and `details.limit`: ' +
-      '`concurrent`, `minute` or `day`) and `BUSY` (with `retryAfterMs`).',
+      '`concurrent`, `minute` or `day`; `events` for the per-socket event rate) and `BUSY` ' +
+      '(with `retryAfterMs`).',
     payload: runStartSchema,
     result: runStartResultSchema,
     examples: [

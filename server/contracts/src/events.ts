@@ -61,6 +61,6 @@ export type RunFeedEvent =
 /** Events between nodes (socket.io server-side emits over the Redis adapter). */
 export interface InterServerEvents {
   'run:feed': (e: RunFeedEvent) => void;
-  /** A gateway's own check that feed messages reach it through Redis (its /ready). */
+  /** A gateway's own check that feed messages reach it through Redis (gates its connections, /health, /ready). */
   'feed:probe': (nonce: string) => void;
 }

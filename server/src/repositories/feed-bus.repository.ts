@@ -38,7 +38,7 @@ export class FeedBusRepository implements OnApplicationShutdown {
   started = false;
   private lost = 0;
 
-  constructor(redis: RedisRepository) {
+  constructor(private readonly redis: RedisRepository) {
     // The adapter's publishing connection waits out an outage (a rejected publish would be unhandled).
     this.emitter = new Emitter<InterServerEvents>(redis.adapterPub);
   }
@@ -63,6 +63,8 @@ export class FeedBusRepository implements OnApplicationShutdown {
    * ready: a run started earlier could miss its first events.
    */
   async probe(): Promise<boolean> {
+    // While Redis is away a probe would only wait in the client's queue (and pile up there).
+    if (this.redis.adapterPub.status !== 'ready') return false;
     const nonce = randomUUID();
     let timer: NodeJS.Timeout | undefined;
     try {

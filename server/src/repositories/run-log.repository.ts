@@ -41,6 +41,7 @@ export function originFields(o: RunOrigin): string[] {
 
 /** Atomically: refuse after eof or past the byte budget, else append, note eof and signal. */
 const PUSH_INPUT = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return -3 end
 if redis.call('HGET', KEYS[2], 'inputEof') == '1' then return -1 end
 local total = redis.call('HINCRBY', KEYS[2], 'inputBytes', ARGV[2])
 if total > tonumber(ARGV[3]) then
@@ -115,14 +116,15 @@ export class RunLogRepository {
 
   /**
    * Appends interactive input for the worker running the program. Refused once stdin was
-   * closed (`eof`) or when the run's input would exceed `limitBytes` in total.
+   * closed (`eof`), when the run's input would exceed `limitBytes` in total, or when its live
+   * state is gone (expired, or lost with Redis: the run is over for us).
    */
   async pushInput(
     runId: string,
     data: string,
     eof: boolean,
     limitBytes: number,
-  ): Promise<'ok' | 'closed' | 'too-large'> {
+  ): Promise<'ok' | 'closed' | 'too-large' | 'gone'> {
     const r = (await this.redis.client.eval(
       PUSH_INPUT,
       2,
@@ -136,7 +138,7 @@ export class RunLogRepository {
       redisKeys.stdinChannel,
       runId,
     )) as number;
-    return r === 1 ? 'ok' : r === -1 ? 'closed' : 'too-large';
+    return r === 1 ? 'ok' : r === -1 ? 'closed' : r === -3 ? 'gone' : 'too-large';
   }
 
   async requestCancel(runId: string): Promise<void> {

@@ -26,7 +26,11 @@ export class AuthService {
         throw new Error('bad role');
       }
       // An empty or oversized subject cannot own runs: refuse it at the door, not at run:start.
-      const sub = typeof payload.sub === 'string' ? payload.sub : '';
+      // Some issuers use numeric subjects: the same id as a string.
+      const sub =
+        typeof payload.sub === 'string' || typeof payload.sub === 'number'
+          ? String(payload.sub)
+          : '';
       if (sub.length === 0 || sub.length > 128) throw new Error('bad sub');
       const name =
         typeof payload.name === 'string' && payload.name.trim() ? payload.name.slice(0, 64) : sub;

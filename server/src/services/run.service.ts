@@ -248,6 +248,7 @@ export class RunService {
     }
     const pushed = await this.log.pushInput(runId, data, eof, PAYLOAD_LIMITS.inputBytesPerRun);
     if (pushed === 'closed') throw new CoderoomError('CONFLICT', 'stdin was already closed (eof)');
+    if (pushed === 'gone') throw new CoderoomError('CONFLICT', 'the run is no longer running');
     if (pushed === 'too-large') {
       throw new CoderoomError(
         'TOO_LARGE',
