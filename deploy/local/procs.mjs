@@ -177,9 +177,20 @@ export class Supervisor {
     return p;
   }
 
-  /** Starts a `respawn` process again after it exited (waits 1 s: no busy loop). */
+  /**
+   * Starts a `respawn` process again after it exited (waits 1 s: no busy loop), after stopping
+   * what is left of its process group; one that dies 5 times within a minute ends the stack.
+   */
   async respawn(p, cmd, args, opts) {
+    const now = Date.now();
+    this.respawns = (this.respawns ?? []).filter((t) => now - t < 60_000).concat(now);
+    if (this.respawns.length > 5) {
+      log(`${p.name} keeps exiting: not starting it again`);
+      this.onUnexpectedExit?.(p);
+      return;
+    }
     log(`${p.name} (pid ${p.pid}) exited (${p.signal ?? `code ${p.code}`}); starting it again`);
+    if (groupExists(p.pid)) await stopGroup(p.pid, 2000);
     await sleep(1000);
     if (this.stopping) return;
     this.procs = this.procs.filter((q) => q !== p);

@@ -98,7 +98,10 @@ it('survives the death of the serving gateway behind the balancer: the client re
   });
   await stack.killGateway(node);
   await until('the client to reconnect through the balancer', () => reconnected, 20_000);
-  expect(await servingNode()).not.toBe(node);
+  // The node's socket gauge follows the reconnect shortly after.
+  let serving = -1;
+  await until('a node to count the socket', async () => (serving = await servingNode()) >= 0);
+  expect(serving).not.toBe(node);
   await until('run:finished', () => finished !== null, 30_000);
 
   const ordered = [...chunks].sort((a, b) => a.seq - b.seq);

@@ -105,6 +105,7 @@ it('on gateway SIGTERM closes transports (clients reconnect elsewhere) and exits
   s.on('disconnect', (r) => (reason = r));
   expect(cleanExit(await stack.stopGateway(1, 'SIGTERM'))).toBe(true);
   // "transport close" makes socket.io clients reconnect by themselves; a server disconnect would not.
+  await until('the client to see the disconnect', () => reason !== '', 5000);
   expect(reason).toBe('transport close');
   const other = await stack.connect(token, { url: stack.urls[0] });
   const held = run.outputs[run.outputs.length - 1].seq;

@@ -27,8 +27,25 @@ const runtimes = (): string[] => {
     return [];
   }
 };
-const present = runtimes().includes('runsc');
-if (!present) console.warn('gVisor tests skipped: Docker has no "runsc" runtime registered');
+/** Null when a gVisor sandbox starts here; else why not (not registered, or not working). */
+const unusable = (): string | null => {
+  if (!runtimes().includes('runsc')) return 'Docker has no "runsc" runtime registered';
+  try {
+    execFileSync(
+      'docker',
+      ['run', '--rm', '--runtime=runsc', '--network=none', '--entrypoint', 'true'].concat(
+        'coderoom-sandbox-base:latest',
+      ),
+      { stdio: 'pipe', timeout: 60_000 },
+    );
+    return null;
+  } catch (err) {
+    return `a runsc container does not start on this host: ${String((err as Error).message).slice(0, 200)}`;
+  }
+};
+const why = unusable();
+const present = why === null;
+if (why) console.warn(`gVisor tests skipped: ${why}`);
 const suite = present ? describe : describe.skip;
 
 interface Attack {

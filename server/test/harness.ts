@@ -279,9 +279,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const workers = Array.from({ length: workerCount }, (_, i) => launchWorker(i));
   const urls = ports.map((port) => `http://127.0.0.1:${port}`);
   let url = urls[0];
+  let lbDir = '';
   if (opts.balancer) {
     const lbPort = await freePort();
-    const cfg = join(mkdtempSync(join(tmpdir(), 'coderoom-lb-')), 'haproxy.cfg');
+    lbDir = mkdtempSync(join(tmpdir(), 'coderoom-lb-'));
+    const cfg = join(lbDir, 'haproxy.cfg');
     writeFileSync(cfg, haproxyConfig(lbPort, ports));
     launch('haproxy', '/usr/sbin/haproxy', { ...process.env }, ['-db', '-f', cfg]);
     url = `http://127.0.0.1:${lbPort}`;
@@ -384,6 +386,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await stopAll(children.filter((c) => !services.has(c)));
       await stopAll(children.filter((c) => services.has(c)));
       if (ferretDir) rmSync(ferretDir, { recursive: true, force: true });
+      if (lbDir) rmSync(lbDir, { recursive: true, force: true });
     },
   };
   try {
@@ -430,9 +433,9 @@ export async function stopDocker(): Promise<void> {
 }
 
 /**
- * Null when a stopped dockerd will be started again by whoever runs it: the stack of this
- * checkout (its parent, which respawns it) or systemd. Else why not: then stopping it would
- * leave the machine without Docker, and the test that restarts it must not run.
+ * Null when a stopped dockerd will be started again by the stack of this checkout (its parent,
+ * which respawns it). Else why not: a dockerd of systemd or of someone's shell also runs other
+ * people's containers, which a stop would kill, so the test that restarts it must not run.
  */
 export function dockerRestartable(): string | null {
   let pid: number;
@@ -443,10 +446,9 @@ export function dockerRestartable(): string | null {
   }
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  if (ppid === 1 && existsSync('/run/systemd/system')) return null;
   const parent = readFileSync(`/proc/${ppid}/cmdline`, 'utf8').split('\0').join(' ');
   if (parent.includes('deploy/local/stack.mjs')) return null;
-  return `dockerd (pid ${pid}) was started by "${parent.trim() || ppid}", which would not restart it`;
+  return `dockerd (pid ${pid}) was not started by the stack (parent: "${parent.trim() || ppid}")`;
 }
 
 /** Resolves when the Docker daemon answers again (see stopDocker). */
