@@ -3,7 +3,10 @@ import type { LanguageInfo } from './runs.js';
 
 /**
  * `sandbox/languages/<id>/language.json`: a language is data. `compile` and `run` are one-line
- * shell commands run by the sandbox runner inside the program's working directory.
+ * shell commands run by the sandbox runner inside the program's working directory. `run` may
+ * instead be the runner's built-in `@python <file>`: the runner, itself a Python 3 process
+ * started with the sandbox, runs that file in its own interpreter exactly as
+ * `python3 -u <file>` would, without starting another one (sandbox/README.md).
  */
 export const languageDefinitionSchema = z.object({
   id: z.string().regex(/^[a-z][a-z0-9-]*$/),
@@ -12,7 +15,16 @@ export const languageDefinitionSchema = z.object({
   fileName: z.string().regex(/^[A-Za-z0-9_.-]+$/),
   image: z.string().regex(/^[a-z0-9-]+$/),
   compile: z.string().min(1).nullable(),
-  run: z.string().min(1),
+  run: z
+    .string()
+    .min(1)
+    .refine(
+      (run) =>
+        !run.startsWith('@') ||
+        (/^@python [A-Za-z0-9_.-][A-Za-z0-9_./-]*$/.test(run) &&
+          !run.slice('@python '.length).split('/').includes('..')),
+      { message: 'a built-in run command must be `@python <relative file>`' },
+    ),
   /**
    * Per-language overrides of the worker's defaults (RUN_MEMORY_MB, RUN_WALL_MS, COMPILE_WALL_MS,
    * RUN_CPU_MS, COMPILE_CPU_MS, RUN_PIDS), for compile and run alike: e.g. the JVM and Go's
