@@ -14,7 +14,12 @@ import { RunRepository, type NewRun } from '../src/repositories/run.repository.j
 /** The worker's repository, as the worker process runs it (built by `tsc -b`). */
 interface WorkerRuns {
   markStarted(runId: string, at: Date): Promise<void>;
-  finish(runId: string, result: RunResult, output: readonly OutputChunk[]): Promise<void>;
+  finish(
+    runId: string,
+    result: RunResult,
+    output: readonly OutputChunk[],
+    startedAt: Date | null,
+  ): Promise<void>;
   onApplicationShutdown(): Promise<void>;
 }
 
@@ -102,7 +107,7 @@ describe('run documents written by the gateway and the worker in any order', () 
     await gateway.create(run);
     expect(await stored(run)).toMatchObject({ status: 'queued', result: null, output: [] });
     await worker.markStarted(run._id, startedAt);
-    await worker.finish(run._id, ok, output(run._id));
+    await worker.finish(run._id, ok, output(run._id), null);
     expect(await stored(run)).toMatchObject({
       status: 'finished',
       startedAt,
@@ -111,19 +116,31 @@ describe('run documents written by the gateway and the worker in any order', () 
     });
   });
 
+  it('a short run: no start record, its end carries the start time', async () => {
+    const run = newRun();
+    await gateway.create(run);
+    await worker.finish(run._id, ok, output(run._id), startedAt);
+    expect(await stored(run)).toMatchObject({ status: 'finished', startedAt, result: ok });
+    // And before the gateway's write.
+    const early = newRun();
+    await worker.finish(early._id, ok, [], startedAt);
+    await gateway.create(early);
+    expect(await stored(early)).toMatchObject({ status: 'finished', startedAt, result: ok });
+  });
+
   it('started, gateway, finished', async () => {
     const run = newRun();
     await worker.markStarted(run._id, startedAt);
     await gateway.create(run);
     expect(await stored(run)).toMatchObject({ status: 'running', startedAt, result: null });
-    await worker.finish(run._id, ok, output(run._id));
+    await worker.finish(run._id, ok, output(run._id), null);
     expect(await stored(run)).toMatchObject({ status: 'finished', startedAt, result: ok });
   });
 
   it('started, finished, then the gateway: the late write keeps the result', async () => {
     const run = newRun();
     await worker.markStarted(run._id, startedAt);
-    await worker.finish(run._id, ok, output(run._id));
+    await worker.finish(run._id, ok, output(run._id), null);
     await gateway.create(run);
     expect(await stored(run)).toMatchObject({
       status: 'finished',
@@ -136,12 +153,12 @@ describe('run documents written by the gateway and the worker in any order', () 
   it('a start recorded after the end does not reopen the run', async () => {
     const run = newRun();
     await gateway.create(run);
-    await worker.finish(run._id, ok, output(run._id));
+    await worker.finish(run._id, ok, output(run._id), null);
     await worker.markStarted(run._id, startedAt);
     expect(await stored(run)).toMatchObject({ status: 'finished', result: ok });
     // Also before the gateway's write: the end came first, then the start, then the request.
     const early = newRun();
-    await worker.finish(early._id, ok, []);
+    await worker.finish(early._id, ok, [], null);
     await worker.markStarted(early._id, startedAt);
     await gateway.create(early);
     expect(await stored(early)).toMatchObject({ status: 'finished', result: ok });
@@ -161,7 +178,7 @@ describe('run documents written by the gateway and the worker in any order', () 
     const runs = Array.from({ length: 40 }, newRun);
     await Promise.all(
       runs.map((run) =>
-        Promise.all([gateway.create(run), worker.finish(run._id, ok, output(run._id))]),
+        Promise.all([gateway.create(run), worker.finish(run._id, ok, output(run._id), null)]),
       ),
     );
     for (const run of runs) {

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
+import mongoose from 'mongoose';
 import { io } from 'socket.io-client';
 import type { OutputChunk, RunWatchResult } from '@coderoom/contracts';
 import {
@@ -163,6 +164,42 @@ it('lets a second client watch mid-run from seq 0: complete output, in order, no
   expect(text(ownerRun.outputs)).toBe(expected);
   watcher.disconnect();
 }, 60_000);
+
+it('stores a short run once, when it ends, with its start; a longer one is marked running after 1 s', async () => {
+  const conn = await mongoose.createConnection(stack.mongoUri).asPromise();
+  try {
+    const runs = conn.collection<{ _id: string; status: string; startedAt: Date | null }>('runs');
+    const stored = (id: string) => runs.findOne({ _id: id });
+    const short = await runToEnd(alice, { language: 'python', source: 'print(1)' });
+    const startedAt = short.statuses.find((e) => e.status === 'running')?.at;
+    expect(startedAt).toBeDefined();
+    await until(
+      'the short run to be stored',
+      async () => (await stored(short.runId))?.status === 'finished',
+    );
+    expect((await stored(short.runId))?.startedAt?.toISOString()).toBe(startedAt);
+
+    const long = await startRun(alice, {
+      language: 'python',
+      source: 'import time\nprint("start", flush=True)\ntime.sleep(1.6)\nprint("end")',
+    });
+    await until('the long run to print', () => long.outputs.length > 0, 10_000);
+    expect((await stored(long.runId))?.status).not.toBe('running'); // not yet: < 1 s in
+    await until(
+      'the long run to be marked running',
+      async () => (await stored(long.runId))?.status === 'running',
+      5_000,
+    );
+    const end = await long.done();
+    expect(end.finished.verdict).toBe('OK');
+    await until(
+      'the long run to be stored',
+      async () => (await stored(long.runId))?.status === 'finished',
+    );
+  } finally {
+    await conn.close();
+  }
+}, 30_000);
 
 it('answers a watch of a finished run with the whole output and the result', async () => {
   const run = await runToEnd(alice, { language: 'python', source: 'print("a")\nprint("b")' });

@@ -71,7 +71,16 @@ export class RunRepository implements OnApplicationShutdown {
     }
   }
 
-  async finish(runId: string, result: RunResult, output: readonly OutputChunk[]): Promise<void> {
+  /**
+   * The end of a run, with its start when it started (a short run's start is written here only:
+   * see RunExecutionService, MARK_RUNNING_AFTER_MS).
+   */
+  async finish(
+    runId: string,
+    result: RunResult,
+    output: readonly OutputChunk[],
+    startedAt: Date | null,
+  ): Promise<void> {
     const write = () =>
       this.runs
         .updateOne(
@@ -82,8 +91,9 @@ export class RunRepository implements OnApplicationShutdown {
               finishedAt: new Date(),
               result,
               output: output.map(({ seq, stream, data }) => ({ seq, stream, data })),
+              ...(startedAt ? { startedAt } : {}),
             },
-            $setOnInsert: { startedAt: null },
+            ...(startedAt ? {} : { $setOnInsert: { startedAt: null } }),
           },
           { upsert: true },
         )

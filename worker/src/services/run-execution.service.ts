@@ -35,8 +35,18 @@ const DRAIN_MS = 2000;
 const ENGINE_GRACE_MS = 5000;
 /** How long the end of a run is retried while Redis refuses it (then the reconciler ends it). */
 const FINISH_RETRY_MS = 60_000;
-/** Results being stored beyond this hold the next run's slot: MongoDB is slower than the runs. */
-const STORES_IN_FLIGHT = 16;
+/**
+ * Results being stored beyond these hold the next run's slot (MongoDB is slower than the runs):
+ * their output is in memory until stored, so the bound is mostly in bytes.
+ */
+const STORES_IN_FLIGHT = 256;
+const STORE_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+/**
+ * A run still going after this long is marked `running` in MongoDB; a shorter one is written
+ * once, when it ends (with its start time). Its live state in Redis says `running` from the
+ * start, and that is what readers get while a run is live (server: RunService.load).
+ */
+const MARK_RUNNING_AFTER_MS = 1000;
 
 /**
  * Runs one program in one fresh sandbox: queued -> (compiling) -> running -> finished.
@@ -50,8 +60,9 @@ export class RunExecutionService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(RunExecutionService.name);
   /** Runs being executed now. */
   private executing = 0;
-  /** MongoDB writes of announced results, still in flight. */
-  private readonly storing = new Set<Promise<void>>();
+  /** MongoDB writes of announced results, still in flight, and their output's size. */
+  private readonly storing = new Map<Promise<void>, number>();
+  private storingBytes = 0;
 
   constructor(
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
@@ -71,7 +82,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
    */
   async beforeApplicationShutdown(): Promise<void> {
     while (this.executing > 0 || this.storing.size > 0) {
-      await Promise.race([new Promise((r) => setTimeout(r, 50)), ...this.storing]);
+      await Promise.race([new Promise((r) => setTimeout(r, 50)), ...this.storing.keys()]);
     }
   }
 
@@ -96,6 +107,8 @@ export class RunExecutionService implements BeforeApplicationShutdown {
     let cpu: CpuBudget | null = null;
     let marked: Promise<void> | null = null;
     let started: Promise<void> | null = null;
+    let startedAt: Date | null = null;
+    let markRunning: NodeJS.Timeout | null = null;
     let stopInput = (): void => undefined;
 
     // Rejects ENGINE_GRACE_MS after the first kill: Docker failed to stop the sandbox.
@@ -124,7 +137,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
       if (check === 'taken') return null;
       if (check === 'cancelled') {
         outcome.killedFor = 'CANCELLED';
-        return await this.finish(feed, lifecycle, outcome, 0, false, null);
+        return await this.finish(feed, lifecycle, outcome, 0, false, null, null);
       }
       // Not awaited: the mark (our claim should this worker die) travels while the sandbox
       // starts; a failed one is repeated by the heartbeat.
@@ -212,22 +225,25 @@ export class RunExecutionService implements BeforeApplicationShutdown {
           await this.docker.start(containerId);
         }
         if (outcome.killedFor) kill(outcome.killedFor); // cancelled while starting
-        const startedAt = new Date();
+        const begun = new Date();
+        startedAt = begun;
         // The program first; the clocks start with it, the bookkeeping follows.
         io.write(encodeRunnerInput(language.compile, language.run, job.files));
         if (job.stdin) io.write(job.stdin);
         if (job.interactive) stopInput = this.pumpInput(job.runId, io);
         else io.closeStdin();
         if (language.compile) {
-          feed.status(lifecycle.to('compiling'), startedAt);
+          feed.status(lifecycle.to('compiling'), begun);
           timer = setTimeout(() => kill('COMPILE_TIMEOUT'), limits.compileWallMs);
           budget.begin('compile', limits.compileCpuMs);
         } else {
           startRunPhase();
         }
-        started = this.runs.markStarted(job.runId, startedAt).catch((err: Error) => {
-          this.logger.warn(`run ${job.runId}: cannot record start: ${err.message}`);
-        });
+        markRunning = setTimeout(() => {
+          started = this.runs.markStarted(job.runId, begun).catch((err: Error) => {
+            this.logger.warn(`run ${job.runId}: cannot record start: ${err.message}`);
+          });
+        }, MARK_RUNNING_AFTER_MS);
 
         outcome.exitCode = await Promise.race([exited, stuck]);
         runEndedAt = performance.now();
@@ -271,6 +287,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
       }
       if (timer) clearTimeout(timer);
       if (killDeadline) clearTimeout(killDeadline);
+      if (markRunning) clearTimeout(markRunning);
       cpu?.stop();
       coalescer?.end();
       const timeMs =
@@ -282,10 +299,12 @@ export class RunExecutionService implements BeforeApplicationShutdown {
         timeMs,
         coalescer?.truncated ?? false,
         started,
+        startedAt,
       );
     } finally {
       if (timer) clearTimeout(timer);
       if (killDeadline) clearTimeout(killDeadline);
+      if (markRunning) clearTimeout(markRunning);
       cpu?.stop();
       stopListening();
       stopInput();
@@ -387,6 +406,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
     timeMs: number,
     truncated: boolean,
     started: Promise<void> | null,
+    startedAt: Date | null,
   ): Promise<RunResult> {
     const judgement = judge(outcome);
     const result: RunResult = {
@@ -416,10 +436,17 @@ export class RunExecutionService implements BeforeApplicationShutdown {
     }
     if (!ours) return result; // somebody else (a cancel, the reaper) ended it first
     lifecycle.to('finished');
-    const store = this.store(feed, result, started);
-    this.storing.add(store);
-    void store.finally(() => this.storing.delete(store));
-    if (this.storing.size > STORES_IN_FLIGHT) await Promise.race(this.storing);
+    const store = this.store(feed, result, started, startedAt);
+    const bytes = feed.sent.reduce((n, c) => n + c.data.length, 0);
+    this.storing.set(store, bytes);
+    this.storingBytes += bytes;
+    void store.finally(() => {
+      this.storing.delete(store);
+      this.storingBytes -= bytes;
+    });
+    while (this.storing.size > STORES_IN_FLIGHT || this.storingBytes > STORE_BYTES_IN_FLIGHT) {
+      await Promise.race(this.storing.keys());
+    }
     return result;
   }
 
@@ -427,10 +454,11 @@ export class RunExecutionService implements BeforeApplicationShutdown {
     feed: RunFeedWriter,
     result: RunResult,
     started: Promise<void> | null,
+    startedAt: Date | null,
   ): Promise<void> {
-    await started; // ordered after the start record (both are upserts)
+    await started; // ordered after the start record, if one was written (both are upserts)
     try {
-      await this.runs.finish(feed.runId, result, feed.sent);
+      await this.runs.finish(feed.runId, result, feed.sent, startedAt);
     } catch (err) {
       // The live result is out (and in Redis, from which the reconciler repairs the stored copy).
       this.logger.error(`run ${feed.runId}: cannot store result: ${(err as Error).message}`);

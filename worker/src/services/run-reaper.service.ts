@@ -156,7 +156,7 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
       const stored = await this.redis.storedResult(run._id);
       if (stored) {
         // It finished while MongoDB was unreachable: write the stored copy now.
-        await this.runs.finish(run._id, stored, await this.redis.replayLog(run._id));
+        await this.runs.finish(run._id, stored, await this.redis.replayLog(run._id), null);
         counts.repaired++;
         this.logger.warn({ msg: 'stored the result MongoDB had missed', runId: run._id });
         continue;
@@ -194,7 +194,7 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
       truncated: false,
     };
     try {
-      await this.runs.finish(runId, result, await this.redis.replayLog(runId));
+      await this.runs.finish(runId, result, await this.redis.replayLog(runId), null);
     } catch (err) {
       this.logger.error(`run ${runId}: cannot store result: ${(err as Error).message}`);
     }
