@@ -8,6 +8,8 @@ import { DatabaseRepository } from './database.repository.js';
 /** MongoDB's error code for a feature the server does not implement (FerretDB: TTL indexes). */
 const NOT_IMPLEMENTED = 238;
 const SWEEP_MS = 10 * 60 * 1000;
+/** MongoDB's duplicate key error. */
+const DUPLICATE_KEY = 11000;
 
 /** The fields only the gateway writes (from the request); the others are the worker's. */
 export type NewRun = Omit<RunDocument, 'status' | 'result' | 'output' | 'startedAt' | 'finishedAt'>;
@@ -62,6 +64,23 @@ export class RunRepository implements OnModuleInit, OnModuleDestroy {
    * are upserts too (worker/src/repositories/run.repository.ts), so no order loses anything.
    */
   async create(run: NewRun): Promise<void> {
+    // Usually the first write: a plain insert, which needs no read-back (an insert is atomic
+    // everywhere) and, on FerretDB v1, costs a fraction of an update (FerretDB's updates scan the
+    // whole collection: ~15 ms at 3,000 runs, against ~1 ms for an insert).
+    try {
+      await this.runs.create({
+        ...run,
+        status: 'queued',
+        result: null,
+        output: [],
+        startedAt: null,
+        finishedAt: null,
+      });
+      return;
+    } catch (err) {
+      if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+      // A worker's write created the document first, or this is a retry: add the request.
+    }
     const { _id, ...request } = run;
     const write = () =>
       this.runs
