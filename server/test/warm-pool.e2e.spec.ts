@@ -56,6 +56,8 @@ it('still enforces the limits in a warm sandbox', async () => {
 
 it('takes a pre-started sandbox: one of the pooled containers serves the run', async () => {
   await until('the pool to be full', async () => (await warmGauge()) === POOL, 20_000);
+  // The last run's sandbox is removed a moment after it (not while a run starts).
+  await until('used sandboxes to be removed', () => workerContainers().length === POOL, 20_000);
   const pooled = workerContainers();
   expect(pooled).toHaveLength(POOL);
   const run = await (

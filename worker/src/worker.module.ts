@@ -15,6 +15,7 @@ import { RunFeedRepository } from './repositories/run-feed.repository.js';
 import { RunRepository } from './repositories/run.repository.js';
 import { RunExecutionService } from './services/run-execution.service.js';
 import { RunReaperService } from './services/run-reaper.service.js';
+import { StartupGateService } from './services/startup-gate.service.js';
 import { SandboxJanitorService } from './services/sandbox-janitor.service.js';
 import { WarmPoolService } from './services/warm-pool.service.js';
 
@@ -37,6 +38,7 @@ export class WorkerModule {
         RedisRepository,
         RunFeedRepository,
         RunRepository,
+        StartupGateService,
         SandboxJanitorService,
         WarmPoolService,
         RunExecutionService,

@@ -7,6 +7,7 @@ import type { MetricsRepository } from '../repositories/metrics.repository.js';
 import type { RunFeedRepository, RunFeedWriter } from '../repositories/run-feed.repository.js';
 import type { RunRepository } from '../repositories/run.repository.js';
 import { RunExecutionService } from './run-execution.service.js';
+import { StartupGateService } from './startup-gate.service.js';
 import type { SandboxJanitorService } from './sandbox-janitor.service.js';
 import type { WarmPoolService } from './warm-pool.service.js';
 
@@ -148,6 +149,7 @@ describe('RunExecutionService', () => {
       metrics,
       janitor,
       pool,
+      new StartupGateService(),
     );
   });
   afterEach(() => {

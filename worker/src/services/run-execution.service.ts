@@ -20,6 +20,7 @@ import { RunRepository } from '../repositories/run.repository.js';
 import { CpuBudget } from './cpu-budget.js';
 import { OutputCoalescer } from './output-coalescer.js';
 import { SandboxJanitorService } from './sandbox-janitor.service.js';
+import { StartupGateService } from './startup-gate.service.js';
 import { DockerWatchService } from './docker-watch.service.js';
 import { WarmPoolService } from './warm-pool.service.js';
 import { RunLifecycle } from './run-lifecycle.js';
@@ -73,6 +74,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
     private readonly metrics: MetricsRepository,
     private readonly janitor: SandboxJanitorService,
     private readonly pool: WarmPoolService,
+    private readonly gate: StartupGateService,
     @Optional() private readonly dockerWatch?: DockerWatchService,
   ) {}
 
@@ -110,6 +112,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
     let startedAt: Date | null = null;
     let markRunning: NodeJS.Timeout | null = null;
     let stopInput = (): void => undefined;
+    let printed = (): void => undefined;
 
     // Rejects ENGINE_GRACE_MS after the first kill: Docker failed to stop the sandbox.
     let giveUp!: (err: Error) => void;
@@ -166,6 +169,8 @@ export class RunExecutionService implements BeforeApplicationShutdown {
           // the budget: the worker's own check ends a stage first where it can measure.
           cpuSeconds: Math.ceil(Math.max(limits.cpuMs, limits.compileCpuMs) / 1000) + 1,
         };
+        // Until it prints (or ends), background Docker work waits for this run (StartupGate).
+        printed = this.gate.begin();
         const warm = await this.pool.take(spec);
         let io: SandboxIo;
         let exited: Promise<number>;
@@ -211,6 +216,8 @@ export class RunExecutionService implements BeforeApplicationShutdown {
           budget.begin('run', limits.cpuMs);
         };
         const parser = new RunnerStdoutParser();
+        io.onStdout(printed);
+        io.onStderr(printed);
         this.wireOutput(io, parser, out, (compileExit) => {
           // A header after the program already ended (a broken runner) changes nothing.
           if (runEndedAt || lifecycle.status === 'finished') return;
@@ -247,6 +254,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
 
         outcome.exitCode = await Promise.race([exited, stuck]);
         runEndedAt = performance.now();
+        printed();
         if (timer) clearTimeout(timer);
         await Promise.race([io.ended, sleep(DRAIN_MS)]);
         // What the verdict needs (the CPU account, the OOM state) and the peak memory.
@@ -308,6 +316,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
       cpu?.stop();
       stopListening();
       stopInput();
+      printed();
       // After the result is out: removal takes tens of ms nobody should wait for.
       if (containerId) this.janitor.dispose(containerId);
       if (marked) {

@@ -9,6 +9,7 @@ import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 import { DockerRepository, LABEL_WORKER } from '../repositories/docker.repository.js';
 import { LanguageRepository } from '../repositories/language.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
+import { StartupGateService } from './startup-gate.service.js';
 
 /** Removals running at once (each is tens of ms of dockerd work, competing with the runs). */
 const REMOVALS_AT_ONCE = 4;
@@ -16,6 +17,13 @@ const REMOVALS_AT_ONCE = 4;
 const REMOVE_TIMEOUT_MS = 30_000;
 /** Waits before the further attempts; after the last, the next boot's cleanup removes it. */
 const RETRY_AFTER_MS = [1000, 5000, 30_000];
+/**
+ * A used sandbox is removed a moment after its run, and not while another run is starting
+ * (StartupGateService; at most REMOVE_DEFER_MS): the next run of a client usually starts right
+ * after the last one ended, and the removal would slow its start.
+ */
+const REMOVE_DELAY_MS = 30;
+const REMOVE_DEFER_MS = 250;
 
 /**
  * Boot checks: Docker answers, every language's image exists, and sandboxes left by a previous
@@ -42,6 +50,7 @@ export class SandboxJanitorService implements OnApplicationBootstrap, OnApplicat
     private readonly docker: DockerRepository,
     private readonly languages: LanguageRepository,
     private readonly metrics: MetricsRepository,
+    private readonly gate: StartupGateService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -87,6 +96,10 @@ export class SandboxJanitorService implements OnApplicationBootstrap, OnApplicat
   }
 
   private async remove(id: string): Promise<void> {
+    if (!this.closing) {
+      await new Promise((r) => setTimeout(r, REMOVE_DELAY_MS));
+      await this.gate.idle(REMOVE_DEFER_MS);
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         await withTimeout(this.docker.remove(id), REMOVE_TIMEOUT_MS);

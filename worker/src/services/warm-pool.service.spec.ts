@@ -4,6 +4,7 @@ import type { DockerRepository, SandboxSpec } from '../repositories/docker.repos
 import type { MetricsRepository } from '../repositories/metrics.repository.js';
 import type { SandboxJanitorService } from './sandbox-janitor.service.js';
 import { WarmPoolService } from './warm-pool.service.js';
+import { StartupGateService } from './startup-gate.service.js';
 
 const spec: Omit<SandboxSpec, 'labels'> = {
   image: 'img',
@@ -41,7 +42,7 @@ describe('WarmPoolService', () => {
     } as unknown as MetricsRepository;
     const janitor = { ready: Promise.resolve() } as unknown as SandboxJanitorService;
     const config = { warmPoolSize: 2, warmPoolMax: 16, workerId: 'w' } as WorkerConfig;
-    pool = new WarmPoolService(config, docker, janitor, metrics);
+    pool = new WarmPoolService(config, docker, janitor, metrics, new StartupGateService());
   });
 
   it('starts the first run cold, fills an empty pool two at a time, then one at a time', async () => {
