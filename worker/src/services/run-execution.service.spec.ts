@@ -6,10 +6,10 @@ import type { LanguageRepository } from '../repositories/language.repository.js'
 import type { MetricsRepository } from '../repositories/metrics.repository.js';
 import type { RunFeedRepository, RunFeedWriter } from '../repositories/run-feed.repository.js';
 import type { RunRepository } from '../repositories/run.repository.js';
-import { RunExecutionService } from './run-execution.service.js';
+import { RunExecutionService, SANDBOX_START_MS } from './run-execution.service.js';
 import { StartupGateService } from './startup-gate.service.js';
 import type { SandboxJanitorService } from './sandbox-janitor.service.js';
-import type { WarmPoolService } from './warm-pool.service.js';
+import type { ReadySandbox, WarmPoolService } from './warm-pool.service.js';
 
 // The run lifecycle against fakes of Docker, Redis and MongoDB: the failure paths that the
 // real services cannot be made to take on demand.
@@ -81,6 +81,9 @@ describe('RunExecutionService', () => {
   let disposed: string[];
   let kills: number;
   let service: RunExecutionService;
+  /** Answers Docker gives late (a hung engine): the pool's sandbox, a created container id. */
+  let hungEngine: { take?: Promise<ReadySandbox | null>; create: Promise<string> };
+  let answerLate: { take: (s: ReadySandbox | null) => void; create: (id: string) => void };
 
   beforeEach(() => {
     jest.useFakeTimers();
@@ -90,6 +93,8 @@ describe('RunExecutionService', () => {
     stored = [];
     disposed = [];
     kills = 0;
+    answerLate = { take: () => undefined, create: () => undefined };
+    hungEngine = { create: new Promise<string>((r) => (answerLate.create = r)) };
     const writer = {
       runId: job.runId,
       sent: [],
@@ -113,6 +118,7 @@ describe('RunExecutionService', () => {
       unmarkRunning: () => Promise.resolve(),
     } as unknown as RunFeedRepository;
     const docker = {
+      create: () => hungEngine.create,
       kill: () => {
         kills++;
         return Promise.resolve(); // Docker says yes, and nothing happens
@@ -122,7 +128,8 @@ describe('RunExecutionService', () => {
       cpuUsageMs: () => null,
     } as unknown as DockerRepository;
     const pool = {
-      take: () => Promise.resolve({ id: 'c1', io: sandbox.io, exited: sandbox.exited }),
+      take: () =>
+        hungEngine.take ?? Promise.resolve({ id: 'c1', io: sandbox.io, exited: sandbox.exited }),
     } as unknown as WarmPoolService;
     const janitor = {
       ready: Promise.resolve(),
@@ -194,5 +201,30 @@ describe('RunExecutionService', () => {
     expect(result?.verdict).toBe('RE');
     expect(announced).toEqual([result]);
     expect(stored).toEqual([result]);
+  });
+
+  it('ends a run as SE when the pool never hands over a sandbox (hung Docker), and removes the late one', async () => {
+    hungEngine.take = new Promise((r) => (answerLate.take = r));
+    const done = service.execute(job);
+    await jest.advanceTimersByTimeAsync(SANDBOX_START_MS);
+    const result = await done;
+    expect(result?.verdict).toBe('SE');
+    expect(announced).toEqual([result]);
+    answerLate.take({ id: 'late', io: sandbox.io, exited: sandbox.exited });
+    await jest.advanceTimersByTimeAsync(1);
+    expect(disposed).toEqual(['late']);
+  });
+
+  it('ends a run as SE when creating its sandbox never answers, and removes it if it comes', async () => {
+    hungEngine.take = Promise.resolve(null); // pool empty: a cold start
+    const done = service.execute(job);
+    await jest.advanceTimersByTimeAsync(SANDBOX_START_MS - 1);
+    expect(announced).toEqual([]);
+    await jest.advanceTimersByTimeAsync(1);
+    const result = await done;
+    expect(result?.verdict).toBe('SE');
+    answerLate.create('late-cold');
+    await jest.advanceTimersByTimeAsync(1);
+    expect(disposed).toEqual(['late-cold']);
   });
 });

@@ -34,6 +34,12 @@ const DRAIN_MS = 2000;
  * exit. Past it the run ends as SE and the janitor keeps trying to remove the sandbox.
  */
 const ENGINE_GRACE_MS = 5000;
+/**
+ * How long getting a sandbox may take (a pooled one, or create, attach and start): past it a
+ * hung Docker engine ends the run as SE instead of holding its slot for ever. A sandbox that
+ * arrives later is removed.
+ */
+export const SANDBOX_START_MS = 30_000;
 /** How long the end of a run is retried while Redis refuses it (then the reconciler ends it). */
 const FINISH_RETRY_MS = 60_000;
 /**
@@ -171,18 +177,27 @@ export class RunExecutionService implements BeforeApplicationShutdown {
         };
         // Until it prints (or ends), background Docker work waits for this run (StartupGate).
         printed = this.gate.begin();
-        const warm = await this.pool.take(spec);
+        const taking = this.pool.take(spec);
+        const warm = await withDeadline(taking, SANDBOX_START_MS).catch((err: Error) => {
+          void taking.then((late) => late && this.janitor.dispose(late.id)).catch(() => undefined);
+          throw err;
+        });
         let io: SandboxIo;
         let exited: Promise<number>;
         if (warm) {
           ({ io, exited } = warm);
           containerId = warm.id;
         } else {
-          containerId = await this.docker.create({
+          const creating = this.docker.create({
             ...spec,
             labels: { [LABEL_RUN]: job.runId, [LABEL_WORKER]: this.config.workerId },
           });
-          io = await this.docker.attach(containerId);
+          containerId = await withDeadline(creating, SANDBOX_START_MS).catch((err: Error) => {
+            void creating.then((late) => this.janitor.dispose(late)).catch(() => undefined);
+            throw err;
+          });
+          // From here on the container is ours: `finally` hands it to the janitor.
+          io = await withDeadline(this.docker.attach(containerId), SANDBOX_START_MS);
           exited = this.docker.waitForExit(containerId);
         }
         const sandbox = containerId;
@@ -229,7 +244,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
 
         if (!warm) {
           if (outcome.killedFor) throw new CancelledBeforeStart();
-          await this.docker.start(containerId);
+          await withDeadline(this.docker.start(containerId), SANDBOX_START_MS);
         }
         if (outcome.killedFor) kill(outcome.killedFor); // cancelled while starting
         const begun = new Date();
