@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import mongoose from 'mongoose';
 import { io } from 'socket.io-client';
 import { devToken, freePort, machine, pct, sleep, waitHttp } from './common.mjs';
 
@@ -15,6 +16,13 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const THROUGHPUT_SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const only = process.env.BENCH_LANGUAGES?.split(',');
+/**
+ * Each cell starts on an empty `runs` collection unless BENCH_KEEP_RUNS=1: on FerretDB v1 every
+ * update scans the whole collection, so without this each cell would also measure how many runs
+ * the cells before it stored (e.g. Python warm first output 26 ms on an empty collection, 36 ms
+ * with 1,500 runs in it; README, "What slows it down").
+ */
+const KEEP_RUNS = process.env.BENCH_KEEP_RUNS === '1';
 for (const v of ['REDIS_URL', 'MONGODB_URI']) {
   if (!process.env[v]) throw new Error(`${v} is not set: run node deploy/local/stack.mjs bench`);
 }
@@ -110,7 +118,16 @@ function timedRun(socket, language, source) {
 
 const f = (ms) => `${ms.toFixed(0)}`;
 
+let db = null;
+async function emptyRuns() {
+  if (KEEP_RUNS) return;
+  db ??= await mongoose.createConnection(process.env.MONGODB_URI).asPromise();
+  await sleep(300); // the last results of the cell before are stored in the background
+  await db.collection('runs').deleteMany({});
+}
+
 async function latency(stack, language) {
+  await emptyRuns();
   for (let i = 0; i < 3; i++) await timedRun(stack.socket, language, HELLO[language]); // warm-up
   const firsts = [];
   const ends = [];
@@ -128,6 +145,7 @@ async function latency(stack, language) {
 }
 
 async function throughput(stack, concurrency) {
+  await emptyRuns();
   const deadline = performance.now() + THROUGHPUT_SECONDS * 1000;
   let done = 0;
   let errors = 0;
@@ -149,6 +167,11 @@ async function throughput(stack, concurrency) {
 
 console.log(`# Coderoom end-to-end benchmark, ${new Date().toISOString().slice(0, 10)}`);
 console.log(`# machine: ${machine()}; ${RUNS} runs per cell after 3 warm-up runs`);
+console.log(
+  KEEP_RUNS
+    ? '# the runs collection keeps every run of the benchmark (BENCH_KEEP_RUNS=1)'
+    : '# the runs collection is emptied before each cell (BENCH_KEEP_RUNS=1 keeps it)',
+);
 console.log('');
 console.log(
   '| language | warm first output med / p95 (ms) | warm finished med / p95 | cold first output med / p95 | cold finished med / p95 | first-output speed-up |',
@@ -183,4 +206,5 @@ try {
 } finally {
   await warm.stop();
   await cold.stop();
+  await db?.close();
 }
