@@ -18,6 +18,7 @@ import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { RunFeedRepository, type RunFeedWriter } from '../repositories/run-feed.repository.js';
 import { RunRepository } from '../repositories/run.repository.js';
 import { CpuBudget } from './cpu-budget.js';
+import { withDeadline as deadline } from './deadline.js';
 import { OutputCoalescer } from './output-coalescer.js';
 import { SandboxJanitorService } from './sandbox-janitor.service.js';
 import { StartupGateService } from './startup-gate.service.js';
@@ -500,10 +501,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
+/** A Docker call that has not answered in `ms` ends the run as SE. */
 function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SandboxStuck(`no answer from Docker in ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+  return deadline(p, ms, () => new SandboxStuck(`no answer from Docker in ${ms} ms`));
 }

@@ -2,6 +2,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type OnApplicationBootstrap,
   type BeforeApplicationShutdown,
 } from '@nestjs/common';
@@ -15,6 +16,8 @@ import {
 import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { SandboxJanitorService } from './sandbox-janitor.service.js';
 import { StartupGateService } from './startup-gate.service.js';
+import { DockerWatchService } from './docker-watch.service.js';
+import { withDeadline } from './deadline.js';
 
 /** A started sandbox whose runner waits on stdin for its one and only run. */
 export interface ReadySandbox {
@@ -40,6 +43,14 @@ const STARTS_AT_ONCE_WHEN_EMPTY = 2;
  * is triggered by a take, i.e. just as a run starts, and would slow that run's start.
  */
 const REFILL_DEFER_MS = 100;
+/** A pooled sandbox's create + attach + start past this counts as failed (a hung engine). */
+const START_MS = 30_000;
+/**
+ * A pooled sandbox that dies after waiting at least this long (e.g. in a Docker restart) is
+ * replaced at once; one that dies younger is not (a broken image or runner would otherwise be
+ * started over and over): the next take tries again.
+ */
+const REPLACE_IF_LIVED_MS = 10_000;
 
 interface Pool {
   spec: SandboxSpec;
@@ -70,10 +81,16 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
     private readonly janitor: SandboxJanitorService,
     private readonly metrics: MetricsRepository,
     private readonly gate: StartupGateService,
+    @Optional() private readonly dockerWatch?: DockerWatchService,
   ) {}
 
   onApplicationBootstrap(): void {
     this.metrics.warmPool.set(0);
+    // Sandboxes that died with the engine (a Docker restart) are replaced once it answers again,
+    // not only when the next run comes and finds the pool empty.
+    this.dockerWatch?.onChange((up) => {
+      if (up) for (const pool of this.pools.values()) this.fill(pool);
+    });
   }
 
   get size(): number {
@@ -135,7 +152,12 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
     try {
       await this.janitor.ready;
       if (pool.waiters.length === 0) await this.gate.idle(REFILL_DEFER_MS);
-      sandbox = await this.start(pool.spec);
+      const starting = this.start(pool.spec);
+      sandbox = await withDeadline(starting, START_MS, () => {
+        // Should it start after all, nobody will use it.
+        void starting.then((late) => this.docker.remove(late.id)).catch(() => undefined);
+        return new Error(`no sandbox started in ${START_MS} ms`);
+      });
     } catch (err) {
       this.metrics.error('warm-pool');
       this.logger.warn(`warm pool ${poolKey(pool.spec)}: ${(err as Error).message}`);
@@ -152,9 +174,10 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
       pool.ready.push(ready);
       this.metrics.warmPool.set(this.size);
       // A pooled sandbox that dies while waiting (daemon restart, OOM...) leaves the pool.
+      const readyAt = Date.now();
       void ready.exited.then(
-        () => this.discard(pool.ready, ready),
-        () => this.discard(pool.ready, ready),
+        () => this.discard(pool, ready, readyAt),
+        () => this.discard(pool, ready, readyAt),
       );
     }
     // After a failure, the next take tries again (no retry loop against a broken engine).
@@ -177,11 +200,15 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
     }
   }
 
-  private discard(list: ReadySandbox[], sandbox: ReadySandbox): void {
-    const i = list.indexOf(sandbox);
+  private discard(pool: Pool, sandbox: ReadySandbox, readyAt: number): void {
+    const i = pool.ready.indexOf(sandbox);
     if (i === -1) return; // taken by a run: its exit is the run's business
-    list.splice(i, 1);
+    pool.ready.splice(i, 1);
     this.metrics.warmPool.set(this.size);
     void this.docker.remove(sandbox.id).catch(() => undefined);
+    // Replaced now if the engine answers; else when it does again (onApplicationBootstrap).
+    if (Date.now() - readyAt >= REPLACE_IF_LIVED_MS && (this.dockerWatch?.up ?? true)) {
+      this.fill(pool);
+    }
   }
 }
