@@ -1,6 +1,12 @@
 // Small helpers shared by the benchmarks in this folder (latency.mjs, load.mjs).
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { io } from 'socket.io-client';
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -47,3 +53,55 @@ export async function devToken(url, name, role) {
 /** "2 cores (AMD EPYC ...), 24 GiB" */
 export const machine = () =>
   `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
+
+/**
+ * One gateway and one worker from server/dist and worker/dist on REDIS_URL's server (database
+ * `db`) and MONGODB_URI, quotas out of the way, and a connected socket of user `bench`.
+ * `env` adds to or overrides the services' environment; `onStderr` gets their stderr (else it
+ * is passed through).
+ */
+export async function startBenchStack({ db, workerId, env = {}, onStderr = null }) {
+  const redis = new URL(process.env.REDIS_URL);
+  redis.pathname = `/${db}`;
+  const port = await freePort();
+  const all = {
+    ...process.env,
+    REDIS_URL: redis.toString(),
+    MONGODB_URI: process.env.MONGODB_URI,
+    JWT_SECRET: 'bench-secret-0123456789abcdef',
+    DEV_TOKENS: 'true',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    WORKER_ID: workerId,
+    WORKER_HTTP_PORT: '0',
+    RUN_WALL_MS: '20000',
+    COMPILE_WALL_MS: '60000',
+    RUN_QUOTAS: JSON.stringify({ student: { perMinute: 100000, perDay: 1000000, concurrent: 64 } }),
+    BUSY_WAIT_MS: '600000',
+    ...env,
+  };
+  const procs = ['server', 'worker'].map((p) => {
+    const child = spawn(process.execPath, [join(REPO, p, 'dist/src/main.js')], {
+      env: all,
+      stdio: ['ignore', 'ignore', onStderr ? 'pipe' : 'inherit'],
+    });
+    if (onStderr) child.stderr.on('data', onStderr);
+    return child;
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(`${url}/health`);
+  await sleep(1500); // let the worker finish booting
+  const token = await devToken(url, 'bench', 'student');
+  const socket = io(url, { auth: { token }, transports: ['websocket'] });
+  await new Promise((r) => socket.once('connect', r));
+  return {
+    socket,
+    stop: async () => {
+      socket.disconnect();
+      await Promise.all(
+        procs.map((p) => new Promise((r) => (p.once('exit', r), p.kill('SIGTERM')))),
+      );
+    },
+  };
+}

@@ -4,15 +4,11 @@
 // the first `run:output` and to `run:finished` for hello world, with the warm pool and with one
 // container per run (cold); then sustained runs/s at concurrency 1, 4 and 8 (Python, warm).
 // Needs REDIS_URL and MONGODB_URI: run it through `node deploy/local/stack.mjs bench`.
-import { spawn } from 'node:child_process';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mongoose from 'mongoose';
-import { io } from 'socket.io-client';
-import { devToken, freePort, machine, pct, sleep, waitHttp } from './common.mjs';
+import { REPO, machine, pct, sleep, startBenchStack } from './common.mjs';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const THROUGHPUT_SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const only = process.env.BENCH_LANGUAGES?.split(',');
@@ -43,50 +39,15 @@ const languages = readdirSync(join(REPO, 'sandbox/languages'))
   .filter((id) => existsSync(join(REPO, 'sandbox/languages', id, 'language.json')))
   .filter((id) => HELLO[id] && (!only || only.includes(id)));
 
-async function startStack(warm, db) {
-  const redis = new URL(process.env.REDIS_URL);
-  redis.pathname = `/${db}`;
-  const port = await freePort();
-  const env = {
-    ...process.env,
-    REDIS_URL: redis.toString(),
-    MONGODB_URI: process.env.MONGODB_URI,
-    JWT_SECRET: 'bench-secret-0123456789abcdef',
-    DEV_TOKENS: 'true',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    WORKER_ID: `bench-${warm ? 'warm' : 'cold'}`,
-    WORKER_HTTP_PORT: '0',
-    WORKER_CONCURRENCY: process.env.BENCH_WORKER_CONCURRENCY ?? '4',
-    WARM_POOL_SIZE: warm ? '4' : '0',
-    RUN_WALL_MS: '20000',
-    COMPILE_WALL_MS: '60000',
-    RUN_QUOTAS: JSON.stringify({ student: { perMinute: 100000, perDay: 1000000, concurrent: 64 } }),
-    BUSY_WAIT_MS: '600000',
-  };
-  const procs = ['server', 'worker'].map((p) =>
-    spawn(process.execPath, [join(REPO, p, 'dist/src/main.js')], {
-      env,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    }),
-  );
-  const url = `http://127.0.0.1:${port}`;
-  await waitHttp(`${url}/health`);
-  await sleep(1500); // let the worker finish booting
-  const token = await devToken(url, 'bench', 'student');
-  const socket = io(url, { auth: { token }, transports: ['websocket'] });
-  await new Promise((r) => socket.once('connect', r));
-  return {
-    socket,
-    stop: async () => {
-      socket.disconnect();
-      await Promise.all(
-        procs.map((p) => new Promise((r) => (p.once('exit', r), p.kill('SIGTERM')))),
-      );
+const startStack = (warm, db) =>
+  startBenchStack({
+    db,
+    workerId: `bench-${warm ? 'warm' : 'cold'}`,
+    env: {
+      WORKER_CONCURRENCY: process.env.BENCH_WORKER_CONCURRENCY ?? '4',
+      WARM_POOL_SIZE: warm ? '4' : '0',
     },
-  };
-}
+  });
 
 /** One run; resolves { first, end } in ms since run:start was sent. */
 function timedRun(socket, language, source) {

@@ -2,6 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { RUN_QUEUE, type RunJob } from '@coderoom/contracts';
+import { traceRun } from '@coderoom/contracts/node';
 import { defineScript, type RedisScript } from './redis-script.js';
 import { RedisRepository } from './redis.repository.js';
 
@@ -62,6 +63,7 @@ export class QueueRepository {
       removeOnComplete: true,
       removeOnFail: { age: 24 * 3600, count: 1000 },
     });
+    traceRun('gateway-enqueued', job.runId);
     // The job is queued now: a failing position lookup must not make the caller undo the run.
     try {
       // Not waiting any more: a worker took it already, so it was at the front.

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { traceRun } from '@coderoom/contracts/node';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   CoderoomError,
@@ -91,6 +92,7 @@ export class RunService {
       { path: language.fileName, content: req.source ?? '' },
     ];
     const runId = randomUUID();
+    traceRun('gateway-received', runId);
     const now = new Date();
     const mode = req.mode ?? 'run';
     const interactive = req.interactive ?? false;
@@ -131,6 +133,7 @@ export class RunService {
         details: { limit: admission.limit },
       });
     }
+    traceRun('gateway-admitted', runId);
     const priority = runPriority(admission.userRank, admission.sessionRank);
     // The document is written meanwhile, not awaited (see RunStoreService): the answer depends
     // on Redis alone, whose live state of the run serves reads until the document is there.

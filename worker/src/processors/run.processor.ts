@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { RUN_QUEUE, type RunJob } from '@coderoom/contracts';
+import { traceRun } from '@coderoom/contracts/node';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { RedisRepository } from '../repositories/redis.repository.js';
@@ -69,6 +70,7 @@ export class RunProcessor
     if (!this.docker.up && !(await this.docker.whenUp(DOCKER_WAIT_MS))) {
       this.logger.error({ msg: 'Docker did not come back in time', runId: job.data.runId });
     }
+    traceRun('worker-took', job.data.runId);
     this.metrics.runStarted(Date.now() - job.timestamp);
     const tookAt = Date.now();
     let verdict = 'SE';

@@ -6,6 +6,7 @@ import {
   type BeforeApplicationShutdown,
 } from '@nestjs/common';
 import type { LanguageDefinition, RunJob, RunResult } from '@coderoom/contracts';
+import { traceRun } from '@coderoom/contracts/node';
 import { WORKER_CONFIG, type RunLimits, type WorkerConfig } from '../config/config.js';
 import {
   DockerRepository,
@@ -144,6 +145,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
 
     try {
       const check = await this.feeds.preRunCheck(job.runId);
+      traceRun('worker-checked', job.runId);
       if (check === 'taken') return null;
       if (check === 'cancelled') {
         outcome.killedFor = 'CANCELLED';
@@ -183,6 +185,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
           void taking.then((late) => late && this.janitor.dispose(late.id)).catch(() => undefined);
           throw err;
         });
+        traceRun('worker-sandbox', job.runId);
         let io: SandboxIo;
         let exited: Promise<number>;
         if (warm) {
@@ -216,6 +219,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
           { limitBytes: limits.outputBytes, maxChunk: 4096, flushMs: 15 },
           (parts) => {
             if (firstOutput && parts.some((p) => p.stream !== 'compile')) {
+              traceRun('worker-first-output', job.runId);
               firstOutput = false;
               this.metrics.firstOutputAfter(job.language, performance.now() - tookAt);
             }
@@ -232,8 +236,14 @@ export class RunExecutionService implements BeforeApplicationShutdown {
           budget.begin('run', limits.cpuMs);
         };
         const parser = new RunnerStdoutParser();
-        io.onStdout(printed);
-        io.onStderr(printed);
+        let traced = false;
+        const firstBytes = (): void => {
+          if (!traced) traceRun('worker-first-bytes', job.runId);
+          traced = true;
+          printed();
+        };
+        io.onStdout(firstBytes);
+        io.onStderr(firstBytes);
         this.wireOutput(io, parser, out, (compileExit) => {
           // A header after the program already ended (a broken runner) changes nothing.
           if (runEndedAt || lifecycle.status === 'finished') return;
@@ -252,6 +262,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
         startedAt = begun;
         // The program first; the clocks start with it, the bookkeeping follows.
         io.write(encodeRunnerInput(language.compile, language.run, job.files));
+        traceRun('worker-written', job.runId);
         if (job.stdin) io.write(job.stdin);
         if (job.interactive) stopInput = this.pumpInput(job.runId, io);
         else io.closeStdin();
@@ -270,6 +281,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
 
         outcome.exitCode = await Promise.race([exited, stuck]);
         runEndedAt = performance.now();
+        traceRun('worker-exited', job.runId);
         printed();
         if (timer) clearTimeout(timer);
         await Promise.race([io.ended, sleep(DRAIN_MS)]);
@@ -461,6 +473,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
     }
     if (!ours) return result; // somebody else (a cancel, the reaper) ended it first
     lifecycle.to('finished');
+    traceRun('worker-announced', feed.runId);
     const store = this.store(feed, result, started, startedAt);
     const bytes = feed.sent.reduce((n, c) => n + c.data.length, 0);
     this.storing.set(store, bytes);
@@ -484,6 +497,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
     await started; // ordered after the start record, if one was written (both are upserts)
     try {
       await this.runs.finish(feed.runId, result, feed.sent, startedAt);
+      traceRun('worker-stored', feed.runId);
     } catch (err) {
       // The live result is out (and in Redis, from which the reconciler repairs the stored copy).
       this.logger.error(`run ${feed.runId}: cannot store result: ${(err as Error).message}`);
