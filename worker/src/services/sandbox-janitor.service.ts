@@ -43,6 +43,8 @@ export class SandboxJanitorService implements OnApplicationBootstrap, OnApplicat
   readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
   private readonly waiting: string[] = [];
   private readonly removing = new Set<Promise<void>>();
+  /** Removals waiting for their moment (REMOVE_DELAY_MS, then no run starting). */
+  private readonly deferred = new Set<Promise<void>>();
   private closing = false;
 
   constructor(
@@ -73,14 +75,29 @@ export class SandboxJanitorService implements OnApplicationBootstrap, OnApplicat
 
   /** Removes a used sandbox (and its cgroup) in the background. */
   dispose(id: string): void {
-    this.waiting.push(id);
-    this.pump();
+    if (this.closing) {
+      this.waiting.push(id);
+      this.pump();
+      return;
+    }
+    // The wait holds no removal slot: removals keep pace with the runs under load.
+    const deferral = sleep(REMOVE_DELAY_MS)
+      .then(() => this.gate.idle(REMOVE_DEFER_MS))
+      .then(() => {
+        this.deferred.delete(deferral);
+        this.waiting.push(id);
+        this.pump();
+      });
+    this.deferred.add(deferral);
+    this.countPending();
   }
 
   /** After the runs in flight ended (beforeApplicationShutdown): every removal, no more waits. */
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
-    while (this.removing.size > 0) await Promise.allSettled([...this.removing]);
+    while (this.deferred.size > 0 || this.removing.size > 0) {
+      await Promise.allSettled([...this.deferred, ...this.removing]);
+    }
   }
 
   private pump(): void {
@@ -92,14 +109,14 @@ export class SandboxJanitorService implements OnApplicationBootstrap, OnApplicat
       });
       this.removing.add(removal);
     }
-    this.metrics.pendingRemovals.set(this.waiting.length + this.removing.size);
+    this.countPending();
+  }
+
+  private countPending(): void {
+    this.metrics.pendingRemovals.set(this.deferred.size + this.waiting.length + this.removing.size);
   }
 
   private async remove(id: string): Promise<void> {
-    if (!this.closing) {
-      await new Promise((r) => setTimeout(r, REMOVE_DELAY_MS));
-      await this.gate.idle(REMOVE_DEFER_MS);
-    }
     for (let attempt = 0; ; attempt++) {
       try {
         await withTimeout(this.docker.remove(id), REMOVE_TIMEOUT_MS);
@@ -125,4 +142,8 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`no answer from Docker in ${ms} ms`)), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
