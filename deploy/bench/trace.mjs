@@ -2,7 +2,8 @@
 // Where the time of one run goes: sequential runs of one program through the whole system, with
 // the services' stage timestamps (TRACE_RUNS=1, server/contracts/src/node/run-trace.ts) merged
 // with the client's, as medians and p90 in ms after the client sent `run:start`.
-// Needs REDIS_URL and MONGODB_URI: `BENCH=trace node deploy/local/stack.mjs bench`.
+// BENCH_TRACE_JSON=<file> also writes every run's stage times (epoch ms) there, e.g. to lay them
+// beside `docker events`. Needs REDIS_URL and MONGODB_URI: `BENCH=trace node deploy/local/stack.mjs bench`.
 import { machine, pct, sleep, startBenchStack } from './common.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
@@ -84,6 +85,10 @@ try {
   await stack.stop();
 }
 
+if (process.env.BENCH_TRACE_JSON) {
+  const raw = results.map(({ runId, t }) => ({ runId, ...traces.get(runId), ...t }));
+  (await import('node:fs')).writeFileSync(process.env.BENCH_TRACE_JSON, JSON.stringify(raw));
+}
 const byStage = new Map();
 for (const { runId, t } of results) {
   for (const [stage, at] of Object.entries({ ...traces.get(runId), ...t })) {

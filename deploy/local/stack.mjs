@@ -28,8 +28,10 @@ if (!['start', 'cluster', 'test', 'infra', 'bench'].includes(mode)) {
   process.exit(2);
 }
 const bench = process.env.BENCH || 'latency';
-if (mode === 'bench' && !['latency', 'load', 'trace'].includes(bench)) {
-  console.error(`BENCH=${bench}: use BENCH=latency (the default), BENCH=load or BENCH=trace`);
+if (mode === 'bench' && !['latency', 'load', 'trace', 'lifecycle'].includes(bench)) {
+  console.error(
+    `BENCH=${bench}: use BENCH=latency (the default), BENCH=load, BENCH=trace or BENCH=lifecycle`,
+  );
   process.exit(2);
 }
 
@@ -178,8 +180,8 @@ async function runTests(env) {
 
 /**
  * Benchmarks (deploy/bench) against the local services; prints Markdown tables. BENCH picks one:
- * `latency` (default, latency.mjs), `load` (load.mjs, issue 4) or `trace` (trace.mjs: where the
- * time of one run goes).
+ * `latency` (default, latency.mjs), `load` (load.mjs, issue 4), `trace` (trace.mjs: where the
+ * time of one run goes) or `lifecycle` (lifecycle.mjs: one container per run without services).
  */
 async function runBench(env) {
   return sup.run('bench', process.execPath, [path.join(REPO, `deploy/bench/${bench}.mjs`)], {
