@@ -11,6 +11,7 @@ import { MetricsController } from './controllers/metrics.controller.js';
 import { RunsController } from './controllers/runs.controller.js';
 import { RunGateway } from './gateways/run.gateway.js';
 import { DatabaseRepository } from './repositories/database.repository.js';
+import { WorkerLimitsRepository } from './repositories/worker-limits.repository.js';
 import { FeedBusRepository } from './repositories/feed-bus.repository.js';
 import { LanguageRepository } from './repositories/language.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
@@ -62,6 +63,7 @@ export class AppModule {
         LanguageRepository,
         MetricsRepository,
         FeedBusRepository,
+        WorkerLimitsRepository,
         AuthService,
         HealthService,
         RunFeedService,

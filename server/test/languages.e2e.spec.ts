@@ -2,7 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DEFAULT_CPU_LIMITS, type LanguageInfo, type SourceFile } from '@coderoom/contracts';
+import {
+  DEFAULT_RUN_LIMITS,
+  languageInfoWith,
+  type LanguageInfo,
+  type SourceFile,
+} from '@coderoom/contracts';
 import { loadLanguages } from '@coderoom/contracts/node';
 import { REPO, runToEnd, startStack, text, type ClientSocket, type Stack } from './harness.js';
 
@@ -196,7 +201,14 @@ beforeAll(async () => {
   stack = await startStack({
     name: 'languages',
     redisDb: 8,
-    workerEnv: { RUN_WALL_MS: '10000', COMPILE_WALL_MS: '30000', WORKER_CONCURRENCY: '2' },
+    // Limits other than the defaults, so that languages:list shows it reports the worker's.
+    workerEnv: {
+      RUN_WALL_MS: '10000',
+      COMPILE_WALL_MS: '30000',
+      RUN_CPU_MS: '4500',
+      OUTPUT_LIMIT_BYTES: '100000',
+      WORKER_CONCURRENCY: '2',
+    },
   });
   alice = await stack.connect(await stack.token('alice'));
 }, 90_000);
@@ -209,29 +221,51 @@ it('finds the ten languages in sandbox/languages', () => {
   expect(ids).toEqual(expect.arrayContaining(REQUIRED));
 });
 
-it('lists every language with its name, version, file name and CPU-time limits (languages:list)', async () => {
+it('lists every language with its name, version, file name and the limits the workers apply (languages:list, GET /api/languages)', async () => {
   const ack = await alice.emitWithAck('languages:list', {});
   expect(ack.ok).toBe(true);
   const listed = (ack as { ok: true; languages: LanguageInfo[] }).languages;
   const byId = (a: LanguageInfo, b: LanguageInfo) => a.id.localeCompare(b.id);
-  expect([...listed].sort(byId)).toEqual(
-    languages
-      .map((l) => ({
-        id: l.id,
-        name: l.name,
-        version: l.version,
-        fileName: l.fileName,
-        // language.json's own limit, else the default (this test's worker keeps the defaults)
-        limits: {
-          cpuMs: l.limits?.cpuMs ?? DEFAULT_CPU_LIMITS.cpuMs,
-          compileCpuMs: l.compile
-            ? (l.limits?.compileCpuMs ?? DEFAULT_CPU_LIMITS.compileCpuMs)
-            : null,
-        },
-      }))
-      .sort(byId),
-  );
+  // This test's worker: its environment above, the defaults elsewhere, language.json on top.
+  const worker = {
+    ...DEFAULT_RUN_LIMITS,
+    wallMs: 10_000,
+    compileWallMs: 30_000,
+    cpuMs: 4500,
+    outputBytes: 100_000,
+  };
+  expect([...listed].sort(byId)).toEqual(languages.map(languageInfoWith(worker)).sort(byId));
   expect(listed.map((l) => l.id)).toEqual(expect.arrayContaining(REQUIRED));
+  // Spelled out for two languages, so the expectation does not rest on languageInfoWith alone.
+  expect(listed.find((l) => l.id === 'python')?.limits).toEqual({
+    cpuMs: 4500,
+    compileCpuMs: null,
+    wallMs: 10_000,
+    compileWallMs: null,
+    submitWallMs: 15_000,
+    submitCpuMs: 12_000,
+    memoryMb: 256,
+    cpus: 1,
+    pids: 64,
+    tmpfsMb: 64,
+    outputBytes: 100_000,
+  });
+  expect(listed.find((l) => l.id === 'java')?.limits).toEqual({
+    cpuMs: 4500,
+    compileCpuMs: 10_000,
+    wallMs: 10_000,
+    compileWallMs: 30_000,
+    submitWallMs: 15_000,
+    submitCpuMs: 12_000,
+    memoryMb: 512,
+    cpus: 1,
+    pids: 128,
+    tmpfsMb: 64,
+    outputBytes: 100_000,
+  });
+  const res = await fetch(`${stack.url}/api/languages`);
+  expect(res.status).toBe(200);
+  expect(((await res.json()) as { languages: LanguageInfo[] }).languages).toEqual(listed);
 });
 
 describe.each(languages)('$id', (language) => {

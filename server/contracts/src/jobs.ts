@@ -44,6 +44,8 @@ export const redisKeys = {
     `coderoom:user:${userId}:runs:${window}:${n}`,
   /** Set of worker ids that announced capacity; each has `workerCapacity` while alive. */
   workers: 'coderoom:workers',
+  /** JSON RunLimits: a live worker's default limits, for `languages:list` (expires likewise). */
+  workerLimits: (workerId: string) => `coderoom:worker:${workerId}:limits`,
   /** Concurrency of a live worker (expires with its heartbeat). */
   workerCapacity: (workerId: string) => `coderoom:worker:${workerId}:capacity`,
   /** Moving average of how long a run occupies a worker slot, in ms. */

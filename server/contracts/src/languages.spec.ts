@@ -1,5 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
-import { languageDefinitionSchema } from './languages.js';
+import {
+  DEFAULT_RUN_LIMITS,
+  languageDefinitionSchema,
+  languageInfoWith,
+  languageLimits,
+  runLimitsSchema,
+  strictestLimits,
+  type LanguageDefinition,
+  type RunLimits,
+} from './languages.js';
 
 const base = {
   id: 'python',
@@ -32,5 +41,74 @@ describe('language definitions: the run command', () => {
         ok: false,
       });
     }
+  });
+});
+
+describe('limits of a run', () => {
+  const python: LanguageDefinition = { ...base, run: '@python main.py' };
+  const java: LanguageDefinition = {
+    ...base,
+    id: 'java',
+    compile: 'javac Main.java',
+    run: 'java Main',
+    limits: { memoryMb: 512, pids: 128, wallMs: 8000, cpuMs: 20_000 },
+  };
+
+  it("takes a language's own limits over the deployment's, and the longer ones in submit mode", () => {
+    expect(languageLimits(python, DEFAULT_RUN_LIMITS, 'run')).toEqual(DEFAULT_RUN_LIMITS);
+    expect(languageLimits(java, DEFAULT_RUN_LIMITS, 'run')).toMatchObject({
+      memoryMb: 512,
+      pids: 128,
+      wallMs: 8000,
+      cpuMs: 20_000,
+      compileWallMs: DEFAULT_RUN_LIMITS.compileWallMs,
+    });
+    // submit: max(language, submit default) for wall clock and CPU time
+    expect(languageLimits(python, DEFAULT_RUN_LIMITS, 'submit')).toMatchObject({
+      wallMs: 15_000,
+      cpuMs: 12_000,
+    });
+    expect(languageLimits(java, DEFAULT_RUN_LIMITS, 'submit')).toMatchObject({
+      wallMs: 15_000,
+      cpuMs: 20_000,
+    });
+  });
+
+  it('reports compile limits only for a compiled language', () => {
+    const info = languageInfoWith({ ...DEFAULT_RUN_LIMITS, cpuMs: 3000 });
+    expect(info(python).limits).toMatchObject({
+      cpuMs: 3000,
+      compileCpuMs: null,
+      compileWallMs: null,
+    });
+    expect(info(java).limits).toMatchObject({
+      cpuMs: 20_000,
+      compileCpuMs: 10_000,
+      compileWallMs: 15_000,
+      submitWallMs: 15_000,
+      submitCpuMs: 20_000,
+      memoryMb: 512,
+    });
+  });
+
+  it('takes each limit at its lowest over several workers, the defaults over none', () => {
+    const a = { ...DEFAULT_RUN_LIMITS, wallMs: 3000, memoryMb: 512 };
+    const b = { ...DEFAULT_RUN_LIMITS, wallMs: 8000, memoryMb: 128, cpus: 0.5 };
+    expect(strictestLimits([a, b])).toEqual({
+      ...DEFAULT_RUN_LIMITS,
+      wallMs: 3000,
+      memoryMb: 128,
+      cpus: 0.5,
+    });
+    expect(strictestLimits([])).toEqual(DEFAULT_RUN_LIMITS);
+  });
+
+  it('refuses published limits that are incomplete or out of range', () => {
+    expect(runLimitsSchema.safeParse(DEFAULT_RUN_LIMITS).success).toBe(true);
+    const partial: Partial<RunLimits> = { ...DEFAULT_RUN_LIMITS };
+    delete partial.wallMs;
+    expect(runLimitsSchema.safeParse(partial).success).toBe(false);
+    expect(runLimitsSchema.safeParse({ ...DEFAULT_RUN_LIMITS, memoryMb: 1 }).success).toBe(false);
+    expect(runLimitsSchema.safeParse({ ...DEFAULT_RUN_LIMITS, extra: 1 }).success).toBe(false);
   });
 });

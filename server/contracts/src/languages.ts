@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { LanguageInfo } from './runs.js';
+import type { LanguageInfo, RunMode } from './runs.js';
 
 /**
  * `sandbox/languages/<id>/language.json`: a language is data. `compile` and `run` are one-line
@@ -53,29 +53,115 @@ export const languageDefinitionSchema = z.object({
 });
 export type LanguageDefinition = z.infer<typeof languageDefinitionSchema>;
 
-/** Defaults of the CPU-time limits (the worker's RUN_CPU_MS and COMPILE_CPU_MS). */
-export const DEFAULT_CPU_LIMITS = { cpuMs: 4000, compileCpuMs: 10_000 } as const;
+/**
+ * A deployment's default limits of a run: the worker's RUN_*, COMPILE_*, SUBMIT_* and
+ * OUTPUT_LIMIT_BYTES settings (README "Configuration"). A language.json may override some of
+ * them (`limits` above). Workers publish theirs in Redis so that `languages:list` reports what
+ * they enforce.
+ */
+export const runLimitsSchema = z.strictObject({
+  /** Wall clock of the run stage in run mode. */
+  wallMs: z.number().int().min(100).max(600_000),
+  /** Wall clock and CPU time of the run stage in submit mode (per test). */
+  submitWallMs: z.number().int().min(100).max(600_000),
+  submitCpuMs: z.number().int().min(100).max(600_000),
+  compileWallMs: z.number().int().min(100).max(600_000),
+  /** CPU time of the run stage (all processes and threads together); past it: TLE. */
+  cpuMs: z.number().int().min(100).max(600_000),
+  /** CPU time of the compile stage; past it: CE. */
+  compileCpuMs: z.number().int().min(100).max(600_000),
+  memoryMb: z.number().int().min(16).max(16_384),
+  cpus: z.number().min(0.1).max(64),
+  pids: z.number().int().min(8).max(4096),
+  tmpfsMb: z.number().int().min(1).max(4096),
+  /** stdout+stderr per run; past it: OLE. At most 4 MiB (one MongoDB document holds it). */
+  outputBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(4 * 1024 * 1024),
+});
+export type RunLimits = z.infer<typeof runLimitsSchema>;
 
-export interface CpuLimitDefaults {
-  cpuMs: number;
-  compileCpuMs: number;
+export const DEFAULT_RUN_LIMITS: Readonly<RunLimits> = Object.freeze({
+  wallMs: 5000,
+  submitWallMs: 15_000,
+  submitCpuMs: 12_000,
+  compileWallMs: 15_000,
+  cpuMs: 4000,
+  compileCpuMs: 10_000,
+  memoryMb: 256,
+  cpus: 1,
+  pids: 64,
+  tmpfsMb: 64,
+  outputBytes: 64 * 1024,
+});
+
+/**
+ * What every one of several workers guarantees: each limit at its lowest among them (a run may go
+ * to any worker). The built-in defaults when there are none.
+ */
+export function strictestLimits(all: readonly RunLimits[]): RunLimits {
+  if (all.length === 0) return { ...DEFAULT_RUN_LIMITS };
+  const out = { ...all[0] };
+  for (const l of all.slice(1)) {
+    for (const k of Object.keys(out) as (keyof RunLimits)[]) out[k] = Math.min(out[k], l[k]);
+  }
+  return out;
+}
+
+/**
+ * The limits of one run of `language` in `mode`: the language's own where it has them, else the
+ * deployment's. Submit mode takes the longer of the language's and the submit limits, so a
+ * language that needs more than the default keeps it there too.
+ */
+export function languageLimits(
+  language: LanguageDefinition,
+  defaults: RunLimits,
+  mode: RunMode = 'run',
+): RunLimits {
+  const own = language.limits ?? {};
+  const wallMs = own.wallMs ?? defaults.wallMs;
+  const cpuMs = own.cpuMs ?? defaults.cpuMs;
+  const submit = mode === 'submit';
+  return {
+    ...defaults,
+    memoryMb: own.memoryMb ?? defaults.memoryMb,
+    wallMs: submit ? Math.max(wallMs, defaults.submitWallMs) : wallMs,
+    compileWallMs: own.compileWallMs ?? defaults.compileWallMs,
+    cpuMs: submit ? Math.max(cpuMs, defaults.submitCpuMs) : cpuMs,
+    compileCpuMs: own.compileCpuMs ?? defaults.compileCpuMs,
+    pids: own.pids ?? defaults.pids,
+  };
 }
 
 /** What `languages:list` says about a language, given the deployment's default limits. */
-export function languageInfoWith(
-  defaults: CpuLimitDefaults,
-): (l: LanguageDefinition) => LanguageInfo {
-  return (l) => ({
-    id: l.id,
-    name: l.name,
-    version: l.version,
-    fileName: l.fileName,
-    limits: {
-      cpuMs: l.limits?.cpuMs ?? defaults.cpuMs,
-      compileCpuMs: l.compile === null ? null : (l.limits?.compileCpuMs ?? defaults.compileCpuMs),
-    },
-  });
+export function languageInfoWith(defaults: RunLimits): (l: LanguageDefinition) => LanguageInfo {
+  return (l) => {
+    const run = languageLimits(l, defaults, 'run');
+    const submit = languageLimits(l, defaults, 'submit');
+    const compiled = l.compile !== null;
+    return {
+      id: l.id,
+      name: l.name,
+      version: l.version,
+      fileName: l.fileName,
+      limits: {
+        cpuMs: run.cpuMs,
+        compileCpuMs: compiled ? run.compileCpuMs : null,
+        wallMs: run.wallMs,
+        compileWallMs: compiled ? run.compileWallMs : null,
+        submitWallMs: submit.wallMs,
+        submitCpuMs: submit.cpuMs,
+        memoryMb: run.memoryMb,
+        cpus: run.cpus,
+        pids: run.pids,
+        tmpfsMb: run.tmpfsMb,
+        outputBytes: run.outputBytes,
+      },
+    };
+  };
 }
 
-/** `languages:list` with the built-in defaults (a gateway that knows the workers' may pass them). */
-export const toLanguageInfo = languageInfoWith(DEFAULT_CPU_LIMITS);
+/** `languages:list` with the built-in defaults (before any worker published its limits). */
+export const toLanguageInfo = languageInfoWith(DEFAULT_RUN_LIMITS);

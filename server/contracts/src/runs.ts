@@ -345,6 +345,51 @@ export const languageInfoSchema = z
             'CPU time the compilation may use, in ms (past it: `CE`); null for a language ' +
               'without a compile step.',
           ),
+        wallMs: z
+          .number()
+          .int()
+          .optional()
+          .describe('Wall-clock time a run may take, in ms (past it: `TLE`).'),
+        compileWallMs: z
+          .number()
+          .int()
+          .nullable()
+          .optional()
+          .describe(
+            'Wall-clock time the compilation may take, in ms (past it: `CE`); null for a ' +
+              'language without a compile step.',
+          ),
+        submitWallMs: z
+          .number()
+          .int()
+          .optional()
+          .describe('Wall-clock time per test of a run with `mode: "submit"`, in ms.'),
+        submitCpuMs: z
+          .number()
+          .int()
+          .optional()
+          .describe('CPU time per test of a run with `mode: "submit"`, in ms.'),
+        memoryMb: z
+          .number()
+          .int()
+          .optional()
+          .describe('Memory of the sandbox (compiler and program), in MiB (past it: `MLE`).'),
+        cpus: z.number().optional().describe('CPU cores the sandbox may use at once.'),
+        pids: z
+          .number()
+          .int()
+          .optional()
+          .describe('Processes and threads the sandbox may hold at once.'),
+        tmpfsMb: z
+          .number()
+          .int()
+          .optional()
+          .describe('Size of the writable working directory and of `/tmp`, in MiB each.'),
+        outputBytes: z
+          .number()
+          .int()
+          .optional()
+          .describe('stdout and stderr together, in bytes (past it: cut, verdict `OLE`).'),
       })
       .describe('Per-run limits of this language.'),
   })

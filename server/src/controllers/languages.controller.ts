@@ -7,7 +7,7 @@ export class LanguagesController {
   constructor(private readonly runs: RunService) {}
 
   @Get()
-  list(): { languages: LanguageInfo[] } {
-    return { languages: this.runs.listLanguages() };
+  async list(): Promise<{ languages: LanguageInfo[] }> {
+    return { languages: await this.runs.listLanguages() };
   }
 }

@@ -138,9 +138,9 @@ export class RunGateway
       await this.runs.input(user, runId, data, eof ?? false);
       return { body: {} };
     });
-    this.handle(socket, limited, 'languages:list', (p) => {
+    this.handle(socket, limited, 'languages:list', async (p) => {
       parsePayload(emptySchema, p);
-      return { body: { languages: this.runs.listLanguages() } };
+      return { body: { languages: await this.runs.listLanguages() } };
     });
     socket.onAny((event: unknown, ...args: unknown[]) => {
       if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;

@@ -6,7 +6,7 @@ import {
   PAYLOAD_LIMITS,
   runStartSchema,
   runStartTooLarge,
-  toLanguageInfo,
+  languageInfoWith,
   type AuthUser,
   type LanguageInfo,
   type OutputChunk,
@@ -23,6 +23,7 @@ import { FeedBusRepository } from '../repositories/feed-bus.repository.js';
 import { LanguageRepository } from '../repositories/language.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { QuotaRepository } from '../repositories/quota.repository.js';
+import { WorkerLimitsRepository } from '../repositories/worker-limits.repository.js';
 import { QueueRepository } from '../repositories/queue.repository.js';
 import { RunLogRepository, type LiveRunState } from '../repositories/run-log.repository.js';
 import { RunRepository } from '../repositories/run.repository.js';
@@ -66,6 +67,7 @@ export class RunService {
     private readonly quota: QuotaRepository,
     private readonly positions: QueuePositionService,
     private readonly metrics: MetricsRepository,
+    private readonly workerLimits: WorkerLimitsRepository,
   ) {}
 
   /** Every feed event of every run reaches each node here. */
@@ -74,8 +76,9 @@ export class RunService {
     this.positions.observe(e);
   }
 
-  listLanguages(): LanguageInfo[] {
-    return this.languages.all().map(toLanguageInfo);
+  /** Every language with the limits the workers apply (WorkerLimitsRepository). */
+  async listLanguages(): Promise<LanguageInfo[]> {
+    return this.languages.all().map(languageInfoWith(await this.workerLimits.current()));
   }
 
   async start(user: AuthUser, payload: unknown, owner: FeedSink | null): Promise<RunStartResult> {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { availableParallelism, hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { DEFAULT_CPU_LIMITS } from '@coderoom/contracts';
+import { DEFAULT_RUN_LIMITS as D, type RunLimits } from '@coderoom/contracts';
 
 const defaultLanguagesDir = fileURLToPath(
   new URL('../../../../sandbox/languages', import.meta.url),
@@ -27,30 +27,30 @@ const envSchema = z.object({
   SANDBOX_IMAGE_TAG: z.string().default('latest'),
   /** OCI runtime for sandboxes: runc, or runsc (gVisor) when installed. */
   SANDBOX_RUNTIME: z.string().default('runc'),
+  /**
+   * How long getting a sandbox may take (a pooled one, or create, attach and start): past it a
+   * hung Docker engine ends the run as SE instead of holding its slot.
+   */
+  SANDBOX_START_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   /** Started sandboxes kept ready per (image, limits); 0 turns the warm pool off. */
   WARM_POOL_SIZE: z.coerce.number().int().min(0).max(64).default(2),
   /** Upper bound on ready sandboxes across all pools of this worker. */
   WARM_POOL_MAX: z.coerce.number().int().min(0).max(512).default(16),
-  RUN_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  RUN_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(D.wallMs),
   /**
    * Wall clock and CPU time of a run in submit mode (`mode: "submit"`), per test: judged
    * programs get longer than interactive tries. Grading against tests is not built yet.
    */
-  SUBMIT_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
-  SUBMIT_CPU_MS: z.coerce.number().int().min(100).max(600_000).default(12_000),
-  COMPILE_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+  SUBMIT_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(D.submitWallMs),
+  SUBMIT_CPU_MS: z.coerce.number().int().min(100).max(600_000).default(D.submitCpuMs),
+  COMPILE_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(D.compileWallMs),
   /** CPU time of a run / a compilation, summed over all its processes and threads. */
-  RUN_CPU_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_CPU_LIMITS.cpuMs),
-  COMPILE_CPU_MS: z.coerce
-    .number()
-    .int()
-    .min(100)
-    .max(600_000)
-    .default(DEFAULT_CPU_LIMITS.compileCpuMs),
-  RUN_MEMORY_MB: z.coerce.number().int().min(16).max(16_384).default(256),
-  RUN_CPUS: z.coerce.number().min(0.1).max(64).default(1),
-  RUN_PIDS: z.coerce.number().int().min(8).max(4096).default(64),
-  RUN_TMPFS_MB: z.coerce.number().int().min(1).max(4096).default(64),
+  RUN_CPU_MS: z.coerce.number().int().min(100).max(600_000).default(D.cpuMs),
+  COMPILE_CPU_MS: z.coerce.number().int().min(100).max(600_000).default(D.compileCpuMs),
+  RUN_MEMORY_MB: z.coerce.number().int().min(16).max(16_384).default(D.memoryMb),
+  RUN_CPUS: z.coerce.number().min(0.1).max(64).default(D.cpus),
+  RUN_PIDS: z.coerce.number().int().min(8).max(4096).default(D.pids),
+  RUN_TMPFS_MB: z.coerce.number().int().min(1).max(4096).default(D.tmpfsMb),
   /**
    * stdout+stderr per run. At most 4 MiB: the whole output is stored in one MongoDB document
    * (16 MiB), and each invalid byte becomes a 3-byte U+FFFD there.
@@ -60,26 +60,12 @@ const envSchema = z.object({
     .int()
     .min(1024)
     .max(4 * 1024 * 1024)
-    .default(64 * 1024),
+    .default(D.outputBytes),
   REPLAY_TTL_SECONDS: z.coerce.number().int().positive().default(3600),
 });
 
-export interface RunLimits {
-  wallMs: number;
-  /** Wall clock and CPU time of the run stage in submit mode (per test). */
-  submitWallMs: number;
-  submitCpuMs: number;
-  compileWallMs: number;
-  /** CPU time of the run stage (all processes and threads together); past it: TLE. */
-  cpuMs: number;
-  /** CPU time of the compile stage; past it: CE. */
-  compileCpuMs: number;
-  memoryMb: number;
-  cpus: number;
-  pids: number;
-  tmpfsMb: number;
-  outputBytes: number;
-}
+/** The defaults of a run's limits (a language.json may override some). */
+export type { RunLimits };
 
 export interface WorkerConfig {
   redisUrl: string;
@@ -94,6 +80,8 @@ export interface WorkerConfig {
   dockerSocket: string;
   imageTag: string;
   runtime: string;
+  /** SANDBOX_START_MS. */
+  sandboxStartMs: number;
   warmPoolSize: number;
   warmPoolMax: number;
   limits: RunLimits;
@@ -128,6 +116,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     dockerSocket: e.DOCKER_SOCKET,
     imageTag: e.SANDBOX_IMAGE_TAG,
     runtime: e.SANDBOX_RUNTIME,
+    sandboxStartMs: e.SANDBOX_START_MS,
     warmPoolSize: e.WARM_POOL_SIZE,
     warmPoolMax: e.WARM_POOL_MAX,
     limits: {

@@ -6,6 +6,7 @@ import {
   type InterServerEvents,
   type OutputChunk,
   type RunFeedEvent,
+  type RunLimits,
   type RunResult,
 } from '@coderoom/contracts';
 import { SUBSCRIBER_OPTIONS } from '@coderoom/contracts/node';
@@ -149,11 +150,20 @@ export class RedisRepository implements OnApplicationShutdown {
     await m.exec();
   }
 
-  /** Tells gateways how many runs this worker takes at once (for queue backpressure). */
-  async announceCapacity(workerId: string, concurrency: number, ttlMs: number): Promise<void> {
+  /**
+   * Tells gateways how many runs this worker takes at once (for queue backpressure) and the
+   * default limits it applies (for `languages:list`).
+   */
+  async announceCapacity(
+    workerId: string,
+    concurrency: number,
+    limits: RunLimits,
+    ttlMs: number,
+  ): Promise<void> {
     await this.client
       .multi()
       .set(redisKeys.workerCapacity(workerId), concurrency, 'PX', ttlMs)
+      .set(redisKeys.workerLimits(workerId), JSON.stringify(limits), 'PX', ttlMs)
       .sadd(redisKeys.workers, workerId)
       .exec();
   }

@@ -5,7 +5,12 @@ import {
   Optional,
   type BeforeApplicationShutdown,
 } from '@nestjs/common';
-import type { LanguageDefinition, RunJob, RunResult } from '@coderoom/contracts';
+import {
+  languageLimits,
+  type LanguageDefinition,
+  type RunJob,
+  type RunResult,
+} from '@coderoom/contracts';
 import { traceRun } from '@coderoom/contracts/node';
 import { WORKER_CONFIG, type RunLimits, type WorkerConfig } from '../config/config.js';
 import {
@@ -37,9 +42,9 @@ const DRAIN_MS = 2000;
  */
 const ENGINE_GRACE_MS = 5000;
 /**
- * How long getting a sandbox may take (a pooled one, or create, attach and start): past it a
- * hung Docker engine ends the run as SE instead of holding its slot for ever. A sandbox that
- * arrives later is removed.
+ * How long getting a sandbox may take (a pooled one, or create, attach and start), unless
+ * SANDBOX_START_MS says otherwise: past it a hung Docker engine ends the run as SE instead of
+ * holding its slot for ever. A sandbox that arrives later is removed.
  */
 export const SANDBOX_START_MS = 30_000;
 /** How long the end of a run is retried while Redis refuses it (then the reconciler ends it). */
@@ -180,8 +185,9 @@ export class RunExecutionService implements BeforeApplicationShutdown {
         };
         // Until it prints (or ends), background Docker work waits for this run (StartupGate).
         printed = this.gate.begin();
+        const startMs = this.config.sandboxStartMs ?? SANDBOX_START_MS;
         const taking = this.pool.take(spec);
-        const warm = await withDeadline(taking, SANDBOX_START_MS).catch((err: Error) => {
+        const warm = await withDeadline(taking, startMs).catch((err: Error) => {
           void taking.then((late) => late && this.janitor.dispose(late.id)).catch(() => undefined);
           throw err;
         });
@@ -196,12 +202,12 @@ export class RunExecutionService implements BeforeApplicationShutdown {
             ...spec,
             labels: { [LABEL_RUN]: job.runId, [LABEL_WORKER]: this.config.workerId },
           });
-          containerId = await withDeadline(creating, SANDBOX_START_MS).catch((err: Error) => {
+          containerId = await withDeadline(creating, startMs).catch((err: Error) => {
             void creating.then((late) => this.janitor.dispose(late)).catch(() => undefined);
             throw err;
           });
           // From here on the container is ours: `finally` hands it to the janitor.
-          io = await withDeadline(this.docker.attach(containerId), SANDBOX_START_MS);
+          io = await withDeadline(this.docker.attach(containerId), startMs);
           exited = this.docker.waitForExit(containerId);
         }
         const sandbox = containerId;
@@ -255,7 +261,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
 
         if (!warm) {
           if (outcome.killedFor) throw new CancelledBeforeStart();
-          await withDeadline(this.docker.start(containerId), SANDBOX_START_MS);
+          await withDeadline(this.docker.start(containerId), startMs);
         }
         if (outcome.killedFor) kill(outcome.killedFor); // cancelled while starting
         const begun = new Date();
@@ -385,20 +391,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
   /** Per-language overrides on top of the worker's defaults. */
   /** The run's limits: the worker's, a language's overrides, and submit mode's longer clock. */
   private limitsFor(language: LanguageDefinition, mode: RunJob['mode']): RunLimits {
-    const l = this.config.limits;
-    const submit = mode === 'submit';
-    const wallMs = language.limits?.wallMs ?? l.wallMs;
-    const cpuMs = language.limits?.cpuMs ?? l.cpuMs;
-    return {
-      ...l,
-      memoryMb: language.limits?.memoryMb ?? l.memoryMb,
-      // A language that needs more than the default keeps it in submit mode too.
-      wallMs: submit ? Math.max(wallMs, l.submitWallMs) : wallMs,
-      compileWallMs: language.limits?.compileWallMs ?? l.compileWallMs,
-      cpuMs: submit ? Math.max(cpuMs, l.submitCpuMs) : cpuMs,
-      compileCpuMs: language.limits?.compileCpuMs ?? l.compileCpuMs,
-      pids: language.limits?.pids ?? l.pids,
-    };
+    return languageLimits(language, this.config.limits, mode);
   }
 
   private wireOutput(

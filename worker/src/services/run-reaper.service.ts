@@ -88,7 +88,12 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
 
   private async beat(): Promise<void> {
     await this.redis.heartbeat(this.config.workerId, this.config.instance, ALIVE_TTL_MS);
-    await this.redis.announceCapacity(this.config.workerId, this.config.concurrency, ALIVE_TTL_MS);
+    await this.redis.announceCapacity(
+      this.config.workerId,
+      this.config.concurrency,
+      this.config.limits,
+      ALIVE_TTL_MS,
+    );
   }
 
   onApplicationShutdown(): void {

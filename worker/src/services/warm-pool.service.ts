@@ -43,7 +43,10 @@ const STARTS_AT_ONCE_WHEN_EMPTY = 2;
  * is triggered by a take, i.e. just as a run starts, and would slow that run's start.
  */
 const REFILL_DEFER_MS = 100;
-/** A pooled sandbox's create + attach + start past this counts as failed (a hung engine). */
+/**
+ * A pooled sandbox's create + attach + start past this counts as failed (a hung engine), unless
+ * SANDBOX_START_MS says otherwise.
+ */
 const START_MS = 30_000;
 /**
  * A pooled sandbox that dies after waiting at least this long (e.g. in a Docker restart) is
@@ -153,10 +156,11 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
       await this.janitor.ready;
       if (pool.waiters.length === 0) await this.gate.idle(REFILL_DEFER_MS);
       const starting = this.start(pool.spec);
-      sandbox = await withDeadline(starting, START_MS, () => {
+      const startMs = this.config.sandboxStartMs ?? START_MS;
+      sandbox = await withDeadline(starting, startMs, () => {
         // Should it start after all, nobody will use it.
         void starting.then((late) => this.docker.remove(late.id)).catch(() => undefined);
-        return new Error(`no sandbox started in ${START_MS} ms`);
+        return new Error(`no sandbox started in ${startMs} ms`);
       });
     } catch (err) {
       this.metrics.error('warm-pool');
