@@ -55,6 +55,10 @@ it('runs Python typed in the page and shows its output streaming, then the verdi
     .locator('[data-testid="connection"][data-state="connected"]')
     .waitFor({ timeout: 20_000 });
   await page.selectOption('[data-testid="language-select"]', 'python');
+  // What a run may use, as the worker (default limits here) reports it through languages:list.
+  expect(await page.locator('[data-testid="limits"]').innerText()).toBe(
+    'Limits: 5 s · 4 s CPU · 256 MiB · 64 KiB output',
+  );
   await page.fill(
     '[data-testid="editor"]',
     'import time\nfor i in range(4):\n    print("tick", i, flush=True)\n    time.sleep(0.4)\n',
@@ -73,6 +77,9 @@ it('runs Python typed in the page and shows its output streaming, then the verdi
 
 it('shows a C compile error with its verdict', async () => {
   await page.selectOption('[data-testid="language-select"]', 'c');
+  expect(await page.locator('[data-testid="limits"]').innerText()).toBe(
+    'Limits: 5 s · 4 s CPU · 256 MiB · 64 KiB output · compile 15 s',
+  );
   await page.fill('[data-testid="editor"]', 'int main(void) { return nope; }');
   await page.click('[data-testid="run-button"]');
   await waitOrExplain('[data-testid="verdict"][data-verdict="CE"]');

@@ -1,4 +1,4 @@
-import type { RunResult, Verdict } from '@coderoom/contracts';
+import type { LanguageInfo, RunResult, Verdict } from '@coderoom/contracts';
 
 /** Where the current run is, as the page shows it. */
 export type RunPhase = 'idle' | 'starting' | 'queued' | 'compiling' | 'running' | 'finished';
@@ -59,6 +59,25 @@ export function resultSummary(r: RunResult): string {
   if (r.memoryKb !== null) parts.push(formatKb(r.memoryKb));
   if (r.truncated) parts.push('output truncated');
   return parts.join(' · ');
+}
+
+/**
+ * "5 s · 4 s CPU · 256 MiB · 64 KiB output · compile 15 s", what a run of this language may
+ * use (from languages:list; a gateway older than these fields gives only the CPU time).
+ */
+export function limitsSummary(l: LanguageInfo): string {
+  const { wallMs, cpuMs, memoryMb, outputBytes, compileWallMs } = l.limits;
+  const parts: string[] = [];
+  if (wallMs !== undefined) parts.push(formatSeconds(wallMs));
+  parts.push(`${formatSeconds(cpuMs)} CPU`);
+  if (memoryMb !== undefined) parts.push(`${memoryMb} MiB`);
+  if (outputBytes !== undefined) parts.push(`${formatKb(Math.floor(outputBytes / 1024))} output`);
+  if (compileWallMs) parts.push(`compile ${formatSeconds(compileWallMs)}`);
+  return parts.join(' · ');
+}
+
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))} s`;
 }
 
 export function formatMs(ms: number): string {
