@@ -26,6 +26,8 @@ const spec = {
   cpus: 1,
   pids: 64,
   tmpfsMb: 64,
+  fileSizeMb: 64,
+  openFiles: 256,
   cpuSeconds: 6,
   labels: { 'coderoom.bench': 'lifecycle' },
 };

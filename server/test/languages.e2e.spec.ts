@@ -248,6 +248,8 @@ it('lists every language with its name, version, file name and the limits the wo
     cpus: 1,
     pids: 64,
     tmpfsMb: 64,
+    fileSizeMb: 64,
+    openFiles: 256,
     outputBytes: 100_000,
   });
   expect(listed.find((l) => l.id === 'java')?.limits).toEqual({
@@ -261,6 +263,8 @@ it('lists every language with its name, version, file name and the limits the wo
     cpus: 1,
     pids: 128,
     tmpfsMb: 64,
+    fileSizeMb: 64,
+    openFiles: 256,
     outputBytes: 100_000,
   });
   const res = await fetch(`${stack.url}/api/languages`);

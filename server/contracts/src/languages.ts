@@ -74,6 +74,10 @@ export const runLimitsSchema = z.strictObject({
   cpus: z.number().min(0.1).max(64),
   pids: z.number().int().min(8).max(4096),
   tmpfsMb: z.number().int().min(1).max(4096),
+  /** Largest file a process may write (RLIMIT_FSIZE; past it: EFBIG, or SIGXFSZ). */
+  fileSizeMb: z.number().int().min(1).max(4096),
+  /** Open files per process (RLIMIT_NOFILE). */
+  openFiles: z.number().int().min(16).max(65_536),
   /** stdout+stderr per run; past it: OLE. At most 4 MiB (one MongoDB document holds it). */
   outputBytes: z
     .number()
@@ -94,6 +98,8 @@ export const DEFAULT_RUN_LIMITS: Readonly<RunLimits> = Object.freeze({
   cpus: 1,
   pids: 64,
   tmpfsMb: 64,
+  fileSizeMb: 64,
+  openFiles: 256,
   outputBytes: 64 * 1024,
 });
 
@@ -157,6 +163,8 @@ export function languageInfoWith(defaults: RunLimits): (l: LanguageDefinition) =
         cpus: run.cpus,
         pids: run.pids,
         tmpfsMb: run.tmpfsMb,
+        fileSizeMb: run.fileSizeMb,
+        openFiles: run.openFiles,
         outputBytes: run.outputBytes,
       },
     };

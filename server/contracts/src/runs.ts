@@ -385,6 +385,16 @@ export const languageInfoSchema = z
           .int()
           .optional()
           .describe('Size of the writable working directory and of `/tmp`, in MiB each.'),
+        fileSizeMb: z
+          .number()
+          .int()
+          .optional()
+          .describe('Largest file a process may write, in MiB (past it the write fails: EFBIG).'),
+        openFiles: z
+          .number()
+          .int()
+          .optional()
+          .describe('Files, pipes and sockets one process may hold open at once.'),
         outputBytes: z
           .number()
           .int()

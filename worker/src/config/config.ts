@@ -51,6 +51,10 @@ const envSchema = z.object({
   RUN_CPUS: z.coerce.number().min(0.1).max(64).default(D.cpus),
   RUN_PIDS: z.coerce.number().int().min(8).max(4096).default(D.pids),
   RUN_TMPFS_MB: z.coerce.number().int().min(1).max(4096).default(D.tmpfsMb),
+  /** RLIMIT_FSIZE in MiB; by default the tmpfs size (no file can be larger anyway). */
+  RUN_FILE_SIZE_MB: z.coerce.number().int().min(1).max(4096).optional(),
+  /** RLIMIT_NOFILE: files, pipes and sockets per process. */
+  RUN_OPEN_FILES: z.coerce.number().int().min(16).max(65_536).default(D.openFiles),
   /**
    * stdout+stderr per run. At most 4 MiB: the whole output is stored in one MongoDB document
    * (16 MiB), and each invalid byte becomes a 3-byte U+FFFD there.
@@ -130,6 +134,8 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       cpus: e.RUN_CPUS,
       pids: e.RUN_PIDS,
       tmpfsMb: e.RUN_TMPFS_MB,
+      fileSizeMb: e.RUN_FILE_SIZE_MB ?? e.RUN_TMPFS_MB,
+      openFiles: e.RUN_OPEN_FILES,
       outputBytes: e.OUTPUT_LIMIT_BYTES,
     },
     replayTtlSeconds: e.REPLAY_TTL_SECONDS,

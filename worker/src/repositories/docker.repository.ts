@@ -14,6 +14,10 @@ export interface SandboxSpec {
   cpus: number;
   pids: number;
   tmpfsMb: number;
+  /** RLIMIT_FSIZE, in MiB. */
+  fileSizeMb: number;
+  /** RLIMIT_NOFILE. */
+  openFiles: number;
   /** RLIMIT_CPU of every process in the sandbox, in seconds (SIGXCPU, then SIGKILL 1 s later). */
   cpuSeconds: number;
 }
@@ -113,7 +117,7 @@ export class DockerRepository implements OnModuleInit {
   /** A hardened, stopped container whose entrypoint (the runner) will read the run from stdin. */
   async create(spec: SandboxSpec): Promise<string> {
     const memory = spec.memoryMb * 1024 * 1024;
-    const tmpfsBytes = spec.tmpfsMb * 1024 * 1024;
+    const fileBytes = spec.fileSizeMb * 1024 * 1024;
     const gvisor = this.config.runtime === 'runsc';
     const cgroupParent = (await this.usePeakCgroups())
       ? `/${CGROUP_PARENT_DIR}/${randomUUID()}`
@@ -149,8 +153,8 @@ export class DockerRepository implements OnModuleInit {
       OomScoreAdj: 500,
       // No nproc: it counts per host uid, across all sandboxes (the pids limit does that job).
       Ulimits: [
-        { Name: 'nofile', Soft: 256, Hard: 256 },
-        { Name: 'fsize', Soft: tmpfsBytes, Hard: tmpfsBytes },
+        { Name: 'nofile', Soft: spec.openFiles, Hard: spec.openFiles },
+        { Name: 'fsize', Soft: fileBytes, Hard: fileBytes },
         { Name: 'core', Soft: 0, Hard: 0 },
         // Under runc nproc would count per host uid, across all sandboxes: only for gVisor.
         ...(gvisor ? [{ Name: 'nproc', Soft: spec.pids, Hard: spec.pids }] : []),

@@ -46,6 +46,8 @@ const config = {
     cpus: 1,
     pids: 16,
     tmpfsMb: 8,
+    fileSizeMb: 8,
+    openFiles: 64,
     outputBytes: 1024,
   },
 } as unknown as WorkerConfig;

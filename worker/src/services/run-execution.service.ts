@@ -179,6 +179,8 @@ export class RunExecutionService implements BeforeApplicationShutdown {
           cpus: limits.cpus,
           pids: limits.pids,
           tmpfsMb: limits.tmpfsMb,
+          fileSizeMb: limits.fileSizeMb,
+          openFiles: limits.openFiles,
           // One value for compile and run (the kernel cannot tell them apart), a second above
           // the budget: the worker's own check ends a stage first where it can measure.
           cpuSeconds: Math.ceil(Math.max(limits.cpuMs, limits.compileCpuMs) / 1000) + 1,

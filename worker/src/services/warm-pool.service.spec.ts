@@ -13,6 +13,8 @@ const spec: Omit<SandboxSpec, 'labels'> = {
   cpus: 1,
   pids: 16,
   tmpfsMb: 8,
+  fileSizeMb: 8,
+  openFiles: 256,
   cpuSeconds: 5,
 };
 const tick = () => new Promise((r) => setImmediate(r));

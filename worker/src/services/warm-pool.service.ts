@@ -30,7 +30,7 @@ export const LABEL_POOL = 'coderoom.pool';
 
 /** The pool a spec draws from: same image and same limits (they are fixed at create time). */
 export const poolKey = (s: Omit<SandboxSpec, 'labels'>): string =>
-  `${s.image}|${s.memoryMb}|${s.cpus}|${s.pids}|${s.tmpfsMb}|${s.cpuSeconds}`;
+  `${s.image}|${s.memoryMb}|${s.cpus}|${s.pids}|${s.tmpfsMb}|${s.fileSizeMb}|${s.openFiles}|${s.cpuSeconds}`;
 
 /**
  * Sandboxes a pool starts at once: one while it still has a ready one (a start competes with the
