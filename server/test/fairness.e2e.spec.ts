@@ -132,6 +132,36 @@ it('cancels a queued run that waits with a priority, and the runs behind it move
   expect(statuses.some((e) => e.runId === second.runId && e.status !== 'queued')).toBe(false);
 }, 90_000);
 
+it("keeps one user's runs in the order they came when earlier ones end: a later run never overtakes a queued one", async () => {
+  const blocker = await hold('o-block');
+  const olga = await user('o-olga');
+  const runs: StartedRun[] = [];
+  for (let i = 1; i <= 3; i++) runs.push(await started(olga, py(`print("o${i}")`)));
+  const [first, second, third] = runs;
+  // The first two end (cancelled while queued): Olga has one active run left, the third,
+  // queued with priority 3. Her next run's rank is 2, but it must not go before the third.
+  for (const r of [first, second]) {
+    expect(await olga.emitWithAck('run:cancel', { runId: r.runId })).toEqual({ ok: true });
+    expect((await r.done(10_000)).finished.verdict).toBe('CANCELLED');
+  }
+  const fourth = await started(olga, py('print("o4")'));
+  expect(await redis.hget(`coderoom:run:${fourth.runId}:state`, 'priority')).toBe('3');
+  expect(fourth.ack).toMatchObject({ ok: true, position: 2 });
+  // Another user's first run still goes ahead of both (fair share between users is kept).
+  const other = await started(await user('o-oscar'), py('print("x")'));
+  expect(other.ack).toMatchObject({ ok: true, position: 1 });
+  await blocker.release();
+  for (const r of [third, fourth, other]) {
+    expect((await r.done(30_000)).finished.verdict).toBe('OK');
+  }
+  const expected = [other, third, fourth].map((r) => r.runId);
+  expect(startOrder(expected)).toEqual(expected);
+  // Once nothing of Olga's is queued, her rank alone counts again.
+  const alone = await started(olga, py('print("o5")'));
+  expect(await redis.hget(`coderoom:run:${alone.runId}:state`, 'priority')).toBe('1');
+  expect((await alone.done(30_000)).finished.verdict).toBe('OK');
+}, 90_000);
+
 it('counts a session as one user towards everyone else, and frees its slots when runs end', async () => {
   const blocker = await hold('s-block');
   const [one, two, dana, eve] = await Promise.all(

@@ -6,6 +6,9 @@ import { traceRun } from '@coderoom/contracts/node';
 import { defineScript, type RedisScript } from './redis-script.js';
 import { RedisRepository } from './redis.repository.js';
 
+/** BullMQ's largest priority number (bullmq classes/job.js PRIORITY_LIMIT). */
+export const MAX_PRIORITY = 2 ** 21 - 1;
+
 /**
  * 1-based places of waiting runs (0: not waiting), in the order workers take them. A BullMQ
  * worker takes the wait list first (jobs without a priority, from its right end; ours all have

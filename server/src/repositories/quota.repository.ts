@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { redisKeys, releaseRunSlots } from '@coderoom/contracts';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
-import { QueueRepository } from './queue.repository.js';
+import { MAX_PRIORITY, QueueRepository } from './queue.repository.js';
 import { defineScript, type RedisScript } from './redis-script.js';
 import { RedisRepository } from './redis.repository.js';
 import { originFields, type RunOrigin } from './run-log.repository.js';
@@ -17,7 +17,13 @@ import { originFields, type RunOrigin } from './run-log.repository.js';
  *    per-day limits;
  * 3. take the slots: the run's id in its user's active set and, when it names a session, in the
  *    session's; the sizes of those sets after the add are the run's fair-share ranks;
- * 4. count the run and write its live state (redisKeys.state) as a queued run.
+ * 4. its queue priority (lower runs first, FIFO among equals; README "Admission and fair
+ *    share"): the larger rank (a user's n-th active run waits behind every other user's first
+ *    ones; a session counts as one user towards everyone outside it), but never below the
+ *    priority of a run of the same user or session that is still queued: ranks drop as earlier
+ *    runs end, which would otherwise let a later run overtake an earlier one of the same user;
+ * 5. count the run and write its live state (redisKeys.state) as a queued run, with its
+ *    priority.
  *
  * KEYS: 1 user's active set, 2 minute counter, 3 day counter, 4 run state, 5 queue wait list,
  *       6 queue prioritized set, 7 live worker ids, 8 average run ms, 9 session's active set
@@ -26,8 +32,9 @@ import { originFields, type RunOrigin } from './run-log.repository.js';
  *       8 ms to the minute's end, 9 ms to the day's end, 10 busy wait ms, 11 assumed run ms,
  *       12 and 13 worker capacity key = ARGV[12] .. id .. ARGV[13], 14 state TTL (s),
  *       15 and 16 finished guard key = ARGV[15] .. run id .. ARGV[16], 17 runs-finished
- *       counter key prefix (+ epoch second), 18.. state fields and values.
- * Returns {1, user rank, session rank (0 without session)}, {0, limit, retry ms} or
+ *       counter key prefix (+ epoch second), 18 largest priority, 19 and 20 state key =
+ *       ARGV[19] .. run id .. ARGV[20], 21.. state fields and values.
+ * Returns {1, user rank, session rank (0 without session), priority}, {0, limit, retry ms} or
  * {0, 'busy', waiting, expected wait ms}.
  */
 const ADMIT = `
@@ -37,6 +44,17 @@ local function prune(key)
   for _, id in ipairs(redis.call('ZRANGE', key, 0, -1)) do
     if redis.call('EXISTS', ARGV[15] .. id .. ARGV[16]) == 1 then redis.call('ZREM', key, id) end
   end
+end
+-- The highest priority among the other runs of an active set that are still queued.
+local function queuedFloor(key)
+  local floor = 0
+  for _, id in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+    if id ~= ARGV[4] then
+      local st = redis.call('HMGET', ARGV[19] .. id .. ARGV[20], 'status', 'priority')
+      if st[1] == 'queued' and st[2] then floor = math.max(floor, tonumber(st[2])) end
+    end
+  end
+  return floor
 end
 local waiting = redis.call('LLEN', KEYS[5]) + redis.call('ZCARD', KEYS[6])
 local slots = 0
@@ -74,18 +92,22 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local userRank = redis.call('ZCARD', KEYS[1])
 local sessionRank = 0
-redis.call('HSET', KEYS[4], unpack(ARGV, 18))
+local floor = queuedFloor(KEYS[1])
+redis.call('HSET', KEYS[4], unpack(ARGV, 21))
 if KEYS[9] then
   prune(KEYS[9])
   redis.call('ZADD', KEYS[9], ARGV[2], ARGV[4])
   redis.call('PEXPIRE', KEYS[9], ARGV[3])
   sessionRank = redis.call('ZCARD', KEYS[9])
+  floor = math.max(floor, queuedFloor(KEYS[9]))
   redis.call('HSET', KEYS[4], 'sessionSlots', KEYS[9])
 end
+local priority = math.min(tonumber(ARGV[18]), math.max(1, userRank, sessionRank, floor))
+redis.call('HSET', KEYS[4], 'priority', priority)
 redis.call('EXPIRE', KEYS[4], ARGV[14])
 if redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[8]) end
 if redis.call('INCR', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[9]) end
-return {1, userRank, sessionRank}
+return {1, userRank, sessionRank, priority}
 `;
 
 /** A slot is held at most this long even if nobody releases it. */
@@ -95,6 +117,7 @@ const DAY = 86_400_000;
 /** Keys around an id, for the script (one source: redisKeys). */
 const [CAPACITY_PREFIX, CAPACITY_SUFFIX] = redisKeys.workerCapacity('\n').split('\n');
 const [FINISHED_PREFIX, FINISHED_SUFFIX] = redisKeys.finished('\n').split('\n');
+const [STATE_PREFIX, STATE_SUFFIX] = redisKeys.state('\n').split('\n');
 
 export interface QuotaLimits {
   concurrent: number;
@@ -116,13 +139,18 @@ export interface AdmissionRequest {
 }
 
 export type Admission =
-  /** Ranks: active runs of the user (of the session; 0 without one), this one included. */
-  | { outcome: 'admitted'; userRank: number; sessionRank: number }
+  /**
+   * Ranks: active runs of the user (of the session; 0 without one), this one included; the
+   * queue priority that follows from them and the user's and session's queued runs.
+   */
+  | { outcome: 'admitted'; userRank: number; sessionRank: number; priority: number }
   | { outcome: 'limited'; limit: 'concurrent' | 'minute' | 'day'; retryAfterMs: number }
   | { outcome: 'busy'; waiting: number; expectedWaitMs: number };
 
 type AdmitReply =
-  [1, number, number] | [0, 'concurrent' | 'minute' | 'day', number] | [0, 'busy', number, number];
+  | [1, number, number, number]
+  | [0, 'concurrent' | 'minute' | 'day', number]
+  | [0, 'busy', number, number];
 
 /** Per-user (and per-session) admission state in Redis, shared by every gateway node. */
 @Injectable()
@@ -179,9 +207,14 @@ export class QuotaRepository {
       FINISHED_PREFIX,
       FINISHED_SUFFIX,
       redisKeys.runsFinishedIn(''),
+      MAX_PRIORITY,
+      STATE_PREFIX,
+      STATE_SUFFIX,
       ...originFields(req.origin),
     );
-    if (r[0] === 1) return { outcome: 'admitted', userRank: r[1], sessionRank: r[2] };
+    if (r[0] === 1) {
+      return { outcome: 'admitted', userRank: r[1], sessionRank: r[2], priority: r[3] };
+    }
     if (r[1] === 'busy') return { outcome: 'busy', waiting: r[2], expectedWaitMs: r[3] };
     return { outcome: 'limited', limit: r[1], retryAfterMs: Math.max(1, r[2]) };
   }

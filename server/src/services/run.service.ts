@@ -27,7 +27,6 @@ import { WorkerLimitsRepository } from '../repositories/worker-limits.repository
 import { QueueRepository } from '../repositories/queue.repository.js';
 import { RunLogRepository, type LiveRunState } from '../repositories/run-log.repository.js';
 import { RunRepository } from '../repositories/run.repository.js';
-import { runPriority } from './fair-share.js';
 import { QueuePositionService } from './queue-position.service.js';
 import { RunFeedService, type FeedSink } from './run-feed.service.js';
 import { RunStoreService, type PendingStore } from './run-store.service.js';
@@ -137,7 +136,7 @@ export class RunService {
       });
     }
     traceRun('gateway-admitted', runId);
-    const priority = runPriority(admission.userRank, admission.sessionRank);
+    const priority = admission.priority;
     // The document is written meanwhile, not awaited (see RunStoreService): the answer depends
     // on Redis alone, whose live state of the run serves reads until the document is there.
     const stored = this.store.store({
