@@ -99,3 +99,47 @@ function dockerdPid(): number {
   ),
   180_000,
 );
+
+(notOurs ? it.skip : it)(
+  'ends a run whose engine hangs while it runs as SE (its wall-clock limit, then the kill grace), and removes its sandbox once the engine answers',
+  withLogs(
+    () => stack,
+    async () => {
+      const s = await stack.connect(await stack.token('hung-docker-running'));
+      const run = await startRun(s, {
+        language: 'python',
+        source: 'import time\nprint("up", flush=True)\ntime.sleep(60)',
+      });
+      await until('the program to run', () => text(run.outputs) === 'up\n', 30_000);
+      const pid = dockerdPid();
+      let frozen = false;
+      try {
+        process.kill(pid, 'SIGSTOP');
+        frozen = true;
+        const frozenAt = Date.now();
+        // The wall-clock limit (5 s) fires, the kill gets no answer, and 5 s later the worker
+        // gives up on the sandbox: the verdict cannot be known, so SE (not TLE, not hanging).
+        const end = await run.done(30_000);
+        const took = Date.now() - frozenAt;
+        expect(end.finished.verdict).toBe('SE');
+        expect(took).toBeGreaterThan(4_000);
+        expect(took).toBeLessThan(20_000);
+        expect(stack.logs()).toContain('no exit 5000 ms after the kill');
+
+        process.kill(pid, 'SIGCONT');
+        frozen = false;
+        await dockerAnswers();
+        await until('the sandbox to be removed', () => containersOf(run.runId) === '', 30_000);
+        // And the worker runs programs again.
+        const after = await (
+          await startRun(s, { language: 'python', source: 'print("after")' })
+        ).done(60_000);
+        expect(after.finished.verdict).toBe('OK');
+      } finally {
+        if (frozen) process.kill(pid, 'SIGCONT');
+      }
+      s.disconnect();
+    },
+  ),
+  120_000,
+);

@@ -244,7 +244,10 @@ export class DockerRepository implements OnModuleInit {
 
   /**
    * Whether the kernel's OOM killer struck in the sandbox (Docker's `State.OOMKilled`): the
-   * only way to tell an OOM kill from our own SIGKILL, since both exit 137.
+   * only way to tell an OOM kill from our own SIGKILL, since both exit 137. (Not from the parent
+   * cgroup, which would save the request: its `memory.oom_control` oom_kill stayed 0 when the
+   * container's cgroup below it had an OOM kill, tried on kernel 6.18, and the container's own
+   * cgroup is gone when the exit is reported.)
    */
   async oomKilled(id: string): Promise<boolean> {
     const info = await this.docker.getContainer(id).inspect();
