@@ -1,6 +1,7 @@
-# kill(-1, SIGKILL): signal every process this uid may signal. Every sandbox runs as uid 10001,
-# but each has its own PID namespace, so only this run's own processes are visible (the caller and
-# the container's init are spared by the kernel). The run next to it must be unaffected.
+# kill(-1, SIGKILL): signal every process this uid may signal. Each sandbox has a uid of its own
+# (two could draw the same one) and, above all, its own PID namespace, so only this run's own
+# processes are visible (the caller and the container's init are spared by the kernel). The run
+# next to it must be unaffected.
 # A child is started first so that there is something to kill (the program itself runs in the
 # runner's process, the only other one in its sandbox besides init).
 # Expected: OK, "killed" and "still here".

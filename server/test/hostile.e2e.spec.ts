@@ -357,7 +357,11 @@ describe('sandbox settings', () => {
       },
     ];
     const hc = info.HostConfig;
-    expect(info.Config.User).toBe('10001:10001');
+    // Its own uid and gid (random, far above host accounts; see the next test).
+    const [uid, gid] = info.Config.User.split(':').map(Number);
+    expect(gid).toBe(uid);
+    expect(uid).toBeGreaterThanOrEqual(2 ** 20);
+    expect(uid).toBeLessThan(2 ** 31);
     expect(info.Mounts).toEqual([]); // no bind mount, no volume: no file is shared with the host
     expect(hc.Binds ?? null).toBeNull();
     expect(hc).toMatchObject({
@@ -400,6 +404,35 @@ describe('sandbox settings', () => {
         10_000,
       );
     }
+  }, 60_000);
+
+  it("gives every sandbox its own uid: a program that takes its uid's whole inotify budget leaves the next sandbox's intact", async () => {
+    // inotify instances are counted per uid, host-wide (fs.inotify.max_user_instances, 128 by
+    // default, below the 256 open files a sandbox may have). With one uid for all sandboxes,
+    // the second program would get none.
+    const grab = [
+      'import ctypes, os, time',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      'n = 0',
+      'while libc.inotify_init() >= 0: n += 1',
+      'print(n, os.strerror(ctypes.get_errno()), flush=True)',
+      'time.sleep(30)',
+    ].join('\n');
+    const hog = await startRun(mallory, { language: 'python', source: grab });
+    await until('the first program to take its budget', () => hog.outputs.length > 0, 20_000);
+    const taken = text(hog.outputs, 'stdout');
+    expect(taken).toMatch(/^\d+ Too many open files\n$/);
+    // The per-uid limit is what stopped it (not the open files limit).
+    const perUid = Number(readFileSync('/proc/sys/fs/inotify/max_user_instances', 'utf8'));
+    if (perUid < 200) expect(Number(taken.split(' ')[0])).toBe(perUid);
+    else console.warn(`fs.inotify.max_user_instances is ${perUid}: this test shows nothing here`);
+    // While the first still holds all of its instances, another sandbox gets just as many.
+    const next = await startRun(alice, { language: 'python', source: grab });
+    const [hogEnd, nextEnd] = await Promise.all([hog.done(20_000), next.done(20_000)]);
+    expect(text(nextEnd.outputs, 'stdout')).toBe(taken);
+    // Both sleep until the wall clock: the first was still running when the second counted.
+    expect([hogEnd.finished.verdict, nextEnd.finished.verdict]).toEqual(['TLE', 'TLE']);
+    expect(nextEnd.arrivals[0]).toBeLessThan(hogEnd.finishedAt);
   }, 60_000);
 
   it('never touches a file of a sandbox: no archive, copy, bind mount or volume in the worker', () => {

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { constants, readFileSync } from 'node:fs';
 import { access, readdir, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -32,7 +32,20 @@ export interface SandboxIo {
   ended: Promise<void>;
 }
 
-export const SANDBOX_UID = 10001;
+/**
+ * Each sandbox runs as its own uid (and gid of the same number), drawn at random from
+ * [SANDBOX_UID_MIN, SANDBOX_UID_MIN + SANDBOX_UID_SPAN): the kernel keeps some budgets per uid,
+ * host-wide (inotify instances and watches, pipe buffer pages, pending signals, POSIX message
+ * queue bytes), and with one shared uid a program could exhaust them for every other sandbox
+ * running at the same time. Far above any host account (below 2^20) and below 2^31 (tools
+ * that treat a uid as signed). Two live sandboxes on a host draw the same uid with probability
+ * ~n^2 / 2^31 (n sandboxes), and then only share those budgets again: the same uid in another
+ * PID namespace and with its own tmpfs still cannot see, signal or touch the other's processes
+ * or files. The image's own user (10001, `runner`, home /box) is what `docker run` of an image
+ * gets by hand; the programs have HOME=/box from the image and no passwd entry.
+ */
+export const SANDBOX_UID_MIN = 2 ** 20;
+export const SANDBOX_UID_SPAN = 2 ** 30;
 export const LABEL_RUN = 'coderoom.run';
 export const LABEL_WORKER = 'coderoom.worker';
 /**
@@ -119,6 +132,7 @@ export class DockerRepository implements OnModuleInit {
     const memory = spec.memoryMb * 1024 * 1024;
     const fileBytes = spec.fileSizeMb * 1024 * 1024;
     const gvisor = this.config.runtime === 'runsc';
+    const uid = SANDBOX_UID_MIN + randomInt(SANDBOX_UID_SPAN);
     const cgroupParent = (await this.usePeakCgroups())
       ? `/${CGROUP_PARENT_DIR}/${randomUUID()}`
       : undefined;
@@ -136,7 +150,7 @@ export class DockerRepository implements OnModuleInit {
       // Memory-backed, per container, charged to its memory limit: filling them never touches
       // the host's disk. nr_inodes bounds the number of (empty) files.
       Tmpfs: {
-        '/box': `rw,exec,nosuid,nodev,size=${spec.tmpfsMb}m,nr_inodes=${TMPFS_INODES},uid=${SANDBOX_UID},gid=${SANDBOX_UID},mode=0700`,
+        '/box': `rw,exec,nosuid,nodev,size=${spec.tmpfsMb}m,nr_inodes=${TMPFS_INODES},uid=${uid},gid=${uid},mode=0700`,
         '/tmp': `rw,exec,nosuid,nodev,size=${spec.tmpfsMb}m,nr_inodes=${TMPFS_INODES},mode=1777`,
       },
       ShmSize: SHM_BYTES,
@@ -151,12 +165,12 @@ export class DockerRepository implements OnModuleInit {
       ...(cgroupParent ? { CgroupParent: cgroupParent } : {}),
       // In a host-wide memory shortage, a sandbox goes before the worker, Redis or the database.
       OomScoreAdj: 500,
-      // No nproc: it counts per host uid, across all sandboxes (the pids limit does that job).
+      // No nproc under runc: the pids limit does that job, for all processes of the sandbox.
       Ulimits: [
         { Name: 'nofile', Soft: spec.openFiles, Hard: spec.openFiles },
         { Name: 'fsize', Soft: fileBytes, Hard: fileBytes },
         { Name: 'core', Soft: 0, Hard: 0 },
-        // Under runc nproc would count per host uid, across all sandboxes: only for gVisor.
+        // Under runc nproc would count per host uid (two sandboxes may draw one): only for gVisor.
         ...(gvisor ? [{ Name: 'nproc', Soft: spec.pids, Hard: spec.pids }] : []),
         // Per process, in whole seconds: a backstop behind the worker's own CPU-time check
         // (cpuUsageMs), which sums all processes and threads and ends a stage at its budget.
@@ -167,7 +181,7 @@ export class DockerRepository implements OnModuleInit {
     };
     const container = await this.docker.createContainer({
       Image: spec.image,
-      User: `${SANDBOX_UID}:${SANDBOX_UID}`,
+      User: `${uid}:${uid}`,
       WorkingDir: '/box',
       Env: [], // nothing of ours: the program can read its own environment (/proc/1/environ)
       Labels: { ...spec.labels, [LABEL_SCOPE]: this.scope },
