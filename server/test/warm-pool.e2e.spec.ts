@@ -1,6 +1,14 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { startRun, startStack, text, until, type ClientSocket, type Stack } from './harness.js';
+import {
+  REPO,
+  startRun,
+  startStack,
+  text,
+  until,
+  type ClientSocket,
+  type Stack,
+} from './harness.js';
 
 let stack: Stack;
 let s: ClientSocket;
@@ -10,7 +18,12 @@ beforeAll(async () => {
   stack = await startStack({
     name: 'warm-pool',
     redisDb: 12,
-    workerEnv: { WARM_POOL_SIZE: String(POOL), WORKER_CONCURRENCY: '1' },
+    // Python's pool is filled at start-up; other languages' on their first run.
+    workerEnv: {
+      WARM_POOL_SIZE: String(POOL),
+      WORKER_CONCURRENCY: '1',
+      WARM_POOL_LANGUAGES: 'python',
+    },
   });
   s = await stack.connect(await stack.token('warm'));
 }, 90_000);
@@ -30,13 +43,63 @@ const warmGauge = async () => {
   return Number(/^coderoom_warm_pool_size (\d+)/m.exec(m)?.[1] ?? -1);
 };
 
+it("fills WARM_POOL_LANGUAGES' pools at start-up: the first run after a restart is warm", async () => {
+  // Before any run: the worker started Python's sandboxes by itself.
+  await until(
+    'the pool to be filled at start-up',
+    async () => (await warmGauge()) === POOL,
+    30_000,
+  );
+  const pooled = workerContainers();
+  expect(pooled).toHaveLength(POOL);
+  // A container's host name is its short id (`docker ps -q`): the program names its sandbox.
+  const run = await (
+    await startRun(s, { language: 'python', source: 'import socket\nprint(socket.gethostname())' })
+  ).done(30_000);
+  expect(run.finished.verdict).toBe('OK');
+  expect(pooled).toContain(text(run.outputs).trim());
+}, 60_000);
+
+it('refuses to start with a WARM_POOL_LANGUAGES entry that is not a language here, naming it', () => {
+  // Its own Redis database: a worker that gets as far as start-up must not take this file's runs.
+  const redis = new URL(stack.redisUrl);
+  redis.pathname = '/25';
+  const start = (languages: string) =>
+    spawnSync('node', ['worker/dist/src/main.js'], {
+      cwd: REPO,
+      env: {
+        ...process.env,
+        REDIS_URL: redis.toString(),
+        WORKER_ID: 'test-warm-pool-typo',
+        WORKER_HTTP_PORT: '0',
+        WORKER_HTTP_HOST: '127.0.0.1',
+        WARM_POOL_SIZE: '1',
+        WARM_POOL_LANGUAGES: languages,
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+  const typo = start('python,pyhton');
+  expect(typo.status).toBe(1);
+  expect(typo.stderr).toContain('WARM_POOL_LANGUAGES: not installed here: pyhton');
+  const garbage = start('python;rm -rf /');
+  expect(garbage.status).toBe(1);
+  expect(garbage.stderr).toContain('WARM_POOL_LANGUAGES');
+  // Neither started a sandbox (python is valid, but nothing starts before every id is checked).
+  expect(
+    execFileSync('docker', ['ps', '-aq', '--filter', 'label=coderoom.worker=test-warm-pool-typo'])
+      .toString()
+      .trim(),
+  ).toBe('');
+}, 120_000);
+
 it('runs programs in pre-started sandboxes, each used once, and keeps the pool full', async () => {
   const probe = {
     language: 'python',
     source:
       'import os\nprint("seen" if os.path.exists("/box/marker") else "fresh")\nopen("/box/marker", "w").write("x")\n',
   };
-  // The first run of a kind is cold and fills the pool; the next ones take warm sandboxes.
+  // Every run takes a warm sandbox (used once), and the pool refills behind it.
   for (let i = 0; i < 5; i++) {
     const run = await (await startRun(s, probe)).done(30_000);
     expect(run.finished.verdict).toBe('OK');

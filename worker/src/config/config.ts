@@ -36,6 +36,20 @@ const envSchema = z.object({
   WARM_POOL_SIZE: z.coerce.number().int().min(0).max(64).default(2),
   /** Upper bound on ready sandboxes across all pools of this worker. */
   WARM_POOL_MAX: z.coerce.number().int().min(0).max(512).default(16),
+  /**
+   * Languages (ids, comma-separated) whose run-mode pool is filled at start-up, so that their
+   * first run after a deploy is warm too; other pools fill on their language's first run.
+   */
+  WARM_POOL_LANGUAGES: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((id) => id.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'a language id'))),
   RUN_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(D.wallMs),
   /**
    * Wall clock and CPU time of a run in submit mode (`mode: "submit"`), per test: judged
@@ -88,6 +102,8 @@ export interface WorkerConfig {
   sandboxStartMs: number;
   warmPoolSize: number;
   warmPoolMax: number;
+  /** WARM_POOL_LANGUAGES. */
+  warmPoolLanguages: string[];
   limits: RunLimits;
   replayTtlSeconds: number;
 }
@@ -123,6 +139,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     sandboxStartMs: e.SANDBOX_START_MS,
     warmPoolSize: e.WARM_POOL_SIZE,
     warmPoolMax: e.WARM_POOL_MAX,
+    warmPoolLanguages: e.WARM_POOL_LANGUAGES,
     limits: {
       wallMs: e.RUN_WALL_MS,
       submitWallMs: e.SUBMIT_WALL_MS,

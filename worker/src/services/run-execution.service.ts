@@ -4,6 +4,7 @@ import {
   Logger,
   Optional,
   type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
 } from '@nestjs/common';
 import {
   languageLimits,
@@ -18,6 +19,7 @@ import {
   LABEL_RUN,
   LABEL_WORKER,
   type SandboxIo,
+  type SandboxSpec,
 } from '../repositories/docker.repository.js';
 import { LanguageRepository } from '../repositories/language.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
@@ -70,7 +72,7 @@ const MARK_RUNNING_AFTER_MS = 1000;
  * to the janitor for removal (in `finally`).
  */
 @Injectable()
-export class RunExecutionService implements BeforeApplicationShutdown {
+export class RunExecutionService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(RunExecutionService.name);
   /** Runs being executed now. */
   private executing = 0;
@@ -90,6 +92,22 @@ export class RunExecutionService implements BeforeApplicationShutdown {
     private readonly gate: StartupGateService,
     @Optional() private readonly dockerWatch?: DockerWatchService,
   ) {}
+
+  /**
+   * Fills the run-mode pools of WARM_POOL_LANGUAGES. An id that is not installed here stops
+   * start-up: a typo would otherwise only show as cold first runs.
+   */
+  onApplicationBootstrap(): void {
+    const ids = this.config.warmPoolLanguages;
+    const missing = ids.filter((id) => !this.languages.get(id));
+    if (missing.length > 0) {
+      const installed = this.languages.all().map((l) => l.id);
+      throw new Error(
+        `WARM_POOL_LANGUAGES: not installed here: ${missing.join(', ')} (installed: ${installed.join(', ')})`,
+      );
+    }
+    for (const id of ids) this.pool.prewarm(this.sandboxSpec(this.languages.get(id)!, 'run'));
+  }
 
   /**
    * SIGTERM: the processor's drain waits for the runs in flight; wait for them too and for the
@@ -172,19 +190,7 @@ export class RunExecutionService implements BeforeApplicationShutdown {
         const language = this.languages.get(job.language);
         if (!language) throw new Error(`language ${job.language} is not installed on this worker`);
         const limits = this.limitsFor(language, job.mode);
-
-        const spec = {
-          image: `coderoom-sandbox-${language.image}:${this.config.imageTag}`,
-          memoryMb: limits.memoryMb,
-          cpus: limits.cpus,
-          pids: limits.pids,
-          tmpfsMb: limits.tmpfsMb,
-          fileSizeMb: limits.fileSizeMb,
-          openFiles: limits.openFiles,
-          // One value for compile and run (the kernel cannot tell them apart), a second above
-          // the budget: the worker's own check ends a stage first where it can measure.
-          cpuSeconds: Math.ceil(Math.max(limits.cpuMs, limits.compileCpuMs) / 1000) + 1,
-        };
+        const spec = this.sandboxSpec(language, job.mode);
         // Until it prints (or ends), background Docker work waits for this run (StartupGate).
         printed = this.gate.begin();
         const startMs = this.config.sandboxStartMs ?? SANDBOX_START_MS;
@@ -390,7 +396,26 @@ export class RunExecutionService implements BeforeApplicationShutdown {
     return stop;
   }
 
-  /** Per-language overrides on top of the worker's defaults. */
+  /** The sandbox a run of this language and mode gets (what its pool is keyed by). */
+  private sandboxSpec(
+    language: LanguageDefinition,
+    mode: RunJob['mode'],
+  ): Omit<SandboxSpec, 'labels'> {
+    const limits = this.limitsFor(language, mode);
+    return {
+      image: `coderoom-sandbox-${language.image}:${this.config.imageTag}`,
+      memoryMb: limits.memoryMb,
+      cpus: limits.cpus,
+      pids: limits.pids,
+      tmpfsMb: limits.tmpfsMb,
+      fileSizeMb: limits.fileSizeMb,
+      openFiles: limits.openFiles,
+      // One value for compile and run (the kernel cannot tell them apart), a second above
+      // the budget: the worker's own check ends a stage first where it can measure.
+      cpuSeconds: Math.ceil(Math.max(limits.cpuMs, limits.compileCpuMs) / 1000) + 1,
+    };
+  }
+
   /** The run's limits: the worker's, a language's overrides, and submit mode's longer clock. */
   private limitsFor(language: LanguageDefinition, mode: RunJob['mode']): RunLimits {
     return languageLimits(language, this.config.limits, mode);

@@ -70,7 +70,7 @@ interface Pool {
  * the pool refills in the background, and a run that finds it empty takes a sandbox whose start
  * is already under way rather than starting one more. Total
  * size is bounded by WARM_POOL_MAX (idle containers cost ~4 MB each). Pools are created on first
- * use of a key, so only used languages cost.
+ * use of a key, so only used languages cost, or at start-up for WARM_POOL_LANGUAGES.
  */
 @Injectable()
 export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -108,12 +108,7 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
    */
   async take(spec: Omit<SandboxSpec, 'labels'>): Promise<ReadySandbox | null> {
     if (this.config.warmPoolSize === 0 || this.closed) return null;
-    const key = poolKey(spec);
-    let pool = this.pools.get(key);
-    if (!pool) {
-      pool = { spec: { ...spec, labels: {} }, ready: [], starting: 0, waiters: [] };
-      this.pools.set(key, pool);
-    }
+    const pool = this.poolOf(spec);
     const ready = pool.ready.shift();
     let sandbox: Promise<ReadySandbox | null> = Promise.resolve(ready ?? null);
     if (!ready && pool.starting > pool.waiters.length) {
@@ -123,6 +118,22 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
     this.metrics.warmPool.set(this.size);
     this.fill(pool);
     return sandbox;
+  }
+
+  /** Fills the pool of this spec now, before any run asks for it (WARM_POOL_LANGUAGES). */
+  prewarm(spec: Omit<SandboxSpec, 'labels'>): void {
+    if (this.config.warmPoolSize === 0 || this.closed) return;
+    this.fill(this.poolOf(spec));
+  }
+
+  private poolOf(spec: Omit<SandboxSpec, 'labels'>): Pool {
+    const key = poolKey(spec);
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = { spec: { ...spec, labels: {} }, ready: [], starting: 0, waiters: [] };
+      this.pools.set(key, pool);
+    }
+    return pool;
   }
 
   async beforeApplicationShutdown(): Promise<void> {
