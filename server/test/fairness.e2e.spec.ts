@@ -162,6 +162,26 @@ it("keeps one user's runs in the order they came when earlier ones end: a later 
   expect((await alone.done(30_000)).finished.verdict).toBe('OK');
 }, 90_000);
 
+it("keeps a session's runs in the order they came, across its members, when earlier ones end", async () => {
+  const blocker = await hold('q-block');
+  const [quinn, rosa] = await Promise.all(['q-quinn', 'q-rosa'].map((n) => user(n)));
+  const lab = { sessionId: 'lab-q' };
+  const q1 = await started(quinn, py('print(1)', lab)); // session rank 1
+  const q2 = await started(quinn, py('print(2)', lab)); // 2
+  const r1 = await started(rosa, py('print(3)', lab)); // 3
+  for (const r of [q1, q2]) {
+    expect(await quinn.emitWithAck('run:cancel', { runId: r.runId })).toEqual({ ok: true });
+    expect((await r.done(10_000)).finished.verdict).toBe('CANCELLED');
+  }
+  // Session rank 2 and Quinn's rank 1 now, but Rosa's run (3) is still queued: behind it.
+  const q3 = await started(quinn, py('print(4)', lab));
+  expect(await redis.hget(`coderoom:run:${q3.runId}:state`, 'priority')).toBe('3');
+  expect(q3.ack).toMatchObject({ ok: true, position: 2 });
+  await blocker.release();
+  for (const r of [r1, q3]) expect((await r.done(30_000)).finished.verdict).toBe('OK');
+  expect(startOrder([q3.runId, r1.runId])).toEqual([r1.runId, q3.runId]);
+}, 90_000);
+
 it('counts a session as one user towards everyone else, and frees its slots when runs end', async () => {
   const blocker = await hold('s-block');
   const [one, two, dana, eve] = await Promise.all(
