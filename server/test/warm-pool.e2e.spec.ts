@@ -2,10 +2,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import {
   REPO,
+  dockerAnswers,
+  dockerRestartable,
   startRun,
   startStack,
+  stopDocker,
   text,
   until,
+  withLogs,
   type ClientSocket,
   type Stack,
 } from './harness.js';
@@ -135,6 +139,49 @@ it('takes a pre-started sandbox: one of the pooled containers serves the run', a
     20_000,
   );
 }, 60_000);
+
+const notRestartable = dockerRestartable();
+if (notRestartable) console.warn(`warm pool Docker restart test skipped: ${notRestartable}`);
+
+(notRestartable ? it.skip : it)(
+  'replaces the pooled sandboxes that died in a Docker restart once the engine answers, before any run asks',
+  withLogs(
+    () => stack,
+    async () => {
+      await until('the pool to be full', async () => (await warmGauge()) === POOL, 20_000);
+      const before = workerContainers();
+      expect(before).toHaveLength(POOL);
+      // dockerd stops (its containers die with it) and the stack of `npm test` starts it again.
+      await stopDocker();
+      await dockerAnswers();
+      const running = () =>
+        execFileSync('docker', ['ps', '-q', '--filter', 'label=coderoom.worker=test-warm-pool'])
+          .toString()
+          .trim()
+          .split('\n')
+          .filter(Boolean);
+      await until(
+        'new pooled sandboxes, the dead ones gone',
+        async () =>
+          (await warmGauge()) === POOL &&
+          running().length === POOL &&
+          running().every((id) => !before.includes(id)) &&
+          workerContainers().length === POOL,
+        60_000,
+      );
+      const pooled = running();
+      const run = await (
+        await startRun(s, {
+          language: 'python',
+          source: 'import socket\nprint(socket.gethostname())',
+        })
+      ).done(30_000);
+      expect(run.finished.verdict).toBe('OK');
+      expect(pooled).toContain(text(run.outputs).trim());
+    },
+  ),
+  180_000,
+);
 
 it('removes its pooled sandboxes when the worker stops', async () => {
   await stack.stopWorker('SIGTERM');

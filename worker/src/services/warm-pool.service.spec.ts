@@ -106,6 +106,20 @@ describe('WarmPoolService', () => {
     expect(pool.size).toBe(0);
   });
 
+  it('on shutdown waits for a refill under way and removes its sandbox before returning', async () => {
+    await fill(pool);
+    expect((await pool.take(spec))?.id).toBe('c1'); // taken by a run: a refill starts
+    await tick();
+    expect(pending.map((p) => p.id)).toEqual(['c3']);
+    let returned = false;
+    const shutdown = pool.beforeApplicationShutdown().then(() => (returned = true));
+    await tick();
+    expect(returned).toBe(false); // the process would exit and leave c3 behind
+    pending.splice(0).forEach((p) => p.done());
+    await shutdown;
+    expect(removed.sort()).toEqual(['c2', 'c3']);
+  });
+
   it('replaces a pooled sandbox that died after waiting a while, not one that died young', async () => {
     jest.useFakeTimers({ doNotFake: ['setImmediate'] });
     await fill(pool);

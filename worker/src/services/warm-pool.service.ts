@@ -54,6 +54,8 @@ const START_MS = 30_000;
  * started over and over): the next take tries again.
  */
 const REPLACE_IF_LIVED_MS = 10_000;
+/** On shutdown, starts in flight are waited for (and their sandboxes removed) this long at most. */
+const SHUTDOWN_WAIT_MS = 10_000;
 
 interface Pool {
   spec: SandboxSpec;
@@ -76,6 +78,8 @@ interface Pool {
 export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WarmPoolService.name);
   private readonly pools = new Map<string, Pool>();
+  /** Starts in flight (startInto), so that a shutdown can remove what they bring. */
+  private readonly starts = new Set<Promise<void>>();
   private closed = false;
 
   constructor(
@@ -141,6 +145,14 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
     for (const p of this.pools.values()) p.waiters.splice(0).forEach((w) => w(null));
     const all = [...this.pools.values()].flatMap((p) => p.ready.splice(0));
     await Promise.allSettled(all.map((s) => this.docker.remove(s.id)));
+    // A refill under way would otherwise leave its sandbox behind when the process exits (until
+    // the next start's orphan sweep): each removes its own once started (closed, see startInto).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.starts]),
+      new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
     this.metrics.warmPool.set(0);
   }
 
@@ -157,7 +169,9 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
     ) {
       pool.starting++;
       starting++;
-      void this.startInto(pool);
+      const start = this.startInto(pool);
+      this.starts.add(start);
+      void start.finally(() => this.starts.delete(start));
     }
   }
 
