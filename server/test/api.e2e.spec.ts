@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import type { OutputChunk, RunSummary } from '@coderoom/contracts';
 import { startRun, startStack, text, until, type ClientSocket, type Stack } from './harness.js';
@@ -54,10 +55,20 @@ describe('HTTP API', () => {
       language: 'python',
     });
     expect(text(output)).toBe('via http\n');
+    // A finished run says when it ended, also before its stored copy is written (the answer
+    // follows run:finished at once), and the stored copy says the same.
+    expect(run.finishedAt).not.toBeNull();
+    expect(Date.parse(run.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(run.startedAt!));
+    const redis = new Redis(stack.redisUrl);
+    expect(await redis.hget(`coderoom:run:${run.runId}:state`, 'finishedAt')).toBe(run.finishedAt);
+    await redis.quit();
 
-    const again = await http('GET', `/api/runs/${run.runId}`, aliceToken);
-    expect(again.status).toBe(200);
-    expect(text((again.body as { output: OutputChunk[] }).output)).toBe('via http\n');
+    await until('the stored copy', async () => {
+      const again = await http('GET', `/api/runs/${run.runId}`, aliceToken);
+      expect(again.status).toBe(200);
+      expect(text((again.body as { output: OutputChunk[] }).output)).toBe('via http\n');
+      return (again.body as { run: RunSummary }).run.finishedAt === run.finishedAt;
+    });
   }, 60_000);
 
   it('starts a run without waiting and lets the owner poll it', async () => {

@@ -19,6 +19,7 @@ interface WorkerRuns {
     result: RunResult,
     output: readonly OutputChunk[],
     startedAt: Date | null,
+    finishedAt: Date,
   ): Promise<void>;
   onApplicationShutdown(): Promise<void>;
 }
@@ -107,7 +108,7 @@ describe('run documents written by the gateway and the worker in any order', () 
     await gateway.create(run);
     expect(await stored(run)).toMatchObject({ status: 'queued', result: null, output: [] });
     await worker.markStarted(run._id, startedAt);
-    await worker.finish(run._id, ok, output(run._id), null);
+    await worker.finish(run._id, ok, output(run._id), null, new Date());
     expect(await stored(run)).toMatchObject({
       status: 'finished',
       startedAt,
@@ -119,11 +120,11 @@ describe('run documents written by the gateway and the worker in any order', () 
   it('a short run: no start record, its end carries the start time', async () => {
     const run = newRun();
     await gateway.create(run);
-    await worker.finish(run._id, ok, output(run._id), startedAt);
+    await worker.finish(run._id, ok, output(run._id), startedAt, new Date());
     expect(await stored(run)).toMatchObject({ status: 'finished', startedAt, result: ok });
     // And before the gateway's write.
     const early = newRun();
-    await worker.finish(early._id, ok, [], startedAt);
+    await worker.finish(early._id, ok, [], startedAt, new Date());
     await gateway.create(early);
     expect(await stored(early)).toMatchObject({ status: 'finished', startedAt, result: ok });
   });
@@ -133,14 +134,14 @@ describe('run documents written by the gateway and the worker in any order', () 
     await worker.markStarted(run._id, startedAt);
     await gateway.create(run);
     expect(await stored(run)).toMatchObject({ status: 'running', startedAt, result: null });
-    await worker.finish(run._id, ok, output(run._id), null);
+    await worker.finish(run._id, ok, output(run._id), null, new Date());
     expect(await stored(run)).toMatchObject({ status: 'finished', startedAt, result: ok });
   });
 
   it('started, finished, then the gateway: the late write keeps the result', async () => {
     const run = newRun();
     await worker.markStarted(run._id, startedAt);
-    await worker.finish(run._id, ok, output(run._id), null);
+    await worker.finish(run._id, ok, output(run._id), null, new Date());
     await gateway.create(run);
     expect(await stored(run)).toMatchObject({
       status: 'finished',
@@ -153,12 +154,12 @@ describe('run documents written by the gateway and the worker in any order', () 
   it('a start recorded after the end does not reopen the run', async () => {
     const run = newRun();
     await gateway.create(run);
-    await worker.finish(run._id, ok, output(run._id), null);
+    await worker.finish(run._id, ok, output(run._id), null, new Date());
     await worker.markStarted(run._id, startedAt);
     expect(await stored(run)).toMatchObject({ status: 'finished', result: ok });
     // Also before the gateway's write: the end came first, then the start, then the request.
     const early = newRun();
-    await worker.finish(early._id, ok, [], null);
+    await worker.finish(early._id, ok, [], null, new Date());
     await worker.markStarted(early._id, startedAt);
     await gateway.create(early);
     expect(await stored(early)).toMatchObject({ status: 'finished', result: ok });
@@ -167,7 +168,7 @@ describe('run documents written by the gateway and the worker in any order', () 
   it("the gateway's own end (cancelled while queued) before its create", async () => {
     const run = newRun();
     const cancelled: RunResult = { ...ok, verdict: 'CANCELLED', exitCode: null, timeMs: 0 };
-    await gateway.finish(run._id, cancelled, []);
+    await gateway.finish(run._id, cancelled, [], new Date());
     await gateway.create(run);
     expect(await stored(run)).toMatchObject({ status: 'finished', result: cancelled });
   });
@@ -178,7 +179,10 @@ describe('run documents written by the gateway and the worker in any order', () 
     const runs = Array.from({ length: 40 }, newRun);
     await Promise.all(
       runs.map((run) =>
-        Promise.all([gateway.create(run), worker.finish(run._id, ok, output(run._id), null)]),
+        Promise.all([
+          gateway.create(run),
+          worker.finish(run._id, ok, output(run._id), null, new Date()),
+        ]),
       ),
     );
     for (const run of runs) {

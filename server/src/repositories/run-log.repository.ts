@@ -26,6 +26,8 @@ export interface LiveRunState {
   status: RunStatus;
   lastSeq: number;
   startedAt: string | null;
+  /** When the run ended (ISO), written with its result. */
+  finishedAt: string | null;
   result: RunResult | null;
   /** Null for a state written before admissions recorded it. */
   origin: RunOrigin | null;
@@ -70,6 +72,7 @@ export class RunLogRepository {
       status: h.status as RunStatus,
       lastSeq: Number(h.lastSeq ?? 0),
       startedAt: h.startedAt ?? null,
+      finishedAt: h.finishedAt ?? null,
       result: h.result ? (JSON.parse(h.result) as RunResult) : null,
       origin: h.ownerId
         ? {
@@ -106,10 +109,14 @@ export class RunLogRepository {
     return ok === 'OK';
   }
 
-  async storeResult(runId: string, result: RunResult): Promise<void> {
+  async storeResult(runId: string, result: RunResult, finishedAt: Date): Promise<void> {
     await this.redis.client
       .multi()
-      .hset(redisKeys.state(runId), { status: 'finished', result: JSON.stringify(result) })
+      .hset(redisKeys.state(runId), {
+        status: 'finished',
+        result: JSON.stringify(result),
+        finishedAt: finishedAt.toISOString(),
+      })
       .expire(redisKeys.state(runId), this.config.replayTtlSeconds)
       .exec();
   }

@@ -120,7 +120,12 @@ export class RunRepository implements OnModuleInit, OnModuleDestroy {
    * Records the end of a run the gateway finished itself (cancelled while queued); an upsert,
    * as the run's `create` may still be on its way.
    */
-  async finish(runId: string, result: RunResult, output: OutputChunk[]): Promise<void> {
+  async finish(
+    runId: string,
+    result: RunResult,
+    output: OutputChunk[],
+    finishedAt: Date,
+  ): Promise<void> {
     await this.runs
       .updateOne(
         { _id: runId },
@@ -129,7 +134,7 @@ export class RunRepository implements OnModuleInit, OnModuleDestroy {
             status: 'finished',
             result,
             output: output.map(({ seq, stream, data }) => ({ seq, stream, data })),
-            finishedAt: new Date(),
+            finishedAt,
           },
           $setOnInsert: { startedAt: null },
         },

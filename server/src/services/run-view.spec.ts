@@ -8,6 +8,7 @@ const live = (over: Partial<LiveRunState> = {}): LiveRunState => ({
   status: 'queued',
   lastSeq: 0,
   startedAt: null,
+  finishedAt: null,
   result: null,
   origin: {
     ownerId: 'u1',

@@ -352,8 +352,9 @@ export class RunService {
     // Past the claim nobody else may announce the end: whatever fails below, announce it.
     try {
       await this.quota.release(ownerId, runId);
-      await this.log.storeResult(runId, result);
-      await this.runs.finish(runId, result, []);
+      const finishedAt = new Date();
+      await this.log.storeResult(runId, result, finishedAt);
+      await this.runs.finish(runId, result, [], finishedAt);
     } catch (err) {
       this.logger.error({ msg: `storing the end failed: ${(err as Error).message}`, runId });
     } finally {
@@ -371,7 +372,8 @@ export class RunService {
       status: result ? 'finished' : (live?.status ?? run.status),
       createdAt: run.createdAt.toISOString(),
       startedAt: live?.startedAt ?? run.startedAt?.toISOString() ?? null,
-      finishedAt: run.finishedAt?.toISOString() ?? null,
+      // The stored copy may not be written yet when run:finished is out (it follows it).
+      finishedAt: run.finishedAt?.toISOString() ?? (result ? (live?.finishedAt ?? null) : null),
       lastSeq,
       result: result ?? null,
     };

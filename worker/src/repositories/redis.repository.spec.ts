@@ -69,14 +69,16 @@ describe('preRunCheck', () => {
 });
 
 describe('finishRun', () => {
+  const at = new Date('2026-12-04T15:00:00.123Z');
   it('claims, stores the result, frees both slots and publishes run:finished, all at once', async () => {
     await redis.hset(redisKeys.state('r'), { status: 'running', sessionSlots: 'sess-slots' });
     await redis.zadd(redisKeys.active('alice'), 1, 'r', 1, 'other');
     await redis.zadd('sess-slots', 1, 'r');
-    expect(await repo.finishRun('r', 'alice', result, 'worker:x', 60)).toBe('claimed');
+    expect(await repo.finishRun('r', 'alice', result, 'worker:x', 60, at)).toBe('claimed');
     expect(await redis.hgetall(redisKeys.state('r'))).toMatchObject({
       status: 'finished',
       result: JSON.stringify(result),
+      finishedAt: at.toISOString(),
     });
     expect(await redis.ttl(redisKeys.state('r'))).toBeGreaterThan(0);
     expect(await redis.zrange(redisKeys.active('alice'), 0, -1)).toEqual(['other']);
@@ -89,15 +91,15 @@ describe('finishRun', () => {
   });
 
   it('is safe to repeat with the same claimer (a lost reply): no second announcement', async () => {
-    expect(await repo.finishRun('r', 'alice', result, 'worker:x', 60)).toBe('claimed');
-    expect(await repo.finishRun('r', 'alice', result, 'worker:x', 60)).toBe('already');
+    expect(await repo.finishRun('r', 'alice', result, 'worker:x', 60, at)).toBe('claimed');
+    expect(await repo.finishRun('r', 'alice', result, 'worker:x', 60, at)).toBe('already');
     expect(await delivered()).toHaveLength(1);
   });
 
   it('leaves a run that someone else ended (a cancel, the reaper) alone', async () => {
     await redis.set(redisKeys.finished('r'), '1');
     await redis.hset(redisKeys.state('r'), 'status', 'finished');
-    expect(await repo.finishRun('r', 'alice', result, 'worker:x', 60)).toBe('lost');
+    expect(await repo.finishRun('r', 'alice', result, 'worker:x', 60, at)).toBe('lost');
     expect(await redis.hget(redisKeys.state('r'), 'result')).toBeNull();
     expect(await delivered()).toHaveLength(0);
   });

@@ -42,14 +42,14 @@ return 'ok'
  * The end of a run, atomically: claim the finished guard, store the result, free the run's
  * fair-share slots (the owner's and the session's, as `releaseRunSlots` in contracts does),
  * publish run:finished. KEYS: finished guard, state, owner's active set. ARGV: claimer token,
- * TTL (s), result JSON, run id, channel, message.
+ * TTL (s), result JSON, run id, channel, message, end time (ISO).
  */
 const FINISH = `
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then return 'already' end
 if holder then return 'lost' end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('HSET', KEYS[2], 'status', 'finished', 'result', ARGV[3])
+redis.call('HSET', KEYS[2], 'status', 'finished', 'result', ARGV[3], 'finishedAt', ARGV[7])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[4])
 local session = redis.call('HGET', KEYS[2], 'sessionSlots')
@@ -226,9 +226,16 @@ export class RedisRepository implements OnApplicationShutdown {
   }
 
   /** The result stored in the run's live state when it finished, or null. */
-  async storedResult(runId: string): Promise<RunResult | null> {
-    const json = await this.client.hget(redisKeys.state(runId), 'result');
-    return json === null ? null : (JSON.parse(json) as RunResult);
+  async storedResult(
+    runId: string,
+  ): Promise<{ result: RunResult; finishedAt: Date | null } | null> {
+    const [json, at] = await this.client.hmget(redisKeys.state(runId), 'result', 'finishedAt');
+    if (json === null) return null;
+    const finishedAt = at === null ? null : new Date(at);
+    return {
+      result: JSON.parse(json) as RunResult,
+      finishedAt: finishedAt && !Number.isNaN(finishedAt.getTime()) ? finishedAt : null,
+    };
   }
 
   /** True for the one worker that may reconcile now (a lease for `ms`). */
@@ -262,13 +269,17 @@ export class RedisRepository implements OnApplicationShutdown {
     result: RunResult,
     token: string,
     ttlSeconds: number,
+    finishedAt: Date,
   ): Promise<'claimed' | 'already' | 'lost'> {
     const [channel, message] = this.feedMessage({
       kind: 'run:finished',
       event: { runId, ...result },
     });
     const keys = [redisKeys.finished(runId), redisKeys.state(runId), redisKeys.active(ownerId)];
-    const args = [token, ttlSeconds, JSON.stringify(result), runId, channel, message];
+    const args = [
+      ...[token, ttlSeconds, JSON.stringify(result), runId, channel, message],
+      finishedAt.toISOString(),
+    ];
     return (await this.script('coderoomFinish', FINISH, keys, args)) as
       'claimed' | 'already' | 'lost';
   }

@@ -80,16 +80,27 @@ export class RunFeedWriter {
    * when someone else (a cancel, the reaper) ended the run first. Sent after every chunk and
    * status of this run (one connection), so `run:finished` is always its last event.
    */
-  async finish(result: RunResult, claimer: string): Promise<boolean> {
-    const r = await this.redis.finishRun(this.runId, this.ownerId, result, claimer, this.ttl);
+  async finish(result: RunResult, claimer: string, finishedAt: Date): Promise<boolean> {
+    const r = await this.redis.finishRun(
+      this.runId,
+      this.ownerId,
+      result,
+      claimer,
+      this.ttl,
+      finishedAt,
+    );
     return r !== 'lost';
   }
 
-  async finished(result: RunResult): Promise<void> {
+  async finished(result: RunResult, finishedAt: Date): Promise<void> {
     await this.flushed();
     await this.redis.client
       .multi()
-      .hset(redisKeys.state(this.runId), { status: 'finished', result: JSON.stringify(result) })
+      .hset(redisKeys.state(this.runId), {
+        status: 'finished',
+        result: JSON.stringify(result),
+        finishedAt: finishedAt.toISOString(),
+      })
       .expire(redisKeys.state(this.runId), this.ttl)
       // The owner's and the session's fair-share slots (the script is a few lines: EVAL).
       .eval(

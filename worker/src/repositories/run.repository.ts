@@ -80,6 +80,7 @@ export class RunRepository implements OnApplicationShutdown {
     result: RunResult,
     output: readonly OutputChunk[],
     startedAt: Date | null,
+    finishedAt: Date,
   ): Promise<void> {
     const write = () =>
       this.runs
@@ -88,7 +89,7 @@ export class RunRepository implements OnApplicationShutdown {
           {
             $set: {
               status: 'finished',
-              finishedAt: new Date(),
+              finishedAt,
               result,
               output: output.map(({ seq, stream, data }) => ({ seq, stream, data })),
               ...(startedAt ? { startedAt } : {}),

@@ -473,11 +473,13 @@ export class RunExecutionService implements OnApplicationBootstrap, BeforeApplic
       truncated,
     };
     const claimer = `worker:${this.config.instance}`;
+    // One end time for the live state (run:finished's readers) and the stored run.
+    const finishedAt = new Date();
     const deadline = Date.now() + FINISH_RETRY_MS;
     let ours: boolean;
     for (let wait = 50; ; wait = Math.min(wait * 2, 5000)) {
       try {
-        ours = await feed.finish(result, claimer);
+        ours = await feed.finish(result, claimer, finishedAt);
         break;
       } catch (err) {
         this.metrics.error('finish');
@@ -494,7 +496,7 @@ export class RunExecutionService implements OnApplicationBootstrap, BeforeApplic
     if (!ours) return result; // somebody else (a cancel, the reaper) ended it first
     lifecycle.to('finished');
     traceRun('worker-announced', feed.runId);
-    const store = this.store(feed, result, started, startedAt);
+    const store = this.store(feed, result, started, startedAt, finishedAt);
     const bytes = feed.sent.reduce((n, c) => n + c.data.length, 0);
     this.storing.set(store, bytes);
     this.storingBytes += bytes;
@@ -513,10 +515,11 @@ export class RunExecutionService implements OnApplicationBootstrap, BeforeApplic
     result: RunResult,
     started: Promise<void> | null,
     startedAt: Date | null,
+    finishedAt: Date,
   ): Promise<void> {
     await started; // ordered after the start record, if one was written (both are upserts)
     try {
-      await this.runs.finish(feed.runId, result, feed.sent, startedAt);
+      await this.runs.finish(feed.runId, result, feed.sent, startedAt, finishedAt);
       traceRun('worker-stored', feed.runId);
     } catch (err) {
       // The live result is out (and in Redis, from which the reconciler repairs the stored copy).

@@ -161,7 +161,8 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
       const stored = await this.redis.storedResult(run._id);
       if (stored) {
         // It finished while MongoDB was unreachable: write the stored copy now.
-        await this.runs.finish(run._id, stored, await this.redis.replayLog(run._id), null);
+        const log = await this.redis.replayLog(run._id);
+        await this.runs.finish(run._id, stored.result, log, null, stored.finishedAt ?? new Date());
         counts.repaired++;
         this.logger.warn({ msg: 'stored the result MongoDB had missed', runId: run._id });
         continue;
@@ -198,12 +199,13 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
       memoryKb: null,
       truncated: false,
     };
+    const finishedAt = new Date();
     try {
-      await this.runs.finish(runId, result, await this.redis.replayLog(runId), null);
+      await this.runs.finish(runId, result, await this.redis.replayLog(runId), null, finishedAt);
     } catch (err) {
       this.logger.error(`run ${runId}: cannot store result: ${(err as Error).message}`);
     }
-    await feed.finished(result);
+    await feed.finished(result, finishedAt);
     return true;
   }
 }
