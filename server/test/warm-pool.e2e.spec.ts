@@ -36,8 +36,14 @@ afterAll(async () => {
   await stack?.stop();
 }, 30_000);
 
-const workerContainers = () =>
-  execFileSync('docker', ['ps', '-aq', '--filter', 'label=coderoom.worker=test-warm-pool'])
+/** The worker's sandboxes (`running`: only those still running). */
+const workerContainers = (running = false) =>
+  execFileSync('docker', [
+    'ps',
+    running ? '-q' : '-aq',
+    '--filter',
+    'label=coderoom.worker=test-warm-pool',
+  ])
     .toString()
     .trim()
     .split('\n')
@@ -154,12 +160,7 @@ if (notRestartable) console.warn(`warm pool Docker restart test skipped: ${notRe
       // dockerd stops (its containers die with it) and the stack of `npm test` starts it again.
       await stopDocker();
       await dockerAnswers();
-      const running = () =>
-        execFileSync('docker', ['ps', '-q', '--filter', 'label=coderoom.worker=test-warm-pool'])
-          .toString()
-          .trim()
-          .split('\n')
-          .filter(Boolean);
+      const running = () => workerContainers(true);
       await until(
         'new pooled sandboxes, the dead ones gone',
         async () =>

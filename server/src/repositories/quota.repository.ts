@@ -39,17 +39,15 @@ import { originFields, type RunOrigin } from './run-log.repository.js';
  */
 const ADMIT = `
 local now = tonumber(ARGV[1])
+-- Drops an active set's expired and ended runs; returns the highest priority among the runs
+-- left that are still queued (0: none), in the same pass.
 local function prune(key)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  for _, id in ipairs(redis.call('ZRANGE', key, 0, -1)) do
-    if redis.call('EXISTS', ARGV[15] .. id .. ARGV[16]) == 1 then redis.call('ZREM', key, id) end
-  end
-end
--- The highest priority among the other runs of an active set that are still queued.
-local function queuedFloor(key)
   local floor = 0
   for _, id in ipairs(redis.call('ZRANGE', key, 0, -1)) do
-    if id ~= ARGV[4] then
+    if redis.call('EXISTS', ARGV[15] .. id .. ARGV[16]) == 1 then
+      redis.call('ZREM', key, id)
+    else
       local st = redis.call('HMGET', ARGV[19] .. id .. ARGV[20], 'status', 'priority')
       if st[1] == 'queued' and st[2] then floor = math.max(floor, tonumber(st[2])) end
     end
@@ -76,7 +74,7 @@ end
 if expected > tonumber(ARGV[10]) then
   return {0, 'busy', waiting, math.floor(expected + 0.5)}
 end
-prune(KEYS[1])
+local floor = prune(KEYS[1])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then
   return {0, 'concurrent', 1000}
 end
@@ -92,14 +90,12 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local userRank = redis.call('ZCARD', KEYS[1])
 local sessionRank = 0
-local floor = queuedFloor(KEYS[1])
 redis.call('HSET', KEYS[4], unpack(ARGV, 21))
 if KEYS[9] then
-  prune(KEYS[9])
+  floor = math.max(floor, prune(KEYS[9]))
   redis.call('ZADD', KEYS[9], ARGV[2], ARGV[4])
   redis.call('PEXPIRE', KEYS[9], ARGV[3])
   sessionRank = redis.call('ZCARD', KEYS[9])
-  floor = math.max(floor, queuedFloor(KEYS[9]))
   redis.call('HSET', KEYS[4], 'sessionSlots', KEYS[9])
 end
 local priority = math.min(tonumber(ARGV[18]), math.max(1, userRank, sessionRank, floor))

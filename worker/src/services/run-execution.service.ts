@@ -106,6 +106,9 @@ export class RunExecutionService implements OnApplicationBootstrap, BeforeApplic
         `WARM_POOL_LANGUAGES: not installed here: ${missing.join(', ')} (installed: ${installed.join(', ')})`,
       );
     }
+    if (ids.length > 0 && this.config.warmPoolSize === 0) {
+      this.logger.warn('WARM_POOL_LANGUAGES is set but WARM_POOL_SIZE is 0: no pool is filled');
+    }
     for (const id of ids) this.pool.prewarm(this.sandboxSpec(this.languages.get(id)!, 'run'));
   }
 
