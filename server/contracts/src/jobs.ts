@@ -1,5 +1,34 @@
 import type { RunMode, SourceFile } from './runs.js';
 
+/** How a submission's output is compared with a test's expected output. */
+export const CHECKERS = ['exact', 'tokens', 'float'] as const;
+export type Checker = (typeof CHECKERS)[number];
+
+/** One test case of a submission, as the worker gets it (hidden ones included: never to students). */
+export interface SubmitTest {
+  index: number;
+  stdin: string;
+  expected: string;
+  points: number;
+  hidden: boolean;
+}
+
+/**
+ * What a `mode: "submit"` job grades against (a copy of the problem, taken when the run was
+ * admitted). The worker compiles once and runs every test in the same sandbox, each with its
+ * own clock: `wallMs`/`cpuMs` from the problem, or the worker's SUBMIT_* defaults.
+ */
+export interface SubmitSpec {
+  problemId: string;
+  checker: Checker;
+  /** `float` checker: absolute or relative difference allowed (default 1e-6). */
+  tolerance?: number;
+  wallMs?: number;
+  cpuMs?: number;
+  memoryMb?: number;
+  tests: SubmitTest[];
+}
+
 /** BullMQ queue that carries runs from gateways to workers. */
 export const RUN_QUEUE = 'runs';
 
@@ -12,6 +41,10 @@ export interface RunJob {
   files: SourceFile[];
   stdin: string;
   interactive: boolean;
+  /** The classroom session the run belongs to (its events also feed the session's dashboard). */
+  sessionId?: string | null;
+  /** Submit mode: the problem's tests (absent in run mode). */
+  submit?: SubmitSpec;
 }
 
 /**

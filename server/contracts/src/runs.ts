@@ -245,17 +245,44 @@ export const runStatusEventSchema = z
   .describe('A run changed status, or moved in the queue.');
 export type RunStatusEvent = z.infer<typeof runStatusEventSchema>;
 
+/** Verdicts one test case of a submission can get. */
+export const TEST_VERDICTS = ['AC', 'WA', 'RE', 'TLE', 'MLE', 'OLE'] as const;
+export type TestVerdict = (typeof TEST_VERDICTS)[number];
+
 export const runTestEventSchema = z
   .object({
     runId: runIdField,
     index: z.number().int().min(0).describe('0-based index of the test case.'),
-    verdict: verdictSchema,
+    verdict: z
+      .enum(TEST_VERDICTS)
+      .describe(
+        'Verdict of this test case: `AC` (accepted), `WA` (wrong answer), `RE`, `TLE`, `MLE`, `OLE`.',
+      ),
     timeMs: z.number().min(0).describe('Run time of the program on this test case, in ms.'),
+    points: z
+      .number()
+      .min(0)
+      .describe('Points this test case earned: its points when `AC`, else 0.')
+      .optional(),
+    maxPoints: z.number().min(0).describe('Points this test case is worth.').optional(),
     hidden: z
       .boolean()
       .describe('A hidden test case: its input and expected output are never sent to students.'),
+    stdin: z
+      .string()
+      .describe('Visible test cases only: the input the program was given.')
+      .optional(),
+    expected: z.string().describe('Visible test cases only: the expected output.').optional(),
+    actual: z
+      .string()
+      .describe("Visible test cases only: the program's output on this test case (cut at 64 KiB).")
+      .optional(),
   })
-  .describe('The verdict of one test case (submit mode, one event per test case).');
+  .describe(
+    'The verdict of one test case (submit mode, one event per test case as it finishes). ' +
+      'For a hidden test case only `index`, `verdict`, `timeMs`, `points`, `maxPoints` and ' +
+      '`hidden` are present.',
+  );
 export type RunTestEvent = z.infer<typeof runTestEventSchema>;
 
 const runResultShape = {
@@ -289,6 +316,11 @@ const runResultShape = {
     .describe('Submit mode: the verdict of every test case, in order.')
     .optional(),
   score: z.number().min(0).describe('Submit mode: the score of the submission.').optional(),
+  maxScore: z
+    .number()
+    .min(0)
+    .describe('Submit mode: the highest score the problem allows.')
+    .optional(),
 };
 
 export const runResultSchema = z.object(runResultShape).describe('The outcome of a finished run.');
