@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Where the time of one run goes: sequential runs of one program through the whole system, with
-// the services' stage timestamps (TRACE_RUNS=1, server/contracts/src/node/run-trace.ts) merged
+// the services' stage timestamps (TRACE_RUNS=1, server/platform/src/run-trace.ts) merged
 // with the client's, as medians and p90 in ms after the client sent `run:start`.
 // BENCH_TRACE_JSON=<file> also writes every run's stage times (epoch ms) there, e.g. to lay them
 // beside `docker events`. Needs REDIS_URL and MONGODB_URI: `BENCH=trace node deploy/local/stack.mjs bench`.

@@ -4,6 +4,7 @@ import { io } from 'socket.io-client';
 import type { OutputChunk, Role, RunFinishedEvent, RunWatchResult } from '@coderoom/contracts';
 import { CoderoomClient, type CoderoomError, type Run } from '../../client/sdk/src/index.js';
 import {
+  gatewayMetrics,
   startRun,
   startStack,
   text,
@@ -43,10 +44,7 @@ const expected = Array.from({ length: LINES }, (_, i) => `n${String(i).padStart(
 /** Which gateway node holds our socket: the one whose metrics count a connected socket. */
 async function servingNode(): Promise<number> {
   for (let i = 0; i < stack.urls.length; i++) {
-    const m = await fetch(`${stack.urls[i]}/metrics`).then(
-      (r) => r.text(),
-      () => '', // a dead node holds nothing
-    );
+    const m = await gatewayMetrics(stack.urls[i]).catch(() => ''); // a dead node holds nothing
     if (/^coderoom_gateway_sockets 1$/m.test(m)) return i;
   }
   throw new Error('no node holds the socket');

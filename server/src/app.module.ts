@@ -1,15 +1,20 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { RUN_QUEUE } from '@coderoom/contracts';
-import { redisOptionsFromUrl } from '@coderoom/contracts/node';
+import { redisOptionsFromUrl } from '@coderoom/platform';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/config.js';
 import { AsyncApiController } from './controllers/asyncapi.controller.js';
 import { DevAuthController } from './controllers/auth.controller.js';
 import { HealthController } from './controllers/health.controller.js';
 import { LanguagesController } from './controllers/languages.controller.js';
-import { MetricsController } from './controllers/metrics.controller.js';
+import { MetricsController, MetricsPort, MetricsScrape } from './controllers/metrics.controller.js';
 import { RunsController } from './controllers/runs.controller.js';
-import { RunGateway } from './gateways/run.gateway.js';
+import { RunEvents } from './gateways/run.events.js';
+import type { EventFamily } from './gateways/client-event.js';
+import { EVENT_FAMILIES, SocketGateway } from './gateways/socket.gateway.js';
+import { AuthGuard } from './common/auth.guard.js';
+import { ApiErrorFilter } from './controllers/error.filter.js';
+import { APP_FILTER } from '@nestjs/core';
 import { DatabaseRepository } from './repositories/database.repository.js';
 import { WorkerLimitsRepository } from './repositories/worker-limits.repository.js';
 import { FeedBusRepository } from './repositories/feed-bus.repository.js';
@@ -70,7 +75,18 @@ export class AppModule {
         QueuePositionService,
         RunStoreService,
         RunService,
-        RunGateway,
+        AuthGuard,
+        MetricsScrape,
+        MetricsPort,
+        { provide: APP_FILTER, useClass: ApiErrorFilter },
+        // One handler class per family of client events; SocketGateway wires them all.
+        RunEvents,
+        {
+          provide: EVENT_FAMILIES,
+          useFactory: (...families: EventFamily[]) => families,
+          inject: [RunEvents],
+        },
+        SocketGateway,
       ],
     };
   }

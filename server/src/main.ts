@@ -5,10 +5,9 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { PAYLOAD_LIMITS } from '@coderoom/contracts';
-import { JsonLogger } from '@coderoom/contracts/node';
+import { JsonLogger } from '@coderoom/platform';
 import { AppModule } from './app.module.js';
 import { loadGatewayConfig, type GatewayConfig } from './config/config.js';
-import { ApiErrorFilter } from './controllers/error.filter.js';
 import { RedisIoAdapter } from './gateways/redis-io.adapter.js';
 import { RedisRepository } from './repositories/redis.repository.js';
 
@@ -20,7 +19,6 @@ async function bootstrap(config: GatewayConfig): Promise<void> {
   app.useLogger(new JsonLogger('gateway'));
   app.useBodyParser('json', { limit: PAYLOAD_LIMITS.messageBytes });
   app.useWebSocketAdapter(new RedisIoAdapter(app));
-  app.useGlobalFilters(new ApiErrorFilter());
   app.enableShutdownHooks();
   if (config.staticDir) {
     if (!existsSync(join(config.staticDir, 'index.html'))) {

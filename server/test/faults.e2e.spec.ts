@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import {
   containersOf,
+  gatewayMetrics,
+  TEST_METRICS_TOKEN,
   startRun,
   startStack,
   text,
@@ -31,7 +33,11 @@ const cleanExit = (e: ExitStatus) => e.code === 0 || (e.code === null && e.signa
 it('serves Prometheus metrics on the gateway and on the worker', async () => {
   const s = await stack.connect(await stack.token('metrics'));
   await (await startRun(s, { language: 'python', source: 'print("m")' })).done();
-  const gw = await (await fetch(`${stack.url}/metrics`)).text();
+  // Public API port: no token, no metrics (METRICS_TOKEN is set in the harness).
+  expect((await fetch(`${stack.url}/metrics`)).status).toBe(404);
+  const wrong = { headers: { authorization: `Bearer ${'x'.repeat(TEST_METRICS_TOKEN.length)}` } };
+  expect((await fetch(`${stack.url}/metrics`, wrong)).status).toBe(404);
+  const gw = await gatewayMetrics(stack.url);
   expect(gw).toMatch(/^coderoom_gateway_sockets \d+/m);
   expect(gw).toMatch(/^coderoom_runs_admitted_total\{language="python"\} \d+/m);
   expect(gw).toMatch(/^coderoom_gateway_events_in_total\{event="run:start",outcome="ok"\} \d+/m);

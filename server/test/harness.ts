@@ -257,6 +257,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       PORT: String(ports[i]),
       HOST: '127.0.0.1',
       DEV_TOKENS: 'true',
+      METRICS_TOKEN: TEST_METRICS_TOKEN,
       ...opts.gatewayEnv,
     });
   const gateways = ports.map((_, i) => launchGateway(i));
@@ -490,6 +491,17 @@ export function withLogs(
 }
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef';
+/** The gateways' METRICS_TOKEN in tests: `GET /metrics` on the API port needs it. */
+export const TEST_METRICS_TOKEN = 'test-metrics-0123456789abcdef';
+
+/** A gateway node's Prometheus text (`GET /metrics` with the test token). */
+export async function gatewayMetrics(url: string): Promise<string> {
+  const res = await fetch(`${url}/metrics`, {
+    headers: { authorization: `Bearer ${TEST_METRICS_TOKEN}` },
+  });
+  if (!res.ok) throw new Error(`GET ${url}/metrics: ${res.status}`);
+  return res.text();
+}
 
 export interface RunRecord {
   ack: Ack<RunStartResult>;

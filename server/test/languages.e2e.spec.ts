@@ -8,7 +8,7 @@ import {
   type LanguageInfo,
   type SourceFile,
 } from '@coderoom/contracts';
-import { loadLanguages } from '@coderoom/contracts/node';
+import { loadLanguages } from '@coderoom/platform';
 import { REPO, runToEnd, startStack, text, type ClientSocket, type Stack } from './harness.js';
 
 // Every language in sandbox/languages is tested here through the real path (socket.io ->

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
-import { JsonLogger } from '@coderoom/contracts/node';
+import { JsonLogger } from '@coderoom/platform';
 import { loadWorkerConfig, type WorkerConfig } from './config/config.js';
 import { WorkerModule } from './worker.module.js';
 

@@ -1,7 +1,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { RUN_QUEUE } from '@coderoom/contracts';
-import { redisOptionsFromUrl } from '@coderoom/contracts/node';
+import { redisOptionsFromUrl } from '@coderoom/platform';
 import { WORKER_CONFIG, type WorkerConfig } from './config/config.js';
 import { HealthController } from './controllers/health.controller.js';
 import { DockerWatchService } from './services/docker-watch.service.js';

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { devTokenRequestSchema, type AuthUser } from '@coderoom/contracts';
 import { AuthService } from '../services/auth.service.js';
-import { parsePayload } from '../services/run.service.js';
+import { parsePayload } from '../common/parse-payload.js';
 
 /** `POST /api/auth/dev-token`; only mounted when DEV_TOKENS is on (see AppModule). */
 @Controller('api/auth')

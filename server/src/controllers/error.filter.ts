@@ -5,51 +5,47 @@ import {
   type ArgumentsHost,
   type ExceptionFilter,
 } from '@nestjs/common';
-import { CoderoomError, type ApiError, type ErrorCode } from '@coderoom/contracts';
-import { unavailable } from '../services/unavailable.js';
+import { translateError } from '../common/api-error.js';
+import { MetricsRepository } from '../repositories/metrics.repository.js';
 
-const HTTP_STATUS: Record<ErrorCode, number> = {
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  INVALID: 400,
-  NOT_FOUND: 404,
-  TOO_LARGE: 413,
-  UNSUPPORTED_LANGUAGE: 400,
-  RATE_LIMITED: 429,
-  BUSY: 503,
-  CONFLICT: 409,
-  INTERNAL: 500,
-};
+interface HttpRequest {
+  method?: string;
+  url?: string;
+}
+interface HttpResponse {
+  status(n: number): { json(b: unknown): void };
+}
 
 /** HTTP errors carry the same `{ ok: false, error }` body as socket acknowledgements. */
 @Catch()
 export class ApiErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(ApiErrorFilter.name);
 
+  constructor(private readonly metrics: MetricsRepository) {}
+
   catch(err: unknown, host: ArgumentsHost): void {
-    const res = host
-      .switchToHttp()
-      .getResponse<{ status(n: number): { json(b: unknown): void } }>();
-    const known = err instanceof CoderoomError ? err : unavailable(err);
-    if (known) {
-      res.status(HTTP_STATUS[known.code]).json({ ok: false, error: known.toApiError() });
-      return;
-    }
-    if (err instanceof HttpException) {
-      const status = err.getStatus();
+    const http = host.switchToHttp();
+    const res = http.getResponse<HttpResponse>();
+    // /health and /ready answer 503 with their own body (what is down), not an error shape.
+    if (err instanceof HttpException && err.getStatus() === 503) {
       const body = err.getResponse();
-      if (status === 503 && typeof body === 'object') {
-        res.status(status).json(body);
+      if (typeof body === 'object') {
+        res.status(503).json(body);
         return;
       }
-      const error: ApiError = {
-        code: status === 404 ? 'NOT_FOUND' : status === 413 ? 'TOO_LARGE' : 'INVALID',
-        message: err.message,
-      };
-      res.status(status).json({ ok: false, error });
-      return;
     }
-    this.logger.error((err as Error)?.stack ?? String(err));
-    res.status(500).json({ ok: false, error: { code: 'INTERNAL', message: 'internal error' } });
+    const { error, status, kind } = translateError(err);
+    const req = http.getRequest<HttpRequest>();
+    const route = `${req.method ?? '?'} ${req.url?.split('?')[0] ?? '?'}`;
+    if (kind === 'outage') this.logger.warn({ msg: `${route}: ${(err as Error).message}`, route });
+    if (kind === 'internal') {
+      this.metrics.error();
+      this.logger.error({
+        msg: `${route} failed`,
+        route,
+        err: (err as Error)?.stack ?? String(err),
+      });
+    }
+    res.status(status).json({ ok: false, error });
   }
 }

@@ -1,31 +1,24 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import mongoose, { type Connection } from 'mongoose';
+import type { Connection } from 'mongoose';
+import { connectMongo, pingMongo } from '@coderoom/platform';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 
-/** The gateway's MongoDB connection (mongoose). */
+/** The gateway's MongoDB connection (mongoose), opened the way both apps open it. */
 @Injectable()
 export class DatabaseRepository implements OnApplicationShutdown {
   private readonly logger = new Logger(DatabaseRepository.name);
   readonly connection: Connection;
 
   constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig) {
-    this.connection = mongoose.createConnection(config.mongodbUri, {
-      serverSelectionTimeoutMS: 5000,
-    });
-    this.connection.on('error', (err: Error) => this.logger.warn(`mongodb: ${err.message}`));
+    this.connection = connectMongo(config.mongodbUri, (m) => this.logger.warn(m));
   }
 
   async ready(): Promise<void> {
     await this.connection.asPromise();
   }
 
-  async ping(): Promise<boolean> {
-    try {
-      await this.connection.db?.admin().ping();
-      return this.connection.readyState === mongoose.ConnectionStates.connected;
-    } catch {
-      return false;
-    }
+  ping(): Promise<boolean> {
+    return pingMongo(this.connection);
   }
 
   async onApplicationShutdown(): Promise<void> {

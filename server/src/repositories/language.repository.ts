@@ -1,22 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { LanguageDefinition } from '@coderoom/contracts';
-import { loadLanguages } from '@coderoom/contracts/node';
+import { LanguageCatalog } from '@coderoom/platform';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 
-/** Language definitions from sandbox/languages/<id>/language.json, read once at boot. */
+/** The installed languages (the shared LanguageCatalog, from LANGUAGES_DIR). */
 @Injectable()
-export class LanguageRepository {
-  private readonly languages: Map<string, LanguageDefinition>;
-
+export class LanguageRepository extends LanguageCatalog {
   constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig) {
-    this.languages = loadLanguages(config.languagesDir);
-  }
-
-  all(): LanguageDefinition[] {
-    return [...this.languages.values()];
-  }
-
-  get(id: string): LanguageDefinition | undefined {
-    return this.languages.get(id);
+    super(config.languagesDir);
   }
 }

@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { RUN_QUEUE, type RunJob } from '@coderoom/contracts';
-import { traceRun } from '@coderoom/contracts/node';
+import { traceRun } from '@coderoom/platform';
 import { defineScript, type RedisScript } from './redis-script.js';
 import { RedisRepository } from './redis.repository.js';
 

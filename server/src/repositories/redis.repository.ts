@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { SUBSCRIBER_OPTIONS } from '@coderoom/contracts/node';
+import { SUBSCRIBER_OPTIONS } from '@coderoom/platform';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 
 /** Reconnection attempts a command waits through before it fails (~2 s with ioredis' backoff). */

@@ -1,18 +1,20 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import type { OutputChunk, RunResult } from '@coderoom/contracts';
-import { verifiedWrite } from '@coderoom/contracts/node';
-import { runSchema, type RunDocument, type StoredRun } from '../schemas/run.schema.js';
+import {
+  NOT_IMPLEMENTED,
+  isDuplicateKey,
+  runSchema,
+  verifiedWrite,
+  type NewRun,
+  type RunDocument,
+  type StoredRun,
+} from '@coderoom/platform';
 import { DatabaseRepository } from './database.repository.js';
 
-/** MongoDB's error code for a feature the server does not implement (FerretDB: TTL indexes). */
-const NOT_IMPLEMENTED = 238;
 const SWEEP_MS = 10 * 60 * 1000;
-/** MongoDB's duplicate key error. */
-const DUPLICATE_KEY = 11000;
 
-/** The fields only the gateway writes (from the request); the others are the worker's. */
-export type NewRun = Omit<RunDocument, 'status' | 'result' | 'output' | 'startedAt' | 'finishedAt'>;
+export type { NewRun };
 
 /** Run documents in MongoDB. */
 @Injectable()
@@ -33,7 +35,7 @@ export class RunRepository implements OnModuleInit, OnModuleDestroy {
     try {
       await this.runs.collection.createIndex({ expireAt: 1 }, { expireAfterSeconds: 0 });
     } catch (err) {
-      if ((err as { code?: number }).code !== NOT_IMPLEMENTED) throw err;
+      if ((err as { code?: number } | null)?.code !== NOT_IMPLEMENTED) throw err;
       // FerretDB v1 has no TTL indexes: delete expired runs ourselves instead.
       this.logger.warn('the database has no TTL indexes; expired runs are swept every 10 minutes');
       await this.runs.collection.createIndex({ expireAt: 1 });
@@ -78,7 +80,7 @@ export class RunRepository implements OnModuleInit, OnModuleDestroy {
       });
       return;
     } catch (err) {
-      if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+      if (!isDuplicateKey(err)) throw err;
       // A worker's write created the document first, or this is a retry: add the request.
     }
     const { _id, ...request } = run;

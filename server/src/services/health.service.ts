@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { readiness, type Readiness } from '@coderoom/platform';
 import { DatabaseRepository } from '../repositories/database.repository.js';
 import { FeedBusRepository } from '../repositories/feed-bus.repository.js';
 import { QueueRepository } from '../repositories/queue.repository.js';
@@ -22,13 +23,14 @@ export class HealthService {
     return this.bus.healthy || !(await this.redis.ping());
   }
 
-  async checks(): Promise<Record<string, boolean>> {
-    const [redis, database, queue] = await Promise.all([
-      this.redis.ping(),
-      this.db.ping(),
-      this.queue.ping(),
-    ]);
-    // feed: events published in Redis (by workers) reach this node's sockets.
-    return { redis, database, queue, feed: this.bus.healthy };
+  /** `/ready`: Redis, the database and the queue answer, and the run feed reaches this node. */
+  checks(): Promise<Readiness> {
+    return readiness({
+      redis: () => this.redis.ping(),
+      database: () => this.db.ping(),
+      queue: () => this.queue.ping(),
+      // Events published in Redis (by workers) reach this node's sockets.
+      feed: () => this.bus.healthy,
+    });
   }
 }

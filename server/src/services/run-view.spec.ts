@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { LiveRunState } from '../repositories/run-log.repository.js';
-import type { StoredRun } from '../schemas/run.schema.js';
+import type { StoredRun } from '@coderoom/platform';
 import { runView } from './run-view.js';
 
 const createdAt = new Date('2026-01-02T03:04:05.000Z');

@@ -1,5 +1,5 @@
 import type { LiveRunState } from '../repositories/run-log.repository.js';
-import type { RunDocument, StoredRun } from '../schemas/run.schema.js';
+import type { RunDocument, StoredRun } from '@coderoom/platform';
 
 /** What the gateway needs to answer about a run (watch, GET, cancel, input). */
 export type RunView = Pick<

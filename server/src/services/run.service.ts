@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { traceRun } from '@coderoom/contracts/node';
+import { traceRun } from '@coderoom/platform';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   CoderoomError,
   PAYLOAD_LIMITS,
-  runStartSchema,
   runStartTooLarge,
   languageInfoWith,
   type AuthUser,
@@ -12,12 +11,12 @@ import {
   type OutputChunk,
   type RunResult,
   type RunFeedEvent,
+  type RunStartRequest,
   type RunStartResult,
   type RunSummary,
   type RunWatchResult,
   type SourceFile,
 } from '@coderoom/contracts';
-import type { z } from 'zod';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 import { FeedBusRepository } from '../repositories/feed-bus.repository.js';
 import { LanguageRepository } from '../repositories/language.repository.js';
@@ -34,20 +33,6 @@ import { runView, type RunView } from './run-view.js';
 
 /** Run time assumed for backpressure until workers have reported real ones. */
 const ASSUMED_RUN_MS = 1000;
-
-/** Parses a payload with a contracts schema; failures become INVALID with the fields at fault. */
-export function parsePayload<S extends z.ZodType>(schema: S, payload: unknown): z.output<S> {
-  const parsed = schema.safeParse(payload ?? undefined);
-  if (!parsed.success) {
-    const details = parsed.error.issues.map((i) => ({
-      path: i.path.join('.'),
-      message: i.message,
-    }));
-    const where = details.map((d) => d.path || '(payload)').join(', ');
-    throw new CoderoomError('INVALID', `invalid payload: ${where}`, { details });
-  }
-  return parsed.data;
-}
 
 /** Admits runs, cancels them, and answers watches. Never executes code. */
 @Injectable()
@@ -80,8 +65,12 @@ export class RunService {
     return this.languages.all().map(languageInfoWith(await this.workerLimits.current()));
   }
 
-  async start(user: AuthUser, payload: unknown, owner: FeedSink | null): Promise<RunStartResult> {
-    const req = parsePayload(runStartSchema, payload);
+  /** Admits a run (`req` is a valid `run:start` payload: see runStartSchema). */
+  async start(
+    user: AuthUser,
+    req: RunStartRequest,
+    owner: FeedSink | null,
+  ): Promise<RunStartResult> {
     const tooLarge = runStartTooLarge(req);
     if (tooLarge) throw new CoderoomError('TOO_LARGE', tooLarge);
     const language = this.languages.get(req.language);
@@ -215,7 +204,7 @@ export class RunService {
    */
   async startAndWait(
     user: AuthUser,
-    payload: unknown,
+    req: RunStartRequest,
     waitMs: number,
   ): Promise<{ run: RunSummary; output: OutputChunk[] }> {
     let finished!: () => void;
@@ -226,7 +215,7 @@ export class RunService {
         if (e.kind === 'run:finished') finished();
       },
     };
-    const { runId } = await this.start(user, payload, sink);
+    const { runId } = await this.start(user, req, sink);
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([done, new Promise((r) => (timer = setTimeout(r, waitMs)))]);

@@ -12,15 +12,17 @@ export class TokenBucket {
     this.last = now();
   }
 
-  /** Takes one token: 0 when granted, else the ms until one will be there. */
-  take(): number {
+  /** Takes `cost` tokens: 0 when granted, else the ms until they will be there. */
+  take(cost = 1): number {
     const t = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.rate);
     this.last = t;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
+    // A cost above the burst could never be paid: it takes the whole bucket instead.
+    const need = Math.min(cost, this.burst);
+    if (this.tokens >= need) {
+      this.tokens -= need;
       return 0;
     }
-    return Math.ceil(((1 - this.tokens) / this.rate) * 1000);
+    return Math.ceil(((need - this.tokens) / this.rate) * 1000);
   }
 }

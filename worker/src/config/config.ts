@@ -8,6 +8,9 @@ const defaultLanguagesDir = fileURLToPath(
   new URL('../../../../sandbox/languages', import.meta.url),
 );
 
+/** SANDBOX_START_MS's default. */
+export const DEFAULT_SANDBOX_START_MS = 30_000;
+
 const envSchema = z.object({
   REDIS_URL: z.string().url(),
   MONGODB_URI: z
@@ -31,7 +34,12 @@ const envSchema = z.object({
    * How long getting a sandbox may take (a pooled one, or create, attach and start): past it a
    * hung Docker engine ends the run as SE instead of holding its slot.
    */
-  SANDBOX_START_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  SANDBOX_START_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(600_000)
+    .default(DEFAULT_SANDBOX_START_MS),
   /** Started sandboxes kept ready per (image, limits); 0 turns the warm pool off. */
   WARM_POOL_SIZE: z.coerce.number().int().min(0).max(64).default(2),
   /** Upper bound on ready sandboxes across all pools of this worker. */
@@ -98,7 +106,10 @@ export interface WorkerConfig {
   dockerSocket: string;
   imageTag: string;
   runtime: string;
-  /** SANDBOX_START_MS. */
+  /**
+   * SANDBOX_START_MS: how long getting a sandbox (pooled, or created and started) may take; past
+   * it a hung Docker engine ends the run as SE instead of holding its slot for ever.
+   */
   sandboxStartMs: number;
   warmPoolSize: number;
   warmPoolMax: number;

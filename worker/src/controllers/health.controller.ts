@@ -18,8 +18,8 @@ export class HealthController {
   /** Ready when Redis, the database and Docker answer. */
   @Get('ready')
   async ready(): Promise<{ status: 'ready'; checks: Record<string, boolean> }> {
-    const checks = await this.health.checks();
-    if (!Object.values(checks).every(Boolean)) {
+    const { ready, checks } = await this.health.checks();
+    if (!ready) {
       throw new HttpException({ status: 'unavailable', checks }, HttpStatus.SERVICE_UNAVAILABLE);
     }
     return { status: 'ready', checks };

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { RUN_QUEUE, type RunJob } from '@coderoom/contracts';
-import { traceRun } from '@coderoom/contracts/node';
+import { traceRun } from '@coderoom/platform';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { RedisRepository } from '../repositories/redis.repository.js';

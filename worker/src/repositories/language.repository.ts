@@ -1,21 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { LanguageDefinition } from '@coderoom/contracts';
-import { loadLanguages } from '@coderoom/contracts/node';
+import { LanguageCatalog } from '@coderoom/platform';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 
+/** The installed languages (the shared LanguageCatalog, from LANGUAGES_DIR). */
 @Injectable()
-export class LanguageRepository {
-  private readonly languages: Map<string, LanguageDefinition>;
-
+export class LanguageRepository extends LanguageCatalog {
   constructor(@Inject(WORKER_CONFIG) config: WorkerConfig) {
-    this.languages = loadLanguages(config.languagesDir);
-  }
-
-  all(): LanguageDefinition[] {
-    return [...this.languages.values()];
-  }
-
-  get(id: string): LanguageDefinition | undefined {
-    return this.languages.get(id);
+    super(config.languagesDir);
   }
 }

@@ -9,7 +9,7 @@ import {
   type RunLimits,
   type RunResult,
 } from '@coderoom/contracts';
-import { SUBSCRIBER_OPTIONS } from '@coderoom/contracts/node';
+import { SUBSCRIBER_OPTIONS } from '@coderoom/platform';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 
 /**

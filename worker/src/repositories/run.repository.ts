@@ -1,51 +1,33 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import mongoose, { Schema, type Connection, type Model } from 'mongoose';
+import type { Connection, Model } from 'mongoose';
 import type { OutputChunk, RunResult } from '@coderoom/contracts';
-import { verifiedWrite } from '@coderoom/contracts/node';
+import {
+  connectMongo,
+  isDuplicateKey,
+  pingMongo,
+  runSchema,
+  verifiedWrite,
+  type RunDocument,
+} from '@coderoom/platform';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 
 /**
- * The fields of a run document (collection `runs`, owned by the gateway's schema) that the
- * worker writes. strict: false leaves every other field as the gateway wrote it.
+ * The worker's writes of run documents (the shared schema, @coderoom/platform run-document.ts):
+ * only its own fields (WorkerRunFields), with upserts, never the request's.
  */
-interface WorkerRunFields {
-  _id: string;
-  status: string;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-  result: RunResult | null;
-  output: Omit<OutputChunk, 'runId'>[];
-}
-
-/** MongoDB's duplicate key error. */
-const DUPLICATE_KEY = 11000;
-
-const workerRunSchema = new Schema<WorkerRunFields>(
-  { _id: String, status: String, startedAt: Date, finishedAt: Date, result: Object, output: Array },
-  { collection: 'runs', versionKey: false, strict: false },
-);
-
 @Injectable()
 export class RunRepository implements OnApplicationShutdown {
   private readonly logger = new Logger(RunRepository.name);
   private readonly connection: Connection;
-  private readonly runs: Model<WorkerRunFields>;
+  private readonly runs: Model<RunDocument>;
 
   constructor(@Inject(WORKER_CONFIG) config: WorkerConfig) {
-    this.connection = mongoose.createConnection(config.mongodbUri, {
-      serverSelectionTimeoutMS: 5000,
-    });
-    this.connection.on('error', (err: Error) => this.logger.warn(`mongodb: ${err.message}`));
-    this.runs = this.connection.model<WorkerRunFields>('WorkerRun', workerRunSchema);
+    this.connection = connectMongo(config.mongodbUri, (m) => this.logger.warn(m));
+    this.runs = this.connection.model<RunDocument>('Run', runSchema);
   }
 
-  async ping(): Promise<boolean> {
-    try {
-      await this.connection.db?.admin().ping();
-      return this.connection.readyState === mongoose.ConnectionStates.connected;
-    } catch {
-      return false;
-    }
+  ping(): Promise<boolean> {
+    return pingMongo(this.connection);
   }
 
   // Both writes are upserts: the gateway writes a run's document after acknowledging it, so a
@@ -67,7 +49,7 @@ export class RunRepository implements OnApplicationShutdown {
         .exec();
     } catch (err) {
       // The document exists but is finished: the upsert's insert collided with it.
-      if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+      if (!isDuplicateKey(err)) throw err;
     }
   }
 

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { readiness, type Readiness } from '@coderoom/platform';
 import { DockerRepository } from '../repositories/docker.repository.js';
 import { RedisRepository } from '../repositories/redis.repository.js';
 import { RunRepository } from '../repositories/run.repository.js';
@@ -11,12 +12,12 @@ export class HealthService {
     private readonly docker: DockerRepository,
   ) {}
 
-  async checks(): Promise<Record<string, boolean>> {
-    const [redis, database, docker] = await Promise.all([
-      this.redis.ping(),
-      this.runs.ping(),
-      this.docker.ping(),
-    ]);
-    return { redis, database, docker };
+  /** `/ready`: Redis, the database and Docker answer. */
+  checks(): Promise<Readiness> {
+    return readiness({
+      redis: () => this.redis.ping(),
+      database: () => this.runs.ping(),
+      docker: () => this.docker.ping(),
+    });
   }
 }

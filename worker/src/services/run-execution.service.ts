@@ -12,7 +12,7 @@ import {
   type RunJob,
   type RunResult,
 } from '@coderoom/contracts';
-import { traceRun } from '@coderoom/contracts/node';
+import { traceRun } from '@coderoom/platform';
 import { WORKER_CONFIG, type RunLimits, type WorkerConfig } from '../config/config.js';
 import {
   DockerRepository,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import type { WorkerConfig } from '../config/config.js';
+import { DEFAULT_SANDBOX_START_MS, type WorkerConfig } from '../config/config.js';
 import type { DockerRepository, SandboxSpec } from '../repositories/docker.repository.js';
 import type { MetricsRepository } from '../repositories/metrics.repository.js';
 import type { SandboxJanitorService } from './sandbox-janitor.service.js';
@@ -48,7 +48,12 @@ describe('WarmPoolService', () => {
       error: () => undefined,
     } as unknown as MetricsRepository;
     const janitor = { ready: Promise.resolve() } as unknown as SandboxJanitorService;
-    const config = { warmPoolSize: 2, warmPoolMax: 16, workerId: 'w' } as WorkerConfig;
+    const config = {
+      warmPoolSize: 2,
+      warmPoolMax: 16,
+      workerId: 'w',
+      sandboxStartMs: DEFAULT_SANDBOX_START_MS,
+    } as WorkerConfig;
     makePool = (watch) =>
       new WarmPoolService(config, docker, janitor, metrics, new StartupGateService(), watch);
     pool = makePool();

@@ -44,11 +44,6 @@ const STARTS_AT_ONCE_WHEN_EMPTY = 2;
  */
 const REFILL_DEFER_MS = 100;
 /**
- * A pooled sandbox's create + attach + start past this counts as failed (a hung engine), unless
- * SANDBOX_START_MS says otherwise.
- */
-const START_MS = 30_000;
-/**
  * A pooled sandbox that dies after waiting at least this long (e.g. in a Docker restart) is
  * replaced at once; one that dies younger is not (a broken image or runner would otherwise be
  * started over and over): the next take tries again.
@@ -181,7 +176,8 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
       await this.janitor.ready;
       if (pool.waiters.length === 0) await this.gate.idle(REFILL_DEFER_MS);
       const starting = this.start(pool.spec);
-      const startMs = this.config.sandboxStartMs ?? START_MS;
+      // A pooled sandbox's create + attach + start past this counts as failed (a hung engine).
+      const startMs = this.config.sandboxStartMs;
       sandbox = await withDeadline(starting, startMs, () => {
         // Should it start after all, nobody will use it.
         void starting.then((late) => this.docker.remove(late.id)).catch(() => undefined);

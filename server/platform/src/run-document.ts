@@ -1,11 +1,15 @@
 import { Schema } from 'mongoose';
-import { RUN_MODES, RUN_STATUSES, STREAMS, VERDICTS } from '@coderoom/contracts';
+import { RUN_MODES, RUN_STATUSES, STREAMS, VERDICTS, type RunResult } from '@coderoom/contracts';
+
+/** Collection of the run documents. */
+export const RUNS_COLLECTION = 'runs';
 
 /**
- * A run as stored in MongoDB (collection `runs`). The gateway writes the fields of the request
- * (owner, language, files, ...), the worker status, startedAt, finishedAt, result and output.
- * Both write with upserts, whichever lands first (the gateway acknowledges a run before its
- * document is written): until the gateway's write lands, a document may be `StoredRun` only.
+ * A run as stored in MongoDB (collection `runs`): the one definition, used by the gateway and
+ * the worker. The gateway writes the fields of the request (owner, language, files, ...), the
+ * worker status, startedAt, finishedAt, result and output (`WorkerRunFields`). Both write with
+ * upserts, whichever lands first (the gateway acknowledges a run before its document is
+ * written): until the gateway's write lands, a document may be `StoredRun` only.
  */
 export interface RunDocument {
   _id: string;
@@ -19,14 +23,8 @@ export interface RunDocument {
   stdin: string;
   interactive: boolean;
   status: (typeof RUN_STATUSES)[number];
-  result: {
-    verdict: (typeof VERDICTS)[number];
-    exitCode: number | null;
-    signal: string | null;
-    timeMs: number;
-    memoryKb: number | null;
-    truncated: boolean;
-  } | null;
+  /** Submissions: `tests` holds what students may see only (no hidden test's data). */
+  result: RunResult | null;
   output: { seq: number; stream: (typeof STREAMS)[number]; data: string }[];
   createdAt: Date;
   startedAt: Date | null;
@@ -38,6 +36,15 @@ export interface RunDocument {
 /** What a read may find: possibly only the worker's fields so far. */
 export type StoredRun = Pick<RunDocument, '_id'> & Partial<Omit<RunDocument, '_id'>>;
 
+/** The fields the worker writes; every other field is the gateway's. */
+export type WorkerRunFields = Pick<
+  RunDocument,
+  '_id' | 'status' | 'startedAt' | 'finishedAt' | 'result' | 'output'
+>;
+
+/** The fields only the gateway writes (from the request). */
+export type NewRun = Omit<RunDocument, keyof Omit<WorkerRunFields, '_id'>>;
+
 const resultSchema = new Schema(
   {
     verdict: { type: String, enum: VERDICTS, required: true },
@@ -46,6 +53,10 @@ const resultSchema = new Schema(
     timeMs: { type: Number, required: true },
     memoryKb: { type: Number, default: null },
     truncated: { type: Boolean, required: true },
+    // Submissions (run:test objects without hidden data, score, maxScore).
+    tests: { type: [Schema.Types.Mixed], default: undefined },
+    score: { type: Number },
+    maxScore: { type: Number },
   },
   { _id: false },
 );
@@ -70,5 +81,5 @@ export const runSchema: Schema<RunDocument> = new Schema<RunDocument>(
     finishedAt: { type: Date, default: null },
     expireAt: { type: Date, required: true },
   },
-  { collection: 'runs', versionKey: false, autoIndex: false },
+  { collection: RUNS_COLLECTION, versionKey: false, autoIndex: false },
 );

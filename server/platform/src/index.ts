@@ -3,3 +3,7 @@ export * from './redis-options.js';
 export * from './json-logger.js';
 export * from './verified-write.js';
 export * from './run-trace.js';
+export * from './database.js';
+export * from './language-catalog.js';
+export * from './readiness.js';
+export * from './run-document.js';

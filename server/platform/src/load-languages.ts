@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { languageDefinitionSchema, type LanguageDefinition } from '../languages.js';
+import { languageDefinitionSchema, type LanguageDefinition } from '@coderoom/contracts';
 
 /**
  * Reads every sandbox/languages/<id>/language.json (Node only; the browser never needs it).

@@ -1,3 +1,5 @@
+import { isDuplicateKey } from './database.js';
+
 /**
  * Runs `write`, then `landed`; repeats the write (up to `attempts` in all) while what it wrote
  * is not there. MongoDB applies each update atomically, so there the first check passes.
@@ -7,8 +9,6 @@
  * can also fail one with a duplicate-key error (MongoDB retries those itself, FerretDB does
  * not): that counts as not landed yet. Returns whether the write landed.
  */
-const DUPLICATE_KEY = 11000;
-
 export async function verifiedWrite(
   write: () => Promise<unknown>,
   landed: () => Promise<boolean>,
@@ -18,7 +18,7 @@ export async function verifiedWrite(
     try {
       await write();
     } catch (err) {
-      if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+      if (!isDuplicateKey(err)) throw err;
     }
     if (await landed()) return true;
     await new Promise((r) => setTimeout(r, 20 * (i + 1)));
