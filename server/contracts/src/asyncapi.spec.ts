@@ -22,6 +22,32 @@ import {
   runWatchResultSchema,
   runWatchSchema,
 } from './runs.js';
+import {
+  dashboardUpdateSchema,
+  dashboardWatchResultSchema,
+  dashboardWatchSchema,
+  docAwarenessEventSchema,
+  docAwarenessSchema,
+  docSyncResultSchema,
+  docSyncSchema,
+  docUpdateEventSchema,
+  docUpdateSchema,
+  problemCreateSchema,
+  problemGetSchema,
+  problemResultSchema,
+  sessionBroadcastEventSchema,
+  sessionBroadcastSchema,
+  sessionClosedEventSchema,
+  sessionCreateSchema,
+  sessionIdSchema,
+  sessionInstructorsSchema,
+  sessionJoinSchema,
+  sessionLockSchema,
+  sessionPresenceEventSchema,
+  sessionResultSchema,
+  sessionShareSchema,
+  sessionSharedEventSchema,
+} from './sessions.js';
 
 /** Spectral severity 0: an error (1 warning, 2 information, 3 hint). */
 const isError = (d: { severity: number }) => d.severity === 0;
@@ -59,13 +85,40 @@ const CLIENT_ZOD: Record<(typeof CLIENT_EVENTS)[number], [z.ZodType, z.ZodObject
   'run:watch': [runWatchSchema, runWatchResultSchema],
   'run:unwatch': [runIdSchema, emptyResultSchema],
   'languages:list': [emptySchema, languagesListResultSchema],
+  'session:create': [sessionCreateSchema, sessionResultSchema],
+  'session:join': [sessionJoinSchema, sessionResultSchema],
+  'session:get': [sessionIdSchema, sessionResultSchema],
+  'session:leave': [sessionIdSchema, emptyResultSchema],
+  'session:close': [sessionIdSchema, emptyResultSchema],
+  'session:instructors': [sessionInstructorsSchema, emptyResultSchema],
+  'session:lock': [sessionLockSchema, emptyResultSchema],
+  'session:broadcast': [sessionBroadcastSchema, emptyResultSchema],
+  'session:share': [sessionShareSchema, emptyResultSchema],
+  'problem:create': [problemCreateSchema, problemResultSchema],
+  'problem:get': [problemGetSchema, problemResultSchema],
+  'doc:sync': [docSyncSchema, docSyncResultSchema],
+  'doc:update': [docUpdateSchema, emptyResultSchema],
+  'doc:awareness': [docAwarenessSchema, emptyResultSchema],
+  'dashboard:watch': [dashboardWatchSchema, dashboardWatchResultSchema],
+  'dashboard:unwatch': [sessionIdSchema, emptyResultSchema],
 };
 const SERVER_ZOD: Record<(typeof SERVER_EVENTS)[number], z.ZodType> = {
   'run:status': runStatusEventSchema,
   'run:output': outputChunkSchema,
   'run:test': runTestEventSchema,
   'run:finished': runFinishedEventSchema,
+  'session:presence': sessionPresenceEventSchema,
+  'session:closed': sessionClosedEventSchema,
+  'session:broadcast': sessionBroadcastEventSchema,
+  'session:shared': sessionSharedEventSchema,
+  'doc:update': docUpdateEventSchema,
+  'doc:awareness': docAwarenessEventSchema,
+  'dashboard:update': dashboardUpdateSchema,
 };
+
+/** The id of a server event's channel: `Event` added where a client event has the name. */
+const serverId = (event: string) =>
+  asyncApiId(event) + ((CLIENT_EVENTS as readonly string[]).includes(event) ? 'Event' : '');
 
 /** A JSON Schema validator over the document, so that `#/components/...` references resolve. */
 const ajv = new Ajv({ allErrors: true });
@@ -96,14 +149,11 @@ describe('buildAsyncApiDocument', () => {
   });
 
   it('has a channel for every event, sent or received by the client', () => {
-    const channels = new Map(
-      parsed!
-        .channels()
-        .all()
-        .map((c) => [c.address(), c]),
-    );
+    const all = parsed!.channels().all();
+    const channels = new Map(all.map((c) => [c.id(), c]));
     for (const event of CLIENT_EVENTS) {
-      const channel = channels.get(event);
+      const channel = channels.get(asyncApiId(event));
+      expect(channel?.address()).toBe(event);
       expect(channel).toBeDefined();
       const ops = channel!.operations().all();
       expect(ops.map((o) => o.action())).toEqual(['send']);
@@ -123,22 +173,25 @@ describe('buildAsyncApiDocument', () => {
       ).toEqual([event]);
     }
     for (const event of SERVER_EVENTS) {
-      const channel = channels.get(event);
-      expect(channel).toBeDefined();
+      const channel = channels.get(serverId(event));
+      expect(channel?.address()).toBe(event);
       const ops = channel!.operations().all();
       expect(ops.map((o) => o.action())).toEqual(['receive']);
       expect(ops[0].reply()).toBeUndefined();
     }
-    expect(channels.get('connect_error')?.operations().all()[0]?.action()).toBe('receive');
-    expect(channels.size).toBe(CLIENT_EVENTS.length + SERVER_EVENTS.length + 1);
+    expect(channels.get('connectError')?.operations().all()[0]?.action()).toBe('receive');
+    expect(all.length).toBe(CLIENT_EVENTS.length + SERVER_EVENTS.length + 1);
   });
 
   it('uses ids derived from the event names', () => {
     expect(asyncApiId('run:start')).toBe('runStart');
     expect(asyncApiId('languages:list')).toBe('languagesList');
     expect(asyncApiId('connect_error')).toBe('connectError');
-    for (const event of [...CLIENT_EVENTS, ...SERVER_EVENTS]) {
-      const id = asyncApiId(event);
+    expect(serverId('doc:update')).toBe('docUpdateEvent');
+    for (const [event, id] of [
+      ...CLIENT_EVENTS.map((e) => [e, asyncApiId(e)]),
+      ...SERVER_EVENTS.map((e) => [e, serverId(e)]),
+    ]) {
       expect(id).toMatch(/^[A-Za-z0-9_-]+$/);
       expect(doc.channels[id]?.address).toBe(event);
       expect(doc.operations[id]?.channel.$ref).toBe(`#/channels/${id}`);
@@ -219,7 +272,7 @@ describe('buildAsyncApiDocument', () => {
       }
     }
     for (const event of SERVER_EVENTS) {
-      const id = asyncApiId(event);
+      const id = serverId(event);
       for (const ex of doc.components.messages[id].examples) {
         expect([event, jsonValid(id, ex.payload)]).toEqual([event, true]);
         expect([event, SERVER_ZOD[event].safeParse(ex.payload).success]).toEqual([event, true]);
@@ -322,6 +375,26 @@ describe('buildAsyncApiDocument', () => {
     ],
     ['connectError', connectErrorSchema, { message: 'nope' }, false],
     ['connectError', connectErrorSchema, { message: 'x', data: { code: 'NOPE' } }, false],
+    ['sessionJoin', sessionJoinSchema, { joinCode: 'k7pq2m' }, true],
+    ['sessionJoin', sessionJoinSchema, {}, false],
+    ['sessionBroadcast', sessionBroadcastSchema, { sessionId: 's', language: 'c' }, false],
+    [
+      'sessionBroadcast',
+      sessionBroadcastSchema,
+      { sessionId: 's', language: 'c', source: '' },
+      true,
+    ],
+    ['docUpdate', docUpdateSchema, { sessionId: 's', update: 'AAE=' }, true],
+    ['docUpdate', docUpdateSchema, { sessionId: 's', update: 'not base64!' }, false],
+    ['problemCreate', problemCreateSchema, { title: 't', statement: '', tests: [] }, false],
+    [
+      'problemCreate',
+      problemCreateSchema,
+      { title: 't', statement: '', tests: [{ stdin: '', expected: '1', hidden: true }] },
+      true,
+    ],
+    ['dashboardWatch', dashboardWatchSchema, { sessionId: 's', afterSeq: -2 }, false],
+    ['dashboardUpdate', dashboardUpdateSchema, { sessionId: 's', seq: 1, kind: 'explode' }, false],
   ];
 
   const rows = cases.map(([id, schema, payload, valid]) => ({ id, schema, payload, valid }));

@@ -39,6 +39,11 @@ import {
   sourceFileSchema,
   verdictSchema,
 } from './runs.js';
+import {
+  CLASSROOM_CLIENT_DOCS,
+  CLASSROOM_SCHEMA_NAMES,
+  CLASSROOM_SERVER_DOCS,
+} from './asyncapi-classroom.js';
 
 // The AsyncAPI 3.0 document of the socket.io API, generated from the contracts: event names from
 // CLIENT_EVENTS/SERVER_EVENTS, payloads from the zod schemas, limits and error codes from their
@@ -46,8 +51,8 @@ import {
 // contracts without its documentation does not compile. No Node-only imports: browsers bundle
 // the contracts (even though they do not load this file).
 
-type ClientEvent = keyof ClientToServerEvents;
-type ServerEvent = keyof ServerToClientEvents;
+export type ClientEvent = keyof ClientToServerEvents;
+export type ServerEvent = keyof ServerToClientEvents;
 type PayloadOf<E extends ClientEvent> = Parameters<ClientToServerEvents[E]>[0];
 type ResultOf<E extends ClientEvent> =
   Parameters<ClientToServerEvents[E]>[1] extends AckFn<infer T> ? T : never;
@@ -63,13 +68,13 @@ type Same<A, B> =
 /** zod's `{}` object is `Record<string, never>`; the event maps say `object`. */
 type Loose<T> = T extends Record<string, never> ? object : T;
 
-interface Example<T> {
+export interface Example<T> {
   name: string;
   summary: string;
   payload: T;
 }
 
-interface ClientEventDoc<E extends ClientEvent> {
+export interface ClientEventDoc<E extends ClientEvent> {
   summary: string;
   /** Markdown. */
   description: string;
@@ -82,15 +87,15 @@ interface ClientEventDoc<E extends ClientEvent> {
   refusedExample: ApiError;
 }
 
-interface ServerEventDoc<E extends ServerEvent> {
+export interface ServerEventDoc<E extends ServerEvent> {
   summary: string;
   description: string;
   payload: z.ZodType<EventOf<E>>;
   examples: Example<EventOf<E>>[];
 }
 
-const RUN_ID = '6f1c1c9e-5a43-4b7e-9a51-0f3f8e2b7d10';
-const AT = '2025-01-01T12:00:00.000Z';
+export const RUN_ID = '6f1c1c9e-5a43-4b7e-9a51-0f3f8e2b7d10';
+export const AT = '2025-01-01T12:00:00.000Z';
 
 const invalidRunId: ApiError = {
   code: 'INVALID',
@@ -233,6 +238,7 @@ const CLIENT_EVENT_DOCS = {
       details: [{ path: '', message: 'Invalid input: expected object, received string' }],
     },
   },
+  ...CLASSROOM_CLIENT_DOCS,
 } satisfies { [E in ClientEvent]: ClientEventDoc<E> };
 
 /** Each event documented with exactly its payload and result types (not merely compatible ones). */
@@ -350,6 +356,7 @@ const SERVER_EVENT_DOCS = {
       },
     ],
   },
+  ...CLASSROOM_SERVER_DOCS,
 } satisfies { [E in ServerEvent]: ServerEventDoc<E> };
 
 const serverSchemasExact: Record<ServerEvent, true> = {} as {
@@ -401,6 +408,7 @@ const NAMED_SCHEMAS = new Map<z.ZodType, string>([
   [apiErrorSchema, 'ApiError'],
   [ackErrSchema, 'AckError'],
   [connectErrorSchema, 'ConnectError'],
+  ...CLASSROOM_SCHEMA_NAMES,
 ]);
 
 /** The acknowledgement schema of each result schema, named after it (`RunStartAck`). */
@@ -647,7 +655,16 @@ export function buildAsyncApiDocument(opts: AsyncApiOptions = {}): object {
   const messages: Json = {};
   const input: z.ZodType[] = [];
   const output: z.ZodType[] = [ackErrSchema, connectErrorSchema];
-  const tags = [{ name: 'runs', description: 'Running programs and watching their output.' }];
+  const tags = (event: string) =>
+    event.startsWith('run:') || event === 'languages:list'
+      ? [{ name: 'runs', description: 'Running programs and watching their output.' }]
+      : [
+          {
+            name: 'classroom',
+            description: 'Sessions, problems, the shared document, the dashboard.',
+          },
+        ];
+  const clientEvents = new Set<string>(CLIENT_EVENTS);
 
   for (const event of CLIENT_EVENTS) {
     const doc = CLIENT_EVENT_DOCS[event] as ClientEventDoc<ClientEvent>;
@@ -697,13 +714,14 @@ export function buildAsyncApiDocument(opts: AsyncApiOptions = {}): object {
         channel: ref(`#/channels/${id}`),
         messages: [ref(`#/channels/${id}/messages/${ackId}`)],
       },
-      tags,
+      tags: tags(event),
     };
   }
 
   for (const event of SERVER_EVENTS) {
     const doc = SERVER_EVENT_DOCS[event] as ServerEventDoc<ServerEvent>;
-    const id = asyncApiId(event);
+    // An event name both sides use (`doc:update`) is two channels: `docUpdate`, `docUpdateEvent`.
+    const id = asyncApiId(event) + (clientEvents.has(event) ? 'Event' : '');
     output.push(doc.payload);
     messages[id] = {
       name: event,
@@ -726,7 +744,7 @@ export function buildAsyncApiDocument(opts: AsyncApiOptions = {}): object {
       summary: doc.summary,
       description: doc.description,
       messages: [ref(`#/channels/${id}/messages/${id}`)],
-      tags,
+      tags: tags(event),
     };
   }
 

@@ -12,6 +12,32 @@ import type {
   RunWatchPayload,
   RunWatchResult,
 } from './runs.js';
+import type {
+  DashboardUpdate,
+  DashboardWatchPayload,
+  DashboardWatchResult,
+  DocAwarenessEvent,
+  DocAwarenessPayload,
+  DocSyncPayload,
+  DocSyncResult,
+  DocUpdateEvent,
+  DocUpdatePayload,
+  ProblemCreatePayload,
+  ProblemGetPayload,
+  ProblemResult,
+  SessionBroadcastEvent,
+  SessionBroadcastPayload,
+  SessionClosedEvent,
+  SessionCreatePayload,
+  SessionIdPayload,
+  SessionInstructorsPayload,
+  SessionJoinPayload,
+  SessionLockPayload,
+  SessionPresenceEvent,
+  SessionResult,
+  SessionSharedEvent,
+  SessionSharePayload,
+} from './sessions.js';
 
 /** Client-to-server events (API.md "Runs"). Every one takes an acknowledgement. */
 export interface ClientToServerEvents {
@@ -21,6 +47,23 @@ export interface ClientToServerEvents {
   'run:watch': (payload: RunWatchPayload, ack: AckFn<RunWatchResult>) => void;
   'run:unwatch': (payload: RunIdPayload, ack: AckFn<object>) => void;
   'languages:list': (payload: object, ack: AckFn<LanguagesListResult>) => void;
+  // Classroom (API.md "Sessions (classroom), version 1.1").
+  'session:create': (payload: SessionCreatePayload, ack: AckFn<SessionResult>) => void;
+  'session:join': (payload: SessionJoinPayload, ack: AckFn<SessionResult>) => void;
+  'session:get': (payload: SessionIdPayload, ack: AckFn<SessionResult>) => void;
+  'session:leave': (payload: SessionIdPayload, ack: AckFn<object>) => void;
+  'session:close': (payload: SessionIdPayload, ack: AckFn<object>) => void;
+  'session:instructors': (payload: SessionInstructorsPayload, ack: AckFn<object>) => void;
+  'session:lock': (payload: SessionLockPayload, ack: AckFn<object>) => void;
+  'session:broadcast': (payload: SessionBroadcastPayload, ack: AckFn<object>) => void;
+  'session:share': (payload: SessionSharePayload, ack: AckFn<object>) => void;
+  'problem:create': (payload: ProblemCreatePayload, ack: AckFn<ProblemResult>) => void;
+  'problem:get': (payload: ProblemGetPayload, ack: AckFn<ProblemResult>) => void;
+  'doc:sync': (payload: DocSyncPayload, ack: AckFn<DocSyncResult>) => void;
+  'doc:update': (payload: DocUpdatePayload, ack: AckFn<object>) => void;
+  'doc:awareness': (payload: DocAwarenessPayload, ack: AckFn<object>) => void;
+  'dashboard:watch': (payload: DashboardWatchPayload, ack: AckFn<DashboardWatchResult>) => void;
+  'dashboard:unwatch': (payload: SessionIdPayload, ack: AckFn<object>) => void;
 }
 
 /** Server-to-client events. */
@@ -29,6 +72,13 @@ export interface ServerToClientEvents {
   'run:output': (e: OutputChunk) => void;
   'run:test': (e: RunTestEvent) => void;
   'run:finished': (e: RunFinishedEvent) => void;
+  'session:presence': (e: SessionPresenceEvent) => void;
+  'session:closed': (e: SessionClosedEvent) => void;
+  'session:broadcast': (e: SessionBroadcastEvent) => void;
+  'session:shared': (e: SessionSharedEvent) => void;
+  'doc:update': (e: DocUpdateEvent) => void;
+  'doc:awareness': (e: DocAwarenessEvent) => void;
+  'dashboard:update': (e: DashboardUpdate) => void;
 }
 
 export const CLIENT_EVENTS = [
@@ -38,6 +88,22 @@ export const CLIENT_EVENTS = [
   'run:watch',
   'run:unwatch',
   'languages:list',
+  'session:create',
+  'session:join',
+  'session:get',
+  'session:leave',
+  'session:close',
+  'session:instructors',
+  'session:lock',
+  'session:broadcast',
+  'session:share',
+  'problem:create',
+  'problem:get',
+  'doc:sync',
+  'doc:update',
+  'doc:awareness',
+  'dashboard:watch',
+  'dashboard:unwatch',
 ] as const satisfies readonly (keyof ClientToServerEvents)[];
 
 export const SERVER_EVENTS = [
@@ -45,6 +111,13 @@ export const SERVER_EVENTS = [
   'run:output',
   'run:test',
   'run:finished',
+  'session:presence',
+  'session:closed',
+  'session:broadcast',
+  'session:shared',
+  'doc:update',
+  'doc:awareness',
+  'dashboard:update',
 ] as const satisfies readonly (keyof ServerToClientEvents)[];
 
 /**

@@ -5,6 +5,7 @@ export * from './jobs.js';
 export * from './languages.js';
 export * from './limits.js';
 export * from './runs.js';
+export * from './sessions.js';
 export * from './slots.js';
 export * from './acks.js';
 export * from './asyncapi.js';

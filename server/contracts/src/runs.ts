@@ -98,10 +98,10 @@ export const sourceFileSchema = z
   .describe('One file of a multi-file program.');
 export type SourceFile = z.infer<typeof sourceFileSchema>;
 
-const idSchema = z.string().min(1).max(64);
+export const idSchema = z.string().min(1).max(64);
 const runIdField = idSchema.describe('Id of the run, as answered by `run:start`.');
 const seqField = (what: string) => z.number().int().min(1).describe(what);
-const isoTime = (what: string) =>
+export const isoTime = (what: string) =>
   z.iso
     .datetime({ offset: true })
     .describe(`${what} (ISO-8601, e.g. \`2025-01-31T12:00:00.000Z\`).`);
