@@ -10,6 +10,21 @@ import { LanguagesController } from './controllers/languages.controller.js';
 import { MetricsController, MetricsPort, MetricsScrape } from './controllers/metrics.controller.js';
 import { RunsController } from './controllers/runs.controller.js';
 import { RunEvents } from './gateways/run.events.js';
+import { SessionEvents } from './gateways/session.events.js';
+import { ProblemEvents } from './gateways/problem.events.js';
+import { DocEvents } from './gateways/doc.events.js';
+import { DashboardEvents } from './gateways/dashboard.events.js';
+import { ClassroomController } from './controllers/classroom.controller.js';
+import { ClassroomBusRepository } from './repositories/classroom-bus.repository.js';
+import { DocRepository } from './repositories/doc.repository.js';
+import { ProblemRepository } from './repositories/problem.repository.js';
+import { SessionRepository } from './repositories/session.repository.js';
+import { DashboardService } from './services/dashboard.service.js';
+import { DocService } from './services/doc.service.js';
+import { ProblemAccessService } from './services/problem-access.service.js';
+import { ProblemService } from './services/problem.service.js';
+import { ResultsService } from './services/results.service.js';
+import { SessionService } from './services/session.service.js';
 import type { EventFamily } from './gateways/client-event.js';
 import { EVENT_FAMILIES, SocketGateway } from './gateways/socket.gateway.js';
 import { AuthGuard } from './common/auth.guard.js';
@@ -54,6 +69,7 @@ export class AppModule {
         LanguagesController,
         MetricsController,
         RunsController,
+        ClassroomController,
         // The dev-token route must not exist at all unless dev tokens are on (API.md).
         ...(config.devTokens ? [DevAuthController] : []),
       ],
@@ -75,16 +91,30 @@ export class AppModule {
         QueuePositionService,
         RunStoreService,
         RunService,
+        SessionRepository,
+        ProblemRepository,
+        DocRepository,
+        ClassroomBusRepository,
+        ProblemService,
+        SessionService,
+        ProblemAccessService,
+        DashboardService,
+        DocService,
+        ResultsService,
         AuthGuard,
         MetricsScrape,
         MetricsPort,
         { provide: APP_FILTER, useClass: ApiErrorFilter },
         // One handler class per family of client events; SocketGateway wires them all.
         RunEvents,
+        SessionEvents,
+        ProblemEvents,
+        DocEvents,
+        DashboardEvents,
         {
           provide: EVENT_FAMILIES,
           useFactory: (...families: EventFamily[]) => families,
-          inject: [RunEvents],
+          inject: [RunEvents, SessionEvents, ProblemEvents, DocEvents, DashboardEvents],
         },
         SocketGateway,
       ],

@@ -46,6 +46,8 @@ const request = (): AdmissionRequest => ({
     mode: 'run',
     interactive: false,
     createdAt: new Date().toISOString(),
+    sessionId: null,
+    problemId: null,
   },
 });
 

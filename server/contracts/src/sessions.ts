@@ -56,7 +56,8 @@ const userIdField = z.string().min(1).max(128).describe('A user id (token `sub`)
 const base64 = (what: string, maxBytes: number) =>
   z
     .string()
-    .max(Math.ceil(maxBytes / 3) * 4 + 4)
+    // The decoded size is checked by the server (TOO_LARGE); this bounds only the text.
+    .max(PAYLOAD_LIMITS.messageBytes)
     .regex(/^[A-Za-z0-9+/]*={0,2}$/, { message: 'must be base64' })
     .describe(`${what} (base64; at most ${maxBytes} bytes decoded, else \`TOO_LARGE\`).`);
 
@@ -369,7 +370,16 @@ const seq = z
 export const dashboardUpdateSchema = z
   .discriminatedUnion('kind', [
     z
-      .object({ sessionId: sessionIdField, seq, kind: z.literal('member'), member: memberSchema })
+      .object({
+        sessionId: sessionIdField,
+        seq,
+        kind: z.literal('member'),
+        member: memberSchema,
+        removed: z
+          .boolean()
+          .describe('True when the member left the session (or stopped being an instructor).')
+          .optional(),
+      })
       .describe('A member joined, left, came online or went offline.'),
     z
       .object({ sessionId: sessionIdField, seq, kind: z.literal('run'), run: dashboardRunSchema })
@@ -394,10 +404,10 @@ export const dashboardUpdateSchema = z
   ])
   .describe("One change of a session's dashboard (its instructors, after `dashboard:watch`).");
 export type DashboardUpdate = z.infer<typeof dashboardUpdateSchema>;
-/** A dashboard update before the feed numbers it. */
+/** A dashboard update before the feed numbers it (the feed adds `seq` and `sessionId`). */
 export type DashboardChange = DashboardUpdate extends infer U
   ? U extends { seq: number }
-    ? Omit<U, 'seq'>
+    ? Omit<U, 'seq' | 'sessionId'>
     : never
   : never;
 

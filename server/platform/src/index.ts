@@ -7,3 +7,6 @@ export * from './database.js';
 export * from './language-catalog.js';
 export * from './readiness.js';
 export * from './run-document.js';
+export * from './redis-script.js';
+export * from './progress-store.js';
+export * from './session-feed.js';

@@ -12,6 +12,7 @@ import { parsePayload } from '../common/parse-payload.js';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 import { FeedBusRepository, type CoderoomServer } from '../repositories/feed-bus.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
+import { ClassroomBusRepository } from '../repositories/classroom-bus.repository.js';
 import { AuthService } from '../services/auth.service.js';
 import type { FeedSink } from '../services/run-feed.service.js';
 import { RunService } from '../services/run.service.js';
@@ -52,6 +53,7 @@ export class SocketGateway
     private readonly runs: RunService,
     private readonly bus: FeedBusRepository,
     private readonly metrics: MetricsRepository,
+    private readonly classroom: ClassroomBusRepository,
   ) {
     this.defs = eventTable(families);
   }
@@ -81,6 +83,7 @@ export class SocketGateway
       );
     });
     this.bus.attach(server, (e) => this.runs.receiveFeed(e));
+    this.classroom.attach(server);
   }
 
   handleConnection(socket: CoderoomSocket): void {

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { RUN_QUEUE, type RunJob } from '@coderoom/contracts';
 import { traceRun } from '@coderoom/platform';
-import { defineScript, type RedisScript } from './redis-script.js';
+import { defineScript, type RedisScript } from '@coderoom/platform';
 import { RedisRepository } from './redis.repository.js';
 
 /** BullMQ's largest priority number (bullmq classes/job.js PRIORITY_LIMIT). */

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { redisKeys, releaseRunSlots } from '@coderoom/contracts';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 import { MAX_PRIORITY, QueueRepository } from './queue.repository.js';
-import { defineScript, type RedisScript } from './redis-script.js';
+import { defineScript, type RedisScript } from '@coderoom/platform';
 import { RedisRepository } from './redis.repository.js';
 import { originFields, type RunOrigin } from './run-log.repository.js';
 

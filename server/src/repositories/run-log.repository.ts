@@ -20,6 +20,8 @@ export interface RunOrigin {
   interactive: boolean;
   /** ISO time. */
   createdAt: string;
+  sessionId: string | null;
+  problemId: string | null;
 }
 
 export interface LiveRunState {
@@ -38,6 +40,8 @@ export function originFields(o: RunOrigin): string[] {
   return [
     ...['status', 'queued', 'lastSeq', '0', 'ownerId', o.ownerId, 'language', o.language],
     ...['mode', o.mode, 'interactive', o.interactive ? '1' : '0', 'createdAt', o.createdAt],
+    ...(o.sessionId ? ['sessionId', o.sessionId] : []),
+    ...(o.problemId ? ['problemId', o.problemId] : []),
   ];
 }
 
@@ -81,6 +85,8 @@ export class RunLogRepository {
             mode: h.mode as RunMode,
             interactive: h.interactive === '1',
             createdAt: h.createdAt,
+            sessionId: h.sessionId || null,
+            problemId: h.problemId || null,
           }
         : null,
     };

@@ -1,6 +1,11 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
-import type { OutputChunk, RunResult } from '@coderoom/contracts';
+import {
+  CLASSROOM_LIMITS,
+  type DashboardRun,
+  type OutputChunk,
+  type RunResult,
+} from '@coderoom/contracts';
 import {
   NOT_IMPLEMENTED,
   isDuplicateKey,
@@ -32,6 +37,8 @@ export class RunRepository implements OnModuleInit, OnModuleDestroy {
     await this.runs.collection.createIndex({ ownerId: 1, createdAt: -1 });
     // The worker's reconciler looks for old unfinished runs (worker/src/services/run-reaper).
     await this.runs.collection.createIndex({ status: 1, createdAt: 1 });
+    // A session's runs for its dashboard (DashboardService's seed).
+    await this.runs.collection.createIndex({ sessionId: 1, createdAt: -1 });
     try {
       await this.runs.collection.createIndex({ expireAt: 1 }, { expireAfterSeconds: 0 });
     } catch (err) {
@@ -112,6 +119,42 @@ export class RunRepository implements OnModuleInit, OnModuleDestroy {
   /** Undoes `create` for a run that never made it into the queue. */
   async remove(runId: string): Promise<void> {
     await this.runs.deleteOne({ _id: runId }).exec();
+  }
+
+  /** A session's latest runs as its dashboard shows them, newest first. */
+  async latestOfSession(
+    sessionId: string,
+    limit = CLASSROOM_LIMITS.dashboardRuns,
+  ): Promise<DashboardRun[]> {
+    const docs = await this.runs
+      .find({ sessionId })
+      .sort({ createdAt: -1 })
+      .limit(limit)
+      .select({
+        ownerId: 1,
+        language: 1,
+        mode: 1,
+        problemId: 1,
+        status: 1,
+        result: 1,
+        createdAt: 1,
+      })
+      .lean<StoredRun[]>()
+      .exec();
+    return docs
+      .filter((d) => d.ownerId && d.createdAt)
+      .map((d) => ({
+        runId: d._id,
+        userId: d.ownerId!,
+        language: d.language ?? '',
+        mode: d.mode ?? 'run',
+        ...(d.problemId ? { problemId: d.problemId } : {}),
+        status: d.status ?? 'queued',
+        ...(d.result ? { verdict: d.result.verdict } : {}),
+        ...(d.result?.score !== undefined ? { score: d.result.score } : {}),
+        ...(d.result?.maxScore !== undefined ? { maxScore: d.result.maxScore } : {}),
+        createdAt: new Date(d.createdAt!).toISOString(),
+      }));
   }
 
   async find(runId: string): Promise<StoredRun | null> {

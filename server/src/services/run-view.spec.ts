@@ -16,6 +16,8 @@ const live = (over: Partial<LiveRunState> = {}): LiveRunState => ({
     mode: 'run',
     interactive: true,
     createdAt: createdAt.toISOString(),
+    sessionId: null,
+    problemId: null,
   },
   ...over,
 });

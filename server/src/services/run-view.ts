@@ -8,6 +8,8 @@ export type RunView = Pick<
   | 'ownerId'
   | 'language'
   | 'mode'
+  | 'sessionId'
+  | 'problemId'
   | 'interactive'
   | 'status'
   | 'result'
@@ -42,7 +44,13 @@ export function runView(
   if (hasRequest(stored)) {
     const { ownerId, language, mode, createdAt } = stored;
     const interactive = stored.interactive ?? false;
-    return { _id: runId, ownerId, language, mode, interactive, createdAt, ...progress };
+    const sessionId = stored.sessionId ?? null;
+    const problemId = stored.problemId ?? null;
+    return {
+      _id: runId,
+      ...{ ownerId, language, mode, sessionId, problemId, interactive, createdAt },
+      ...progress,
+    };
   }
   const origin = live?.origin;
   if (!origin) return null;
@@ -51,6 +59,8 @@ export function runView(
     ownerId: origin.ownerId,
     language: origin.language,
     mode: origin.mode,
+    sessionId: origin.sessionId,
+    problemId: origin.problemId,
     interactive: origin.interactive,
     createdAt: new Date(origin.createdAt),
     ...progress,

@@ -7,11 +7,14 @@ import {
   runStartTooLarge,
   languageInfoWith,
   type AuthUser,
+  type DashboardRun,
+  type LanguageDefinition,
   type LanguageInfo,
+  type RunStartRequest,
+  type SubmitSpec,
   type OutputChunk,
   type RunResult,
   type RunFeedEvent,
-  type RunStartRequest,
   type RunStartResult,
   type RunSummary,
   type RunWatchResult,
@@ -30,6 +33,9 @@ import { QueuePositionService } from './queue-position.service.js';
 import { RunFeedService, type FeedSink } from './run-feed.service.js';
 import { RunStoreService, type PendingStore } from './run-store.service.js';
 import { runView, type RunView } from './run-view.js';
+import { ClassroomBusRepository } from '../repositories/classroom-bus.repository.js';
+import { ProblemService, maxScoreOf } from './problem.service.js';
+import { SessionService } from './session.service.js';
 
 /** Run time assumed for backpressure until workers have reported real ones. */
 const ASSUMED_RUN_MS = 1000;
@@ -52,7 +58,68 @@ export class RunService {
     private readonly positions: QueuePositionService,
     private readonly metrics: MetricsRepository,
     private readonly workerLimits: WorkerLimitsRepository,
+    private readonly sessions: SessionService,
+    private readonly problems: ProblemService,
+    private readonly classroom: ClassroomBusRepository,
   ) {}
+
+  /** The installed language, or UNSUPPORTED_LANGUAGE. */
+  language(id: string): LanguageDefinition {
+    const language = this.languages.get(id);
+    if (!language) {
+      throw new CoderoomError('UNSUPPORTED_LANGUAGE', `unsupported language "${id}"`, {
+        details: { supported: this.languages.all().map((l) => l.id) },
+      });
+    }
+    return language;
+  }
+
+  /** FORBIDDEN unless the user started the run. */
+  async requireOwner(user: AuthUser, runId: string): Promise<void> {
+    const { run } = await this.load(runId);
+    if (run.ownerId !== user.id) {
+      throw new CoderoomError('FORBIDDEN', 'only the owner of a run may share it');
+    }
+  }
+
+  /**
+   * What a run's session and mode require before it is admitted: membership of an open
+   * session; for a submission, a problem the user may read (in that session, when one is
+   * named) and its tests for the job.
+   */
+  private async classroomChecks(
+    user: AuthUser,
+    req: RunStartRequest,
+  ): Promise<{ submit?: SubmitSpec; maxScore?: number }> {
+    if (req.sessionId !== undefined) {
+      const { session } = await this.sessions.access(user, req.sessionId);
+      this.sessions.requireOpen(session);
+      if (req.problemId !== undefined && !session.problemIds.includes(req.problemId)) {
+        throw new CoderoomError('NOT_FOUND', `problem ${req.problemId} is not in this session`);
+      }
+    }
+    if ((req.mode ?? 'run') !== 'submit') return {};
+    if (req.problemId === undefined) {
+      throw new CoderoomError('INVALID', 'invalid payload: problemId', {
+        details: [
+          { path: 'problemId', message: 'a submission needs the problem it is graded against' },
+        ],
+      });
+    }
+    if (req.interactive) {
+      throw new CoderoomError('INVALID', 'invalid payload: interactive', {
+        details: [{ path: 'interactive', message: 'a submission reads its tests, not run:input' }],
+      });
+    }
+    const problem = await this.problems.load(req.problemId);
+    if (!(await this.sessions.problemReader(user, problem._id, problem.authorId))) {
+      throw new CoderoomError('NOT_FOUND', `problem ${req.problemId} not found`);
+    }
+    return {
+      submit: this.problems.submitSpec(problem, req.language),
+      maxScore: maxScoreOf(problem),
+    };
+  }
 
   /** Every feed event of every run reaches each node here. */
   receiveFeed(e: RunFeedEvent): void {
@@ -73,12 +140,8 @@ export class RunService {
   ): Promise<RunStartResult> {
     const tooLarge = runStartTooLarge(req);
     if (tooLarge) throw new CoderoomError('TOO_LARGE', tooLarge);
-    const language = this.languages.get(req.language);
-    if (!language) {
-      throw new CoderoomError('UNSUPPORTED_LANGUAGE', `unsupported language "${req.language}"`, {
-        details: { supported: this.languages.all().map((l) => l.id) },
-      });
-    }
+    const language = this.language(req.language);
+    const { submit, maxScore } = await this.classroomChecks(user, req);
     const files: SourceFile[] = req.files ?? [
       { path: language.fileName, content: req.source ?? '' },
     ];
@@ -101,6 +164,8 @@ export class RunService {
         mode,
         interactive,
         createdAt: now.toISOString(),
+        sessionId: req.sessionId ?? null,
+        problemId: req.problemId ?? null,
       },
     });
     if (admission.outcome === 'busy') {
@@ -155,6 +220,8 @@ export class RunService {
           files,
           stdin: req.stdin ?? '',
           interactive,
+          sessionId: req.sessionId ?? null,
+          ...(submit ? { submit } : {}),
         },
         priority,
       );
@@ -165,6 +232,24 @@ export class RunService {
     }
     this.positions.track(runId, position);
     this.positions.enqueued();
+    if (req.sessionId !== undefined) {
+      const run: DashboardRun = {
+        runId,
+        userId: user.id,
+        language: language.id,
+        mode,
+        ...(req.problemId !== undefined ? { problemId: req.problemId } : {}),
+        ...(maxScore !== undefined ? { maxScore } : {}),
+        status: 'queued',
+        createdAt: now.toISOString(),
+      };
+      // The instructors' dashboard, and the member's activity in the session's presence.
+      await this.classroom.feed
+        .apply(req.sessionId, { kind: 'run', run })
+        .catch((err: Error) =>
+          this.logger.warn({ msg: `dashboard: ${err.message}`, runId, sessionId: req.sessionId }),
+        );
+    }
     this.metrics.runAdmitted(language.id);
     this.logger.log({
       msg: 'run admitted',
@@ -316,10 +401,18 @@ export class RunService {
     runId: string,
   ): Promise<{ run: RunView; live: LiveRunState | null }> {
     const found = await this.load(runId);
-    if (found.run.ownerId !== user.id && user.role !== 'admin') {
-      throw new CoderoomError('FORBIDDEN', 'this run belongs to someone else');
+    if (found.run.ownerId === user.id || user.role === 'admin') return found;
+    // The instructors of the run's session see every run of it; members see shared runs.
+    const sessionId = found.run.sessionId;
+    if (sessionId) {
+      const role = await this.sessions.access(user, sessionId).then(
+        (a) => a.role,
+        () => null,
+      );
+      if (role === 'instructor') return found;
     }
-    return found;
+    if (await this.sessions.sharedWith(user, runId)) return found;
+    throw new CoderoomError('FORBIDDEN', 'this run belongs to someone else');
   }
 
   /**
