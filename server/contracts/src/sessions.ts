@@ -366,6 +366,7 @@ const seq = z
   .int()
   .min(1)
   .describe("Position in the session's dashboard feed: rises by exactly 1 per update.");
+const at = isoTime('When the update was published').optional();
 
 export const dashboardUpdateSchema = z
   .discriminatedUnion('kind', [
@@ -374,6 +375,7 @@ export const dashboardUpdateSchema = z
         sessionId: sessionIdField,
         seq,
         kind: z.literal('member'),
+        at,
         member: memberSchema,
         removed: z
           .boolean()
@@ -382,13 +384,20 @@ export const dashboardUpdateSchema = z
       })
       .describe('A member joined, left, came online or went offline.'),
     z
-      .object({ sessionId: sessionIdField, seq, kind: z.literal('run'), run: dashboardRunSchema })
+      .object({
+        sessionId: sessionIdField,
+        seq,
+        kind: z.literal('run'),
+        at,
+        run: dashboardRunSchema,
+      })
       .describe('A run of the session was started, changed status or finished.'),
     z
       .object({
         sessionId: sessionIdField,
         seq,
         kind: z.literal('test'),
+        at,
         userId: userIdField,
         test: runTestEventSchema,
       })
@@ -398,6 +407,7 @@ export const dashboardUpdateSchema = z
         sessionId: sessionIdField,
         seq,
         kind: z.literal('progress'),
+        at,
         progress: progressSchema,
       })
       .describe("A student's progress on a problem changed."),

@@ -238,7 +238,7 @@ export class SessionFeed {
     return this.change(
       ...this.keys(sessionId),
       ...this.common('apply', sessionId),
-      JSON.stringify(change),
+      JSON.stringify({ ...change, at: new Date().toISOString() }),
       createdAt,
     );
   }
