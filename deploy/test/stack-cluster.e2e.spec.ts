@@ -328,10 +328,10 @@ it(
         'the run to be stored as finished',
         async () => {
           const res = await fetch(`${url}/api/runs/${w.runId}`, { headers: auth });
-          return res.ok && ((await res.json()) as { status: string }).status === 'finished';
+          const body = (await res.json()) as { run?: { status: string } };
+          return res.ok && body.run?.status === 'finished';
         },
-        // A stored write lost to the restart is repaired by the workers' reconciler.
-        60_000,
+        30_000,
       );
     } finally {
       s.disconnect();
