@@ -157,6 +157,12 @@ function ferretdbBinary(): string {
   }
 }
 
+/**
+ * Longest start of a gateway or worker: a few seconds alone, but this machine's two cores are
+ * shared with other suites and builds, where 30 s was seen to run out.
+ */
+const START_MS = 60_000;
+
 /** Starts a real gateway and a real worker, as separate processes, on the real services. */
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const out: string[] = [];
@@ -287,10 +293,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   }
   // Ready, not just alive: its stores answer and the run feed reaches it.
   const gatewayHealthy = (i: number) =>
-    until(`the gateway at ${urls[i]} to answer /ready`, async () => {
-      if (gateways[i].done) throw new Fatal(`gateway ${i} exited during start-up`);
-      return (await fetch(`${urls[i]}/ready`)).ok;
-    });
+    until(
+      `the gateway at ${urls[i]} to answer /ready`,
+      async () => {
+        if (gateways[i].done) throw new Fatal(`gateway ${i} exited during start-up`);
+        return (await fetch(`${urls[i]}/ready`)).ok;
+      },
+      START_MS,
+    );
   const sockets: ClientSocket[] = [];
   const stack: Stack = {
     url,
@@ -316,6 +326,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await until(
         `the restarted worker ${i} to be ready`,
         () => workerLines(i, ' ready ').length > before,
+        START_MS,
       );
     },
     async restartRedis(downMs = 500, how = 'stop') {
@@ -380,10 +391,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       });
     }
     for (let i = 0; i < workers.length; i++) {
-      await until(`worker ${i} to be ready`, () => {
-        if (workers[i].done) throw new Fatal(`worker ${i} exited during start-up`);
-        return workerLines(i, ' ready ').length > 0;
-      });
+      await until(
+        `worker ${i} to be ready`,
+        () => {
+          if (workers[i].done) throw new Fatal(`worker ${i} exited during start-up`);
+          return workerLines(i, ' ready ').length > 0;
+        },
+        START_MS,
+      );
     }
   } catch (err) {
     await stack.stop();
