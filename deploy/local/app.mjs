@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { haproxyCommand, haproxyConfig, haproxyServerStatus } from './haproxy.mjs';
-import { LOCAL, REPO, StackError, dirs, log, mkdirp, paint, portFree, waitFor } from './util.mjs';
+import { REPO, StackError, dirs, log, mkdirp, paint, portFree, waitFor } from './util.mjs';
 
 /** A gateway drains its sockets at once; a worker finishes its runs in flight (each bounded). */
 const GATEWAY_GRACE_MS = 30_000;
@@ -208,7 +208,7 @@ export async function requestRestart(lockName, timeoutMs = 15 * 60_000) {
   const state = read();
   if (!state || !['start', 'cluster'].includes(state.mode)) {
     throw new StackError(
-      `no running \`start\` or \`cluster\` stack found (${path.relative(LOCAL, file)} in .local)`,
+      `no running \`start\` or \`cluster\` stack found (no ${path.relative(REPO, file)})`,
     );
   }
   const before = state.rolling?.n ?? 0;
