@@ -1,10 +1,10 @@
 // Small helpers shared by the benchmarks in this folder (latency.mjs, load.mjs).
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
+import { launch } from '../local/launcher.mjs';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -57,8 +57,8 @@ export const machine = () =>
 /**
  * One gateway and one worker from server/dist and worker/dist on REDIS_URL's server (database
  * `db`) and MONGODB_URI, quotas out of the way, and a connected socket of user `bench`.
- * `env` adds to or overrides the services' environment; `onStderr` gets their stderr (else it
- * is passed through).
+ * `env` adds to or overrides the services' environment; `onStderr` gets their stderr line by line
+ * (else it is passed through).
  */
 export async function startBenchStack({ db, workerId, env = {}, onStderr = null }) {
   const redis = new URL(process.env.REDIS_URL);
@@ -81,14 +81,13 @@ export async function startBenchStack({ db, workerId, env = {}, onStderr = null 
     BUSY_WAIT_MS: '600000',
     ...env,
   };
-  const procs = ['server', 'worker'].map((p) => {
-    const child = spawn(process.execPath, [join(REPO, p, 'dist/src/main.js')], {
+  const stderr = onStderr ?? ((line) => process.stderr.write(line));
+  const procs = ['server', 'worker'].map((p) =>
+    launch(p, process.execPath, [join(REPO, p, 'dist/src/main.js')], {
       env: all,
-      stdio: ['ignore', 'ignore', onStderr ? 'pipe' : 'inherit'],
-    });
-    if (onStderr) child.stderr.on('data', onStderr);
-    return child;
-  });
+      onLine: (line, stream) => stream === 'stderr' && stderr(`${line}\n`),
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/health`);
   await sleep(1500); // let the worker finish booting
@@ -99,9 +98,7 @@ export async function startBenchStack({ db, workerId, env = {}, onStderr = null 
     socket,
     stop: async () => {
       socket.disconnect();
-      await Promise.all(
-        procs.map((p) => new Promise((r) => (p.once('exit', r), p.kill('SIGTERM')))),
-      );
+      await Promise.all(procs.map((p) => p.stop({ graceMs: 30000 })));
     },
   };
 }

@@ -12,15 +12,15 @@
 // and each gateway's RSS per connection in both, and whether the runs the clients saw finish are
 // stored as finished in MongoDB. Prints Markdown; the services' logs go to .local/log/bench-load/. Needs REDIS_URL and MONGODB_URI: run it through
 // `BENCH=load node deploy/local/stack.mjs bench`. Exits non-zero only if the system did not start.
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
 import { haproxyConfig } from '../local/haproxy.mjs';
+import { launch as launchProc } from '../local/launcher.mjs';
 import { devToken, freePort, machine, sleep, waitHttp } from './common.mjs';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -96,24 +96,16 @@ const unexpectedExits = [];
 
 function launch(name, cmd, args, extraEnv = {}) {
   const logFile = join(LOG_DIR, `${name}.log`);
-  const fd = openSync(logFile, 'w');
-  const proc = spawn(cmd, args, {
+  const proc = launchProc(name, cmd, args, {
     cwd: REPO,
     env: { ...serviceEnv, ...extraEnv },
-    stdio: ['ignore', fd, fd],
+    logFile,
+    truncate: true,
   });
-  closeSync(fd);
-  const child = { name, proc, logFile, stopping: false, exit: null };
-  child.exited = new Promise((resolve) => {
-    const done = (how) => {
-      if (child.exit) return;
-      child.exit = how;
-      children.delete(child);
-      if (!child.stopping) unexpectedExits.push(`${name} (pid ${proc.pid}) exited: ${how}`);
-      resolve();
-    };
-    proc.once('exit', (code, signal) => done(signal ?? `code ${code}`));
-    proc.once('error', (err) => done(err.message));
+  const child = { name, proc, logFile };
+  child.exited = proc.exited.then(() => {
+    children.delete(child);
+    if (!proc.stopping) unexpectedExits.push(`${name} (pid ${proc.pid}) exited: ${proc.how}`);
   });
   children.add(child);
   launched.push(child);
@@ -121,16 +113,12 @@ function launch(name, cmd, args, extraEnv = {}) {
 }
 
 async function stop(child, graceMs = 30000) {
-  if (child.exit) return;
-  child.stopping = true;
-  child.proc.kill('SIGTERM');
-  const timer = setTimeout(() => child.proc.kill('SIGKILL'), graceMs);
+  await child.proc.stop({ graceMs });
   await child.exited;
-  clearTimeout(timer);
 }
 
 process.on('exit', () => {
-  for (const c of children) c.proc.kill('SIGKILL');
+  for (const c of children) c.proc.send('SIGKILL');
 });
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {

@@ -1,78 +1,159 @@
-// Tracks every process the stack starts, so that exactly those (and nothing else) get stopped.
+// Tracks every process the stack starts, so that exactly those (and nothing else) get stopped,
+// and supervises the long-running ones like a production orchestrator would (systemd's
+// Restart=always, an ECS service replacing a dead task).
 //
-// Each child runs in its own process group (detached), and is stopped by signalling that
+// Each child runs in its own process group (launcher.mjs), and is stopped by signalling that
 // group, which also reaches its own children (jest workers, debootstrap, ...).
 // Kinds, stopped in this order:
 //   task    - one-shot commands (npm ci, go build, jest ...)
-//   app     - gateway / worker
+//   app     - gateway / worker / haproxy
 //   service - redis, ferretdb
 //   daemon  - dockerd, only when we started it
 // The list is mirrored to .local/run/<lock>.json so a later run can clean up after a run
-// that was killed with SIGKILL, and so two runs do not share one data directory.
+// that was killed with SIGKILL, so two runs do not share one data directory, and so that
+// `stack.mjs restart` (and tests) can see what runs and what a rolling restart did.
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
-import { spawn } from 'node:child_process';
-import { StackError, dirs, log, mkdirp, sleep } from './util.mjs';
+import {
+  alive,
+  groupExists,
+  identity,
+  launch,
+  signalGroup,
+  sleep,
+  stopGroup,
+} from './launcher.mjs';
+import { StackError, dirs, log, mkdirp, paint } from './util.mjs';
+
+export { alive };
 
 const STOP_ORDER = [['task', 'app'], ['service'], ['daemon']];
 const GRACE_MS = 10000;
+/** A restart storm: this many unexpected exits of one process within STORM_WINDOW_MS. */
+export const STORM_EXITS = 5;
+export const STORM_WINDOW_MS = 60_000;
+/** Wait before a restart: 0.5 s after the first exit, doubling with each recent one, at most 8 s. */
+const BACKOFF_MS = 500;
+const MAX_BACKOFF_MS = 8000;
 
-/** Fields of /proc/<pid>/stat after the command name: [state, ppid, ...], or null. */
-function stat(pid) {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
-
-/** Alive and not a zombie. */
-export function alive(pid) {
-  const s = stat(pid);
-  return !!s && s[0] !== 'Z';
-}
-
-/** pid plus start time: tells a process apart from a later one that reuses its pid. */
-const identity = (pid) => (stat(pid) ? `${pid}@${stat(pid)[19]}` : null);
 const running = (pid, id) => alive(pid) && identity(pid) === id;
-
-function signalGroup(pgid, sig) {
-  try {
-    process.kill(-pgid, sig);
-    return true;
-  } catch {
-    return false; // no such group (any more)
-  }
-}
-
-/** True while a process group has members that are not zombies. */
-function groupExists(pgid) {
-  for (const name of fs.readdirSync('/proc')) {
-    const s = /^\d+$/.test(name) && stat(name);
-    if (s && s[0] !== 'Z' && Number(s[2]) === pgid) return true;
-  }
-  return false;
-}
 
 function sleepSync(ms) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** SIGTERM a process group, SIGKILL what is left after `graceMs`. */
-async function stopGroup(pgid, graceMs) {
-  signalGroup(pgid, 'SIGTERM');
-  for (let t = 0; t < graceMs && groupExists(pgid); t += 100) await sleep(100);
-  signalGroup(pgid, 'SIGKILL');
+/**
+ * One named process of the stack, across restarts: `proc` is its current incarnation. With
+ * `restart`, an exit nobody asked for starts it again after a backoff, until a restart storm.
+ */
+export class Unit {
+  exits = [];
+  gaveUp = false;
+  restarts = 0;
+
+  constructor(sup, name, cmd, args, opts) {
+    Object.assign(this, { sup, name, cmd, args, opts, kind: opts.kind });
+    this.start();
+  }
+
+  get pid() {
+    return this.proc.pid;
+  }
+  get done() {
+    return this.proc.done;
+  }
+  get code() {
+    return this.proc.code;
+  }
+  get signal() {
+    return this.proc.signal;
+  }
+  get exited() {
+    return this.proc.exited;
+  }
+
+  start() {
+    const { env, cwd, logFile, prefix } = this.opts;
+    const proc = launch(this.name, this.cmd, this.args, { env, cwd, logFile, prefix, group: true });
+    this.proc = proc;
+    void proc.exited.then(() => {
+      if (proc.error) log(`${this.name}: ${proc.error}`);
+      this.sup.save();
+      if (this.kind === 'task' || proc.stopping || this.sup.stopping || this.proc !== proc) return;
+      void this.unexpected(proc);
+    });
+    if (proc.pid) this.sup.save();
+    return proc;
+  }
+
+  async unexpected(proc) {
+    const why = `${proc.name} (pid ${proc.pid}) exited unexpectedly (${proc.how})`;
+    if (!this.opts.restart) {
+      log(paint('31', why));
+      this.sup.onUnexpectedExit?.(this);
+      return;
+    }
+    const now = Date.now();
+    this.exits = this.exits.filter((t) => now - t < STORM_WINDOW_MS).concat(now);
+    if (this.exits.length >= STORM_EXITS) {
+      this.gaveUp = true;
+      log(
+        paint(
+          '31',
+          `${why}: restart storm, ${this.exits.length} exits within ${STORM_WINDOW_MS / 1000} s; ` +
+            `not starting it again (everything else keeps running; \`stack.mjs restart\` tries again)`,
+        ),
+      );
+      this.sup.save();
+      this.sup.onGiveUp?.(this);
+      return;
+    }
+    const delay = Math.min(BACKOFF_MS * 2 ** (this.exits.length - 1), MAX_BACKOFF_MS);
+    log(paint('33', `${why}; starting it again in ${delay / 1000} s`));
+    if (proc.pid && groupExists(proc.pid)) await stopGroup(proc.pid, 2000);
+    await sleep(delay);
+    if (this.sup.stopping || this.proc !== proc) return;
+    this.restarts++;
+    const again = this.start();
+    log(`${this.name}: started again, pid ${again.pid}`);
+    this.sup.onRestart?.(this);
+  }
+
+  /**
+   * A restart that was asked for (a rolling restart): stops the current process (SIGTERM, then
+   * SIGKILL after `graceMs`) and starts a new one. Also revives a unit that gave up.
+   */
+  async replace(graceMs = GRACE_MS) {
+    await this.stop(graceMs);
+    if (this.sup.stopping) return false;
+    this.exits = [];
+    this.gaveUp = false;
+    this.start();
+    return true;
+  }
+
+  async stop(graceMs = GRACE_MS) {
+    const p = this.proc;
+    const wasRunning = !p.done;
+    await p.stop({
+      graceMs,
+      onKill: () =>
+        log(`${this.name} (pid ${p.pid}) did not stop within ${graceMs / 1000}s: SIGKILL`),
+    });
+    if (wasRunning) log(`stopped ${this.name} (pid ${p.pid})`);
+  }
 }
 
 export class Supervisor {
   constructor(lockName, mode) {
     this.mode = mode;
-    this.procs = [];
+    this.units = [];
     this.stopping = false;
     this.onUnexpectedExit = null;
+    this.onGiveUp = null;
+    this.onRestart = null;
+    /** Extra fields mirrored into the state file (e.g. the rolling restart's progress). */
+    this.status = {};
     this.stateFile = path.join(mkdirp(dirs.run), `${lockName}.json`);
   }
 
@@ -103,11 +184,19 @@ export class Supervisor {
 
   save() {
     if (!this.acquired) return;
-    const procs = this.procs
-      .filter((p) => !p.done)
-      .map((p) => ({ name: p.name, kind: p.kind, pid: p.pid, id: identity(p.pid) }));
-    const state = { owner: process.pid, ownerId: identity(process.pid), mode: this.mode, procs };
-    fs.writeFileSync(this.stateFile, JSON.stringify(state, null, 2));
+    const procs = this.units
+      .filter((u) => !u.done && u.pid)
+      .map((u) => ({ name: u.name, kind: u.kind, pid: u.pid, id: identity(u.pid) }));
+    const units = Object.fromEntries(
+      this.units
+        .filter((u) => u.opts.restart)
+        .map((u) => [u.name, { restarts: u.restarts, gaveUp: u.gaveUp }]),
+    );
+    const owner = { owner: process.pid, ownerId: identity(process.pid), mode: this.mode };
+    const state = { ...owner, ...this.status, procs, units };
+    const tmp = `${this.stateFile}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(state, null, 2));
+    fs.renameSync(tmp, this.stateFile); // readers never see half a file
   }
 
   /** Other stacks of this checkout that are still running (they may use our dockerd). */
@@ -126,95 +215,29 @@ export class Supervisor {
   }
 
   /**
-   * Starts a tracked process. Output: `logFile` (appended), `prefix` (lines prefixed on our
-   * stdout/stderr) or inherited. With `respawn`, a process that exits while we are not stopping
-   * is started again (like systemd's Restart=always), instead of ending the stack.
+   * Starts a tracked process (a Unit). Output: `logFile` (appended), `prefix` (lines prefixed on
+   * our stdout/stderr) or inherited. With `restart`, a process that exits while we are not
+   * stopping is started again with a backoff, instead of ending the stack (see Unit).
    */
   spawn(name, cmd, args, opts = {}) {
-    const { kind, env, cwd, logFile, prefix, respawn } = opts;
     if (this.stopping) throw new StackError(`not starting ${name}: stopping`);
-    let stdio = ['ignore', 'inherit', 'inherit'];
-    let fd = null;
-    if (logFile) {
-      fd = fs.openSync(logFile, 'a');
-      stdio = ['ignore', fd, fd];
-    } else if (prefix) {
-      stdio = ['ignore', 'pipe', 'pipe'];
-    }
-    const child = spawn(cmd, args, { env, cwd, stdio, detached: true });
-    if (fd !== null) fs.closeSync(fd);
-    const p = { name, kind, child, pid: child.pid, done: false, code: null, signal: null };
-    p.exited = new Promise((resolve) => {
-      const finish = (code, sig) => {
-        if (p.done) return;
-        Object.assign(p, { done: true, code, signal: sig });
-        resolve(p);
-        if (kind === 'task') return;
-        setImmediate(() => {
-          if (this.stopping) return;
-          if (respawn) return this.respawn(p, cmd, args, opts);
-          this.onUnexpectedExit?.(p);
-        });
-      };
-      child.on('close', finish); // after 'exit' and after its piped output is read
-      child.on('error', (err) => {
-        log(`${name}: ${err.message}`);
-        finish(-1, null);
-      });
-    });
-    if (prefix && !logFile) {
-      for (const [stream, out] of [
-        [child.stdout, process.stdout],
-        [child.stderr, process.stderr],
-      ]) {
-        readline
-          .createInterface({ input: stream })
-          .on('line', (l) => out.write(`${prefix} ${l}\n`));
-      }
-    }
-    this.procs.push(p);
-    if (p.pid) this.save();
-    return p;
+    const unit = new Unit(this, name, cmd, args, opts);
+    this.units.push(unit);
+    this.save();
+    return unit;
   }
 
-  /**
-   * Starts a `respawn` process again after it exited (waits 1 s: no busy loop), after stopping
-   * what is left of its process group; one that dies 5 times within a minute ends the stack.
-   */
-  async respawn(p, cmd, args, opts) {
-    const now = Date.now();
-    this.respawns = (this.respawns ?? []).filter((t) => now - t < 60_000).concat(now);
-    if (this.respawns.length > 5) {
-      log(`${p.name} keeps exiting: not starting it again`);
-      this.onUnexpectedExit?.(p);
-      return;
-    }
-    log(`${p.name} (pid ${p.pid}) exited (${p.signal ?? `code ${p.code}`}); starting it again`);
-    if (groupExists(p.pid)) await stopGroup(p.pid, 2000);
-    await sleep(1000);
-    if (this.stopping) return;
-    this.procs = this.procs.filter((q) => q !== p);
-    const again = this.spawn(p.name, cmd, args, opts);
-    log(`${p.name}: started again, pid ${again.pid}`);
+  /** The unit named `name`, or undefined. */
+  unit(name) {
+    return this.units.find((u) => u.name === name);
   }
 
   /** Runs a one-shot command to completion; resolves to its exit code. */
   async run(name, cmd, args, opts = {}) {
     const p = this.spawn(name, cmd, args, { ...opts, kind: 'task' });
     await p.exited;
+    this.units = this.units.filter((u) => u !== p);
     return p.signal ? 128 : p.code;
-  }
-
-  async stopOne(p) {
-    signalGroup(p.pid, 'SIGTERM');
-    const killer = setTimeout(() => {
-      log(`${p.name} (pid ${p.pid}) did not stop within ${GRACE_MS / 1000}s: SIGKILL`);
-      signalGroup(p.pid, 'SIGKILL');
-    }, GRACE_MS);
-    await p.exited;
-    clearTimeout(killer);
-    if (groupExists(p.pid)) await stopGroup(p.pid, 2000); // its children, if they linger
-    log(`stopped ${p.name} (pid ${p.pid})`);
   }
 
   /** Stops everything we started, in order. Safe to call more than once. */
@@ -222,13 +245,13 @@ export class Supervisor {
     this.stopAllPromise ??= (async () => {
       this.stopping = true;
       for (const kinds of STOP_ORDER) {
-        const batch = this.procs.filter((p) => kinds.includes(p.kind) && !p.done && p.pid);
+        const batch = this.units.filter((u) => kinds.includes(u.kind) && !u.done && u.pid);
         if (kinds.includes('daemon') && batch.length && this.otherOwners().length) {
           const others = this.otherOwners().join(', ');
-          for (const p of batch) log(`leaving ${p.name} running: in use by stack pid ${others}`);
+          for (const u of batch) log(`leaving ${u.name} running: in use by stack pid ${others}`);
           continue;
         }
-        await Promise.all(batch.map((p) => this.stopOne(p)));
+        await Promise.all(batch.map((u) => u.stop()));
       }
       if (this.acquired) fs.rmSync(this.stateFile, { force: true });
     })();
@@ -238,12 +261,12 @@ export class Supervisor {
   /** Last resort from process.on('exit'): synchronous, so no waiting on events. */
   stopAllSync() {
     const keepDaemon = this.otherOwners().length > 0;
-    const left = this.procs.filter((p) => p.pid && !p.done && !(keepDaemon && p.kind === 'daemon'));
-    for (const p of left) signalGroup(p.pid, 'SIGTERM');
-    for (let t = 0; t < 3000 && left.some((p) => alive(p.pid)); t += 50) sleepSync(50);
-    for (const p of left) {
-      signalGroup(p.pid, 'SIGKILL');
-      console.log(`[stack] stopped ${p.name} (pid ${p.pid})`);
+    const left = this.units.filter((u) => u.pid && !u.done && !(keepDaemon && u.kind === 'daemon'));
+    for (const u of left) signalGroup(u.pid, 'SIGTERM');
+    for (let t = 0; t < 3000 && left.some((u) => alive(u.pid)); t += 50) sleepSync(50);
+    for (const u of left) {
+      signalGroup(u.pid, 'SIGKILL');
+      console.log(`[stack] stopped ${u.name} (pid ${u.pid})`);
     }
     if (this.acquired) fs.rmSync(this.stateFile, { force: true });
   }

@@ -1,7 +1,13 @@
 // Command lines of the local Redis and FerretDB, shared by the stack (services.mjs) and the
 // tests that start services of their own (server/test/harness.ts) to restart them.
 
-/** redis-server on 127.0.0.1:port, not persisted (a restart starts empty), 64 databases. */
+/**
+ * redis-server on 127.0.0.1:port with 64 databases. With `dir`, it keeps an append-only file
+ * there (fsync once a second, Redis's default), like a production Redis with persistence: the
+ * queue, the replay logs and the live run states survive a restart on the same dir. A crash
+ * (SIGKILL) loses at most the last second of writes; a stop (SIGTERM) loses nothing.
+ * Without `dir`, nothing is persisted.
+ */
 export function redisArgs(port, dir) {
   return [
     '--bind',
@@ -10,12 +16,12 @@ export function redisArgs(port, dir) {
     String(port),
     '--save',
     '',
-    '--appendonly',
-    'no',
+    ...(dir
+      ? ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec']
+      : ['--appendonly', 'no']),
     // Each test suite has its own database number; the default 16 ran out.
     '--databases',
     '64',
-    ...(dir ? ['--dir', dir] : []),
     '--daemonize',
     'no',
   ];

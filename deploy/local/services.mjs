@@ -3,14 +3,15 @@ import path from 'node:path';
 import { ferretdbArgs, redisArgs } from './service-args.mjs';
 import { REPO, dirs, log, mkdirp, pickPort, secs, tcpOpen, waitFor, which } from './util.mjs';
 
-async function startService(sup, name, cmd, args, { port, logTag }) {
+async function startService(sup, name, cmd, args, { port, logTag, restart }) {
   const t0 = Date.now();
   const logFile = path.join(mkdirp(dirs.log), `${logTag}${name}.log`);
-  const p = sup.spawn(name, cmd, args, { kind: 'service', logFile, cwd: REPO });
+  // With `restart`, started again on the same port and data when it dies (procs.mjs).
+  const p = sup.spawn(name, cmd, args, { kind: 'service', logFile, cwd: REPO, restart });
   await waitFor(`${name} on port ${port}`, () => tcpOpen(port), {
     timeoutMs: 30000,
     intervalMs: 100,
-    abort: () => p.done && `exited with code ${p.code}; see ${logFile}`,
+    abort: () => (p.gaveUp || (!restart && p.done)) && `exited with code ${p.code}; see ${logFile}`,
   });
   log(
     `${name}: listening on 127.0.0.1:${port}, pid ${p.pid} (${secs(t0)}; log ${path.relative(REPO, logFile)})`,
@@ -18,7 +19,7 @@ async function startService(sup, name, cmd, args, { port, logTag }) {
 }
 
 /** Returns the env entries (REDIS_URL, MONGODB_URI) for the children. */
-export async function startServices(sup, { ferretdbBin, dataDir, logTag = '' }) {
+export async function startServices(sup, { ferretdbBin, dataDir, logTag = '', restart = false }) {
   const env = {};
   if (process.env.REDIS_URL) {
     log(`redis: using REDIS_URL from the environment`);
@@ -28,6 +29,7 @@ export async function startServices(sup, { ferretdbBin, dataDir, logTag = '' }) 
     await startService(sup, 'redis', which('redis-server') ?? 'redis-server', args, {
       port,
       logTag,
+      restart,
     });
     env.REDIS_URL = `redis://127.0.0.1:${port}`;
   }
@@ -40,7 +42,7 @@ export async function startServices(sup, { ferretdbBin, dataDir, logTag = '' }) 
       mkdirp(path.join(dataDir, 'ferretdb')),
       mkdirp(path.join(dataDir, 'ferretdb-state')),
     );
-    await startService(sup, 'ferretdb', ferretdbBin, args, { port, logTag });
+    await startService(sup, 'ferretdb', ferretdbBin, args, { port, logTag, restart });
     env.MONGODB_URI = `mongodb://127.0.0.1:${port}/coderoom`;
   }
   return env;

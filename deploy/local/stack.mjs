@@ -5,9 +5,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { hostname } from 'node:os';
 import { ensureFerretdb } from './ferretdb.mjs';
-import { haproxyConfig } from './haproxy.mjs';
+import { requestRestart, startApp } from './app.mjs';
 import { Supervisor } from './procs.mjs';
 import { startServices } from './services.mjs';
 import {
@@ -17,29 +16,45 @@ import {
   ensureNpmDeps,
   ensurePackages,
 } from './system.mjs';
-import { LOCAL, REPO, StackError, dirs, log, mkdirp, paint, portFree, waitFor } from './util.mjs';
+import { LOCAL, REPO, StackError, dirs, log, mkdirp, paint } from './util.mjs';
 
-const USAGE = `usage: node deploy/local/stack.mjs <start|cluster|test|infra|bench> [--no-build] [jest args...]`;
+const USAGE = `usage: node deploy/local/stack.mjs <start|cluster|restart|test|infra|bench> [--no-build] [jest args...]`;
 const [mode, ...rest] = process.argv.slice(2);
 const noBuild = rest[0] === '--no-build';
 if (noBuild) rest.shift();
-if (!['start', 'cluster', 'test', 'infra', 'bench'].includes(mode)) {
+if (!['start', 'cluster', 'restart', 'test', 'infra', 'bench'].includes(mode)) {
   console.error(USAGE);
   process.exit(2);
 }
 const bench = process.env.BENCH || 'latency';
-if (mode === 'bench' && !['latency', 'load', 'trace', 'lifecycle'].includes(bench)) {
-  console.error(
-    `BENCH=${bench}: use BENCH=latency (the default), BENCH=load, BENCH=trace or BENCH=lifecycle`,
-  );
+const BENCHES = ['latency', 'load', 'trace', 'lifecycle', 'rolling'];
+if (mode === 'bench' && !BENCHES.includes(bench)) {
+  console.error(`BENCH=${bench}: use BENCH=latency (the default), ${BENCHES.slice(1).join(', ')}`);
   process.exit(2);
 }
 
-// `test` gets its own lock and a fresh data directory, so it can run beside `start`.
-// `test` and `bench` get their own lock and a fresh data directory, so they can run beside `start`.
+// `test` and `bench` get their own lock and a fresh data directory, so they can run beside
+// `start`. STACK_NAME names another start/cluster/infra stack of this checkout, with its own
+// lock and data (.local/data/<name>/), e.g. for the tests of the cluster itself.
 const isolated = mode === 'test' || mode === 'bench';
-const sup = new Supervisor(isolated ? mode : 'dev', mode);
-const dataDir = isolated ? path.join(dirs.data, mode) : dirs.data;
+const stackName = process.env.STACK_NAME;
+if (stackName !== undefined && !/^[a-z0-9][a-z0-9-]{0,30}$/.test(stackName)) {
+  console.error(`STACK_NAME=${stackName}: use lower-case letters, digits and dashes`);
+  process.exit(2);
+}
+const lockName = isolated ? mode : (stackName ?? 'dev');
+if (mode === 'restart') {
+  try {
+    process.exit(await requestRestart(lockName));
+  } catch (err) {
+    log(paint('31', `error: ${err instanceof StackError ? err.message : err.stack}`));
+    process.exit(1);
+  }
+}
+const sup = new Supervisor(lockName, mode);
+const dataDir = isolated ? path.join(dirs.data, mode) : path.join(dirs.data, stackName ?? '');
+const supervised = mode === 'start' || mode === 'cluster' || mode === 'infra';
+let app = null; // start/cluster: the running app, for rolling restarts
 
 let exiting = null;
 let firstSignalAt = 0;
@@ -59,6 +74,12 @@ for (const [sig, code] of [
   ['SIGHUP', 129],
 ]) {
   process.on(sig, () => {
+    // start/cluster: SIGHUP is a rolling restart (what an operator's deploy does), not a stop.
+    if (sig === 'SIGHUP' && supervised && mode !== 'infra' && !exiting) {
+      if (app) app.request();
+      else log('SIGHUP: the app is not up yet; no rolling restart');
+      return;
+    }
     // `npm start` forwards the Ctrl-C it gets too: report repeats only if they are not echoes.
     if (exiting && Date.now() - firstSignalAt > 1000) log(`${sig}: already stopping ...`);
     if (!exiting) {
@@ -69,12 +90,10 @@ for (const [sig, code] of [
   });
 }
 process.on('exit', () => sup.stopAllSync());
-sup.onUnexpectedExit = (p) => {
-  log(
-    paint('31', `${p.name} (pid ${p.pid}) exited unexpectedly (${p.signal ?? `code ${p.code}`})`),
-  );
-  shutdown(1);
-};
+// start/cluster/infra: a process that dies is started again (procs.mjs) and one in a restart
+// storm is left stopped while the rest serves. test/bench: any unexpected exit ends the run.
+sup.onUnexpectedExit = () => shutdown(1);
+sup.onGiveUp = () => supervised || shutdown(1);
 
 /** Until a signal or an unexpected exit ends the process (the timer keeps the loop alive). */
 const forever = () => new Promise(() => setInterval(() => {}, 1 << 30));
@@ -99,74 +118,18 @@ async function setup() {
   await buildSandboxImages(sup, process.env);
   const ferretdbBin = process.env.MONGODB_URI ? null : await ensureFerretdb(sup);
   if (isolated) fs.rmSync(dataDir, { recursive: true, force: true });
-  const logTag = isolated ? `${mode}-` : '';
-  const services = await startServices(sup, { ferretdbBin, dataDir, logTag });
+  const logTag = isolated ? `${mode}-` : stackName ? `${stackName}-` : '';
+  const services = await startServices(sup, {
+    ferretdbBin,
+    dataDir,
+    logTag,
+    restart: supervised,
+  });
   return { ...process.env, ...services, JWT_SECRET: jwtSecret() };
 }
 
-/**
- * `start`: one gateway and one worker. `cluster`: GATEWAYS gateways (default 2) behind HAProxy
- * with sticky sessions on PORT, and WORKERS workers (default 2), like production on one machine.
- */
 async function runApp(env) {
-  const cluster = mode === 'cluster';
-  const port = Number(process.env.PORT || 3000);
-  const gateways = cluster ? Number(process.env.GATEWAYS || 2) : 1;
-  const workers = cluster ? Number(process.env.WORKERS || 2) : 1;
-  const gatewayPorts = cluster ? Array.from({ length: gateways }, (_, i) => port + 1 + i) : [port];
-  for (const p of [port, ...gatewayPorts]) {
-    if (!(await portFree(p))) throw new StackError(`port ${p} is in use; set PORT=<free port>`);
-  }
-  Object.assign(env, {
-    DEV_TOKENS: 'true',
-    STATIC_DIR: path.join(REPO, 'client', 'web', 'dist'),
-  });
-  const node = process.execPath;
-  const app = (name, main, color, extra) =>
-    sup.spawn(name, node, [path.join(REPO, main)], {
-      kind: 'app',
-      env: { ...env, ...extra },
-      cwd: REPO,
-      prefix: paint(color, `[${name}]`),
-    });
-  const started = gatewayPorts.map((p, i) =>
-    app(cluster ? `gateway-${i}` : 'gateway', 'server/dist/src/main.js', '35', { PORT: String(p) }),
-  );
-  for (let i = 0; i < workers; i++) {
-    app(cluster ? `worker-${i}` : 'worker', 'worker/dist/src/main.js', '33', {
-      WORKER_ID: `${hostname()}-${i}`,
-      WORKER_HTTP_PORT: String(9464 + i),
-    });
-  }
-  if (cluster) {
-    const cfg = path.join(LOCAL, 'run', 'haproxy.cfg');
-    mkdirp(path.dirname(cfg));
-    fs.writeFileSync(cfg, haproxyConfig(port, gatewayPorts));
-    sup.spawn('haproxy', 'haproxy', ['-db', '-f', cfg], {
-      kind: 'app',
-      env,
-      cwd: REPO,
-      prefix: paint('36', '[haproxy]'),
-    });
-  }
-  const health = async () => {
-    try {
-      return (await fetch(`http://127.0.0.1:${port}/health`)).status === 200;
-    } catch {
-      return false;
-    }
-  };
-  await waitFor('gateway /health', health, {
-    timeoutMs: 60000,
-    intervalMs: 300,
-    abort: () => started.some((g) => g.done) && 'a gateway exited',
-  });
-  const url = `http://localhost:${port}`;
-  const line = '='.repeat(url.length + 24);
-  const what = cluster ? `\n  ${gateways} gateways behind HAProxy, ${workers} workers` : '';
-  console.log(
-    `\n${line}\n  Coderoom is running: ${paint('1;32', url)}${what}\n  Ctrl-C to stop\n${line}\n`,
-  );
+  app = await startApp(sup, env, { cluster: mode === 'cluster', lockName });
   return forever();
 }
 
@@ -181,7 +144,8 @@ async function runTests(env) {
 /**
  * Benchmarks (deploy/bench) against the local services; prints Markdown tables. BENCH picks one:
  * `latency` (default, latency.mjs), `load` (load.mjs, issue 4), `trace` (trace.mjs: where the
- * time of one run goes) or `lifecycle` (lifecycle.mjs: one container per run without services).
+ * time of one run goes), `lifecycle` (lifecycle.mjs: one container per run without services) or
+ * `rolling` (rolling.mjs: a rolling restart of a `stack.mjs cluster` under load).
  */
 async function runBench(env) {
   return sup.run('bench', process.execPath, [path.join(REPO, `deploy/bench/${bench}.mjs`)], {

@@ -118,7 +118,7 @@ export async function ensureDocker(sup) {
   const runsc = runscWrapper();
   const args = runsc ? ['--add-runtime', `runsc=${runsc}`] : [];
   // Restarted if it exits, as its systemd unit would (the Docker-restart test relies on it).
-  const p = sup.spawn('dockerd', dockerd, args, { kind: 'daemon', logFile, respawn: true });
+  const p = sup.spawn('dockerd', dockerd, args, { kind: 'daemon', logFile, restart: true });
   await waitFor('dockerd', dockerUp, {
     timeoutMs: 30000,
     intervalMs: 500,

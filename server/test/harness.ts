@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
 import { haproxyConfig } from '../../deploy/local/haproxy.mjs';
+import { launch as launchProc, type Proc } from '../../deploy/local/launcher.mjs';
 import { ferretdbArgs, redisArgs } from '../../deploy/local/service-args.mjs';
 import type {
   ClientToServerEvents,
@@ -41,7 +42,8 @@ export interface StackOptions {
   workers?: number;
   /**
    * Start a Redis server of this stack's own (instead of a database on the shared one), so the
-   * test can restart it (`restartRedis`). Not persisted: a restart loses everything in it.
+   * test can restart it (`restartRedis`). It keeps an append-only file (fsync every second),
+   * like the stack's Redis: a restart keeps the queue and the live states.
    */
   ownRedis?: boolean;
   /** Start a FerretDB of this stack's own, so the test can restart it (`restartDatabase`). */
@@ -72,8 +74,12 @@ export interface Stack {
   stopWorker(signal: NodeJS.Signals, i?: number): Promise<ExitStatus>;
   /** Starts worker `i` again (same WORKER_ID), e.g. after stopWorker. */
   startWorker(i?: number): Promise<void>;
-  /** Stops this stack's own Redis (`ownRedis`) and starts an empty one on the same port. */
-  restartRedis(downMs?: number): Promise<void>;
+  /**
+   * Stops this stack's own Redis (`ownRedis`) and starts it again on the same port and
+   * append-only file. `how`: `stop` (SIGTERM, the default: nothing is lost) or `crash`
+   * (SIGKILL: the writes of the last second may be lost).
+   */
+  restartRedis(downMs?: number, how?: 'stop' | 'crash'): Promise<void>;
   /** Kills this stack's own FerretDB (`ownDatabase`) and starts it again on its data. */
   restartDatabase(downMs?: number): Promise<void>;
   redisUrl: string;
@@ -131,15 +137,13 @@ export async function until(
   }
 }
 
-/** Kills a child and waits for it; resolves at once if it already ended. */
-function exitOf(c: ChildProcess, signal: NodeJS.Signals): Promise<ExitStatus> {
-  return new Promise<ExitStatus>((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) {
-      return resolve({ code: c.exitCode, signal: c.signalCode });
-    }
-    c.once('exit', (code, sig) => resolve({ code, signal: sig }));
-    c.kill(signal);
-  });
+/** Sends `signal` to a child and waits for it; resolves at once if it already ended. */
+async function exitOf(p: Proc, signal: NodeJS.Signals): Promise<ExitStatus> {
+  if (!p.done) {
+    p.send(signal);
+    await p.exited;
+  }
+  return { code: p.code, signal: p.signal };
 }
 
 /** The FerretDB binary the stack builds (deploy/local/ferretdb.mjs), or one on PATH. */
@@ -153,10 +157,17 @@ function ferretdbBinary(): string {
   }
 }
 
+/**
+ * Longest start of a gateway or worker: a few seconds alone, but this machine's two cores are
+ * shared with other suites and builds, where 30 s was seen to run out.
+ */
+const START_MS = 60_000;
+
 /** Starts a real gateway and a real worker, as separate processes, on the real services. */
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const out: string[] = [];
-  const children: ChildProcess[] = [];
+  const children: Proc[] = [];
+  // Not in process groups of their own: a Ctrl-C of jest reaches them too.
   const launch = (
     label: string,
     script: string,
@@ -164,30 +175,20 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     args?: string[],
   ) => {
     const [cmd, argv] = args ? [script, args] : [process.execPath, [script]];
-    const child = spawn(cmd, argv, {
+    const child = launchProc(label, cmd, argv, {
       cwd: REPO,
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      onLine: (line) => line && out.push(`[${label}] ${line}`),
     });
-    const log = (b: Buffer) =>
-      out.push(
-        ...b
-          .toString()
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => `[${label}] ${l}`),
-      );
-    child.stdout?.on('data', log);
-    child.stderr?.on('data', log);
     children.push(child);
     return child;
   };
 
   // Services of our own, when the test wants to restart them.
-  let redisProc: ChildProcess | null = null;
+  let redisProc: Proc | null = null;
   let redisPort = 0;
   const launchRedis = async () => {
-    redisProc = launch('redis', 'redis-server', {}, redisArgs(redisPort));
+    redisProc = launch('redis', 'redis-server', {}, redisArgs(redisPort, redisDir));
     await until('our Redis to answer', async () => {
       const r = new Redis(redisPort, '127.0.0.1', {
         lazyConnect: true,
@@ -203,6 +204,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       }
     });
   };
+  // An append-only file, as the stack's Redis keeps: a restart keeps the queue (`restartRedis`).
+  const redisDir = opts.ownRedis ? mkdtempSync(join(tmpdir(), 'coderoom-redis-')) : '';
   let base: URL;
   if (opts.ownRedis) {
     redisPort = await freePort();
@@ -214,7 +217,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   base.pathname = `/${opts.redisDb}`;
   const redisUrl = base.toString();
 
-  let mongoProc: ChildProcess | null = null;
+  let mongoProc: Proc | null = null;
   let mongoPort = 0;
   const ferretDir = opts.ownDatabase ? mkdtempSync(join(tmpdir(), 'coderoom-ferretdb-')) : '';
   const launchDatabase = async () => {
@@ -291,18 +294,21 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   }
   // Ready, not just alive: its stores answer and the run feed reaches it.
   const gatewayHealthy = (i: number) =>
-    until(`the gateway at ${urls[i]} to answer /ready`, async () => {
-      if (gateways[i].exitCode !== null) throw new Fatal(`gateway ${i} exited during start-up`);
-      return (await fetch(`${urls[i]}/ready`)).ok;
-    });
+    until(
+      `the gateway at ${urls[i]} to answer /ready`,
+      async () => {
+        if (gateways[i].done) throw new Fatal(`gateway ${i} exited during start-up`);
+        return (await fetch(`${urls[i]}/ready`)).ok;
+      },
+      START_MS,
+    );
   const sockets: ClientSocket[] = [];
   const stack: Stack = {
     url,
     urls,
     stopGateway: (i, signal) => exitOf(gateways[i], signal),
     async startGateway(i) {
-      const old = gateways[i];
-      if (old.exitCode === null && old.signalCode === null) throw new Error(`gateway ${i} runs`);
+      if (!gateways[i].done) throw new Error(`gateway ${i} runs`);
       gateways[i] = launchGateway(i);
       await gatewayHealthy(i);
     },
@@ -321,11 +327,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await until(
         `the restarted worker ${i} to be ready`,
         () => workerLines(i, ' ready ').length > before,
+        START_MS,
       );
     },
-    async restartRedis(downMs = 500) {
+    async restartRedis(downMs = 500, how = 'stop') {
       if (!redisProc) throw new Error('restartRedis needs ownRedis: true');
-      await exitOf(redisProc, 'SIGTERM');
+      await exitOf(redisProc, how === 'crash' ? 'SIGKILL' : 'SIGTERM');
       await new Promise((r) => setTimeout(r, downMs));
       await launchRedis();
     },
@@ -367,26 +374,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     },
     async stop() {
       sockets.forEach((s) => s.disconnect());
-      const stopAll = (procs: ChildProcess[]) =>
-        Promise.all(
-          procs.map(
-            (c) =>
-              new Promise<void>((resolve) => {
-                if (c.exitCode !== null || c.signalCode !== null) return resolve();
-                const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
-                c.once('exit', () => {
-                  clearTimeout(t);
-                  resolve();
-                });
-                c.kill('SIGTERM');
-              }),
-          ),
-        );
+      const stopAll = (procs: Proc[]) => Promise.all(procs.map((c) => c.stop({ graceMs: 10_000 })));
       // The app first, while its services are still there to drain into; then the services.
       const services = new Set([redisProc, mongoProc]);
       await stopAll(children.filter((c) => !services.has(c)));
       await stopAll(children.filter((c) => services.has(c)));
       if (ferretDir) rmSync(ferretDir, { recursive: true, force: true });
+      if (redisDir) rmSync(redisDir, { recursive: true, force: true });
       if (lbDir) rmSync(lbDir, { recursive: true, force: true });
     },
   };
@@ -398,10 +392,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       });
     }
     for (let i = 0; i < workers.length; i++) {
-      await until(`worker ${i} to be ready`, () => {
-        if (workers[i].exitCode !== null) throw new Fatal(`worker ${i} exited during start-up`);
-        return workerLines(i, ' ready ').length > 0;
-      });
+      await until(
+        `worker ${i} to be ready`,
+        () => {
+          if (workers[i].done) throw new Fatal(`worker ${i} exited during start-up`);
+          return workerLines(i, ' ready ').length > 0;
+        },
+        START_MS,
+      );
     }
   } catch (err) {
     await stack.stop();

@@ -94,13 +94,27 @@ export class RunLogRepository {
 
   /**
    * Chunks with seq > afterSeq, or null when the log no longer covers them (expired or never
-   * written); the caller then falls back to the stored run. Index i of the list holds seq i+1.
+   * written); the caller then falls back to the stored run. Index i of the list normally holds
+   * seq i+1.
    */
   async backlog(runId: string, afterSeq: number, lastSeq: number): Promise<OutputChunk[] | null> {
     if (afterSeq >= lastSeq) return [];
-    const raw = await this.redis.client.lrange(redisKeys.log(runId), afterSeq, lastSeq - 1);
-    if (raw.length !== lastSeq - afterSeq) return null;
-    return raw.map((r) => JSON.parse(r) as OutputChunk);
+    const key = redisKeys.log(runId);
+    const parse = (raw: string[]) => raw.map((r) => JSON.parse(r) as OutputChunk);
+    const chunks = parse(await this.redis.client.lrange(key, afterSeq, lastSeq - 1));
+    if (chunks.every((c, i) => c.seq === afterSeq + 1 + i)) {
+      return chunks.length === lastSeq - afterSeq ? chunks : null;
+    }
+    // A persistent Redis that restarted can hold a chunk twice (the worker's client resends an
+    // append whose answer the restart cut off): then find each seq in the whole log.
+    const bySeq = new Map(parse(await this.redis.client.lrange(key, 0, -1)).map((c) => [c.seq, c]));
+    const found: OutputChunk[] = [];
+    for (let seq = afterSeq + 1; seq <= lastSeq; seq++) {
+      const c = bySeq.get(seq);
+      if (!c) return null;
+      found.push(c);
+    }
+    return found;
   }
 
   /** True for exactly one caller per run: the one allowed to announce its end. */
