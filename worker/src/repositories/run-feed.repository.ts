@@ -5,6 +5,7 @@ import {
   type LiveRunStatus,
   type OutputChunk,
   type RunResult,
+  type RunTestEvent,
 } from '@coderoom/contracts';
 import type { OutputPart } from '../services/output-coalescer.js';
 import { ALIVE_TTL_MS, RedisRepository, type RunningEntry } from './redis.repository.js';
@@ -61,6 +62,14 @@ export class RunFeedWriter {
       );
       this.redis.publish({ kind: 'run:output', event: chunk });
     }
+  }
+
+  /**
+   * A test case's verdict (submit mode): published after the output sent before it, on the same
+   * connection. Not in the replay log: the result's `tests` carries them all in the end.
+   */
+  test(event: RunTestEvent): void {
+    this.redis.publish({ kind: 'run:test', event });
   }
 
   /** True for exactly one caller per run (worker or gateway): the one that announces the end. */

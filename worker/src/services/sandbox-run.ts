@@ -23,10 +23,18 @@ import { withDeadline as deadline } from './deadline.js';
 import type { DockerWatchService } from './docker-watch.service.js';
 import { OutputCoalescer } from './output-coalescer.js';
 import { RunLifecycle } from './run-lifecycle.js';
-import { RunnerStdoutParser, encodeRunnerInput } from './runner-protocol.js';
+import {
+  RUNNER_END,
+  RunnerStdoutParser,
+  encodeRunnerInput,
+  encodeRunnerTest,
+  encodeRunnerTestsInput,
+  type TestFrame,
+} from './runner-protocol.js';
+import { Submission } from './submission.js';
 import type { SandboxJanitorService } from './sandbox-janitor.service.js';
 import type { StartupGateService } from './startup-gate.service.js';
-import { judge, type RunOutcome } from './verdict.js';
+import { judge, judgeSubmission, type RunOutcome } from './verdict.js';
 import type { ReadySandbox, WarmPoolService } from './warm-pool.service.js';
 
 /** How long after exit we wait for Docker to deliver the last output bytes. */
@@ -50,6 +58,11 @@ const FINISH_RETRY_MS = 60_000;
  * start, and that is what readers get while a run is live (server: RunService.load).
  */
 const MARK_RUNNING_AFTER_MS = 1000;
+/**
+ * Submit mode: the runner enforces each test's wall clock; the worker kills the sandbox when a
+ * test's result is this much later than its limit (a runner that hangs): that test is TLE.
+ */
+const TEST_GRACE_MS = 2000;
 
 /** What a run needs from the worker's services (RunExecutionService hands them over). */
 export interface SandboxRunDeps {
@@ -114,7 +127,12 @@ export class SandboxRun {
   private exited!: Promise<number>;
   private cpu: CpuBudget | null = null;
   private out: OutputCoalescer | null = null;
-  private readonly parser = new RunnerStdoutParser();
+  private parser!: RunnerStdoutParser;
+  /** Submit mode with tests (`job.submit`): the tests, their order and verdicts. */
+  private submission: Submission | null = null;
+  /** Submit mode: a frame came that no test was waiting for (a broken or tampered runner). */
+  private unexpectedFrame = false;
+  private testStartedAt = 0;
 
   // Clocks and times.
   private timer: NodeJS.Timeout | null = null;
@@ -200,7 +218,20 @@ export class SandboxRun {
     if (!language) throw new Error(`language ${this.job.language} is not installed on this worker`);
     this.language = language;
     this.limits = limitsFor(config, language, this.job.mode);
-    const spec = sandboxSpec(config, language, this.job.mode);
+    const spec = sandboxSpec(config, language, this.job.mode, this.job.submit);
+    if (this.job.mode === 'submit' && this.job.submit) {
+      // Without `submit` (an older gateway) a submission runs as a run with submit limits.
+      const submit = this.job.submit;
+      this.submission = new Submission(this.runId, submit, {
+        wallMs: submit.wallMs ?? this.limits.wallMs,
+        cpuMs: submit.cpuMs ?? this.limits.cpuMs,
+        outputBytes: this.limits.outputBytes,
+        totalOutputBytes: config.submitOutputBytes,
+      });
+    }
+    this.parser = new RunnerStdoutParser(
+      this.submission ? { limitBytes: this.limits.outputBytes } : undefined,
+    );
     // Until it prints (or ends), background Docker work waits for this run (StartupGate).
     this.printed = gate.begin();
     const startMs = this.startMs;
@@ -255,18 +286,24 @@ export class SandboxRun {
     const begun = new Date();
     this.startedAt = begun;
     // The program first; the clocks start with it, the bookkeeping follows.
-    this.io.write(encodeRunnerInput(this.language.compile, this.language.run, this.job.files));
-    traceRun('worker-written', this.runId);
-    if (this.job.stdin) this.io.write(this.job.stdin);
-    if (this.job.interactive) this.stopInput = this.pumpInput();
-    else this.io.closeStdin();
+    const { compile, run } = this.language;
+    if (this.submission) {
+      // The tests follow one by one, each after the previous one's result (sendNextTest).
+      this.io.write(encodeRunnerTestsInput(compile, run, this.job.files));
+    } else {
+      this.io.write(encodeRunnerInput(compile, run, this.job.files));
+      traceRun('worker-written', this.runId);
+      if (this.job.stdin) this.io.write(this.job.stdin);
+      if (this.job.interactive) this.stopInput = this.pumpInput();
+      else this.io.closeStdin();
+    }
     if (this.language.compile) {
       this.feed.status(this.lifecycle.to('compiling'), begun);
       this.timer = setTimeout(() => this.kill('COMPILE_TIMEOUT'), this.limits.compileWallMs);
       this.cpu!.begin('compile', this.limits.compileCpuMs);
-    } else {
+    } else if (!this.submission) {
       this.startRunPhase();
-    }
+    } // else the tests start with the runner's (empty) compile report: compiled()
     this.markRunning = setTimeout(() => {
       this.started = this.deps.runs.markStarted(this.runId, begun).catch((err: Error) => {
         this.deps.logger.warn(`run ${this.runId}: cannot record start: ${err.message}`);
@@ -293,11 +330,12 @@ export class SandboxRun {
     outcome.cpuExceeded = cpuExceeded;
     outcome.memoryKb = docker.peakMemoryKb(this.containerId!);
     outcome.oomKilled = await withDeadline(docker.oomKilled(this.containerId!), ENGINE_GRACE_MS);
+    this.abandonTest();
     // We never send SIGTERM (exit 143); a daemon that shuts down does, to every container.
     if (outcome.exitCode === 143 && !outcome.killedFor && (await dockerWatch?.goingAway())) {
       throw new Error('the Docker engine shut down under the run');
     }
-    outcome.protocolError = this.parser.error !== null;
+    outcome.protocolError = this.parser.error !== null || this.unexpectedFrame;
     if (this.parser.error) this.deps.logger.error(`run ${this.runId}: ${this.parser.error}`);
     if (outcome.killedFor === 'COMPILE_TIMEOUT') {
       this.out!.push(
@@ -344,12 +382,22 @@ export class SandboxRun {
       this.runStartedAt && this.runEndedAt
         ? Math.max(0, Math.round(this.runEndedAt - this.runStartedAt))
         : 0;
-    const result: RunResult = {
-      ...judge(this.outcome),
-      timeMs,
-      memoryKb: this.outcome.memoryKb ?? null,
-      truncated: this.out?.truncated ?? false,
-    };
+    const sub = this.submission;
+    const tests = sub?.tests() ?? [];
+    const result: RunResult = sub
+      ? {
+          ...judgeSubmission(this.outcome, sub),
+          // A submission's time is its slowest test's.
+          timeMs: tests.reduce((n, t) => Math.max(n, t.timeMs), 0),
+          memoryKb: this.outcome.memoryKb ?? null,
+          truncated: tests.some((t) => t.verdict === 'OLE'),
+        }
+      : {
+          ...judge(this.outcome),
+          timeMs,
+          memoryKb: this.outcome.memoryKb ?? null,
+          truncated: this.out?.truncated ?? false,
+        };
     this.result = result;
     const claimer = `worker:${this.deps.config.instance}`;
     // One end time for the live state (run:finished's readers) and the stored run.
@@ -471,9 +519,12 @@ export class SandboxRun {
         }
         this.feed.output(parts);
       },
-      () => this.kill('OLE'),
+      // A submission's published output (compile, visible tests) is only cut at the limit; its
+      // tests' own output limits are the runner's.
+      () => (this.submission ? undefined : this.kill('OLE')),
     );
     this.out = out;
+    const tests = this.submission !== null;
     let traced = false;
     const firstBytes = (): void => {
       if (!traced) traceRun('worker-first-bytes', runId);
@@ -493,7 +544,11 @@ export class SandboxRun {
             this.compiled(e.exitCode);
             break;
           case 'program-output':
-            out.push('stdout', e.data);
+            // Tests mode: nothing but frames counts after the compile report.
+            if (!tests) out.push('stdout', e.data);
+            break;
+          case 'test-result':
+            this.testFinished(e.frame);
             break;
           default: {
             const never: never = e;
@@ -502,7 +557,9 @@ export class SandboxRun {
         }
       }
     });
-    io.onStderr((data) => out.push('stderr', data));
+    // Tests mode: the sandbox's own stderr is the runner's, and a program can reach it (through
+    // /proc/1/fd/2) during a hidden test: never published. Each test's stderr comes in its frame.
+    io.onStderr((data) => (tests ? undefined : out.push('stderr', data)));
   }
 
   /** The runner's compile report: the run stage begins (or, interpreted, the program starts). */
@@ -510,9 +567,72 @@ export class SandboxRun {
     // A header after the program already ended (a broken runner) changes nothing.
     if (this.runEndedAt || this.lifecycle.status === 'finished') return;
     this.outcome.compileExit = exitCode;
-    if (!this.language.compile)
+    if (this.submission) {
+      if (exitCode === 0) this.startTests();
+    } else if (!this.language.compile) {
       this.runStartedAt = performance.now(); // the program starts now
-    else if (exitCode === 0) this.startRunPhase();
+    } else if (exitCode === 0) this.startRunPhase();
+  }
+
+  /** Submit mode: compiled; the tests begin (the runner enforces each test's limits). */
+  private startTests(): void {
+    this.clearTimer();
+    if (this.cpu!.end() === 'compile') return this.kill('CPU'); // over its budget: CE
+    this.runStartedAt = performance.now();
+    this.feed.status(this.lifecycle.to('running'), new Date());
+    this.sendNextTest();
+  }
+
+  /** The next test to the runner, with the worker's own clock behind the runner's; or END. */
+  private sendNextTest(): void {
+    this.clearTimer();
+    const order = this.submission!.take();
+    if (!order) {
+      this.io.write(RUNNER_END);
+      this.io.closeStdin();
+      return;
+    }
+    this.testStartedAt = performance.now();
+    this.io.write(encodeRunnerTest({ ...order, stdin: order.test.stdin }));
+    this.timer = setTimeout(() => this.kill('TLE'), order.wallMs + TEST_GRACE_MS);
+  }
+
+  /**
+   * A test's frame: its verdict is published (`run:test`), after its output when it is a visible
+   * test (a hidden test's output is checked and dropped), then the next test goes out.
+   */
+  private testFinished(frame: TestFrame): void {
+    const sub = this.submission!;
+    const test = sub.current;
+    if (!test || this.runEndedAt) {
+      // No test was waiting for it (a runner that broke, or a frame a program forged): nothing
+      // of it is published, and the run ends as SE.
+      this.unexpectedFrame = true;
+      return;
+    }
+    if (!test.hidden) {
+      this.out!.push('stdout', frame.stdout);
+      this.out!.push('stderr', frame.stderr);
+      this.out!.flush();
+    }
+    this.feed.test(sub.finished(frame));
+    this.sendNextTest();
+  }
+
+  /**
+   * Submit mode, after the exit: a test that never reported, stopped by the worker's clock (TLE)
+   * or with the sandbox out of memory (MLE), gets that verdict; otherwise it stays without one
+   * (the run is SE).
+   */
+  private abandonTest(): void {
+    const sub = this.submission;
+    if (!sub?.current) return;
+    const verdict =
+      this.outcome.killedFor === 'TLE' ? 'TLE' : this.outcome.oomKilled ? 'MLE' : null;
+    if (!verdict) return;
+    const timeMs = Math.round(this.runEndedAt - this.testStartedAt);
+    const event = sub.abandoned(verdict, Math.max(0, timeMs));
+    if (event) this.feed.test(event);
   }
 
   /**
@@ -560,8 +680,14 @@ export function sandboxSpec(
   config: WorkerConfig,
   language: LanguageDefinition,
   mode: RunJob['mode'],
+  submit?: RunJob['submit'],
 ): Omit<SandboxSpec, 'labels'> {
   const limits = limitsFor(config, language, mode);
+  // A submission's tests may have their own CPU time and memory (the problem's).
+  if (mode === 'submit' && submit) {
+    limits.cpuMs = submit.cpuMs ?? limits.cpuMs;
+    limits.memoryMb = submit.memoryMb ?? limits.memoryMb;
+  }
   return {
     image: `coderoom-sandbox-${language.image}:${config.imageTag}`,
     memoryMb: limits.memoryMb,
