@@ -73,6 +73,8 @@ const serviceEnv = {
   REDIS_URL: redisUrl.toString(),
   JWT_SECRET: 'bench-load-secret-0123456789abcdef',
   DEV_TOKENS: 'true',
+  // GET /metrics on the API port answers requests bearing it (the gateway's default: no metrics).
+  METRICS_TOKEN: 'bench-load-metrics-0123456789abcdef',
   HOST: '127.0.0.1',
   LOG_LEVEL: env.BENCH_LOG_LEVEL ?? 'warn',
   WORKER_CONCURRENCY: CONCURRENCY,
@@ -227,7 +229,11 @@ function machineCpu() {
 /** The connected sockets a gateway counts itself (its /metrics gauge). */
 async function gatewaySockets(i) {
   try {
-    const text = await (await fetch(`http://127.0.0.1:${sys.gwPorts[i]}/metrics`)).text();
+    const text = await (
+      await fetch(`http://127.0.0.1:${sys.gwPorts[i]}/metrics`, {
+        headers: { authorization: `Bearer ${serviceEnv.METRICS_TOKEN}` },
+      })
+    ).text();
     return Number(text.match(/^coderoom_gateway_sockets (\S+)$/m)?.[1] ?? NaN);
   } catch {
     return NaN;

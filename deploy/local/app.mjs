@@ -38,13 +38,18 @@ export async function startApp(sup, env, { cluster, lockName }) {
   const gatewayCount = cluster ? Number(process.env.GATEWAYS || 2) : 1;
   const workerCount = cluster ? Number(process.env.WORKERS || 2) : 1;
   const workerPortBase = Number(process.env.WORKER_HTTP_PORT || 9464);
+  // Gateway i serves Prometheus metrics on GATEWAY_METRICS_PORT (default 9400) + i only.
+  const metricsPortBase = Number(process.env.GATEWAY_METRICS_PORT || 9400);
   const gatewayPorts = cluster
     ? Array.from({ length: gatewayCount }, (_, i) => port + 1 + i)
     : [port];
   const workerPorts = Array.from({ length: workerCount }, (_, i) => workerPortBase + i);
-  for (const p of [...new Set([port, ...gatewayPorts]), ...workerPorts]) {
+  const metricsPorts = gatewayPorts.map((_, i) => metricsPortBase + i);
+  for (const p of [...new Set([port, ...gatewayPorts]), ...workerPorts, ...metricsPorts]) {
     if (!(await portFree(p))) {
-      throw new StackError(`port ${p} is in use; set PORT=<free port> / WORKER_HTTP_PORT`);
+      throw new StackError(
+        `port ${p} is in use; set PORT=<free port> / WORKER_HTTP_PORT / GATEWAY_METRICS_PORT`,
+      );
     }
   }
   Object.assign(env, {
@@ -63,6 +68,7 @@ export async function startApp(sup, env, { cluster, lockName }) {
   const gateways = gatewayPorts.map((p, i) => ({
     unit: unit(cluster ? `gateway-${i}` : 'gateway', 'server/dist/src/main.js', '35', {
       PORT: String(p),
+      METRICS_PORT: String(metricsPorts[i]),
     }),
     ready: `http://127.0.0.1:${p}/ready`,
   }));

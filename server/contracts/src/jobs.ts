@@ -43,6 +43,8 @@ export interface RunJob {
   interactive: boolean;
   /** The classroom session the run belongs to (its events also feed the session's dashboard). */
   sessionId?: string | null;
+  /** When the run was admitted (ISO); for the session's dashboard. */
+  createdAt?: string;
   /** Submit mode: the problem's tests (absent in run mode). */
   submit?: SubmitSpec;
 }

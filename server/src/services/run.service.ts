@@ -221,6 +221,7 @@ export class RunService {
           stdin: req.stdin ?? '',
           interactive,
           sessionId: req.sessionId ?? null,
+          createdAt: now.toISOString(),
           ...(submit ? { submit } : {}),
         },
         priority,

@@ -61,7 +61,8 @@ const envSchema = z.object({
   RUN_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(D.wallMs),
   /**
    * Wall clock and CPU time of a run in submit mode (`mode: "submit"`), per test: judged
-   * programs get longer than interactive tries. Grading against tests is not built yet.
+   * programs get longer than interactive tries. A job's `submit.wallMs`/`cpuMs` (the problem's)
+   * win over these.
    */
   SUBMIT_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(D.submitWallMs),
   SUBMIT_CPU_MS: z.coerce.number().int().min(100).max(600_000).default(D.submitCpuMs),
@@ -87,6 +88,16 @@ const envSchema = z.object({
     .min(1024)
     .max(4 * 1024 * 1024)
     .default(D.outputBytes),
+  /**
+   * Submit mode: stdout + stderr of all tests of a submission together (each test also has the
+   * run's OUTPUT_LIMIT_BYTES); past it a test's output is cut and the test is OLE.
+   */
+  SUBMIT_OUTPUT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
   REPLAY_TTL_SECONDS: z.coerce.number().int().positive().default(3600),
 });
 
@@ -116,6 +127,8 @@ export interface WorkerConfig {
   /** WARM_POOL_LANGUAGES. */
   warmPoolLanguages: string[];
   limits: RunLimits;
+  /** SUBMIT_OUTPUT_BYTES. */
+  submitOutputBytes: number;
   replayTtlSeconds: number;
 }
 
@@ -166,6 +179,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       openFiles: e.RUN_OPEN_FILES,
       outputBytes: e.OUTPUT_LIMIT_BYTES,
     },
+    submitOutputBytes: e.SUBMIT_OUTPUT_BYTES,
     replayTtlSeconds: e.REPLAY_TTL_SECONDS,
   };
 }

@@ -5,6 +5,7 @@ import {
   connectMongo,
   isDuplicateKey,
   pingMongo,
+  ProgressStore,
   runSchema,
   verifiedWrite,
   type RunDocument,
@@ -20,10 +21,13 @@ export class RunRepository implements OnApplicationShutdown {
   private readonly logger = new Logger(RunRepository.name);
   private readonly connection: Connection;
   private readonly runs: Model<RunDocument>;
+  /** Progress per (session, user, problem), recorded when a submission ends. */
+  readonly progress: ProgressStore;
 
   constructor(@Inject(WORKER_CONFIG) config: WorkerConfig) {
     this.connection = connectMongo(config.mongodbUri, (m) => this.logger.warn(m));
     this.runs = this.connection.model<RunDocument>('Run', runSchema);
+    this.progress = new ProgressStore(this.connection);
   }
 
   ping(): Promise<boolean> {

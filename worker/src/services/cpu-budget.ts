@@ -50,6 +50,22 @@ export class CpuBudget {
     return this.exceeded;
   }
 
+  /**
+   * Ends the stage in progress now, with its final account, and checks nothing more until the
+   * next `begin` (a stage whose end the worker learns from the runner, not from the exit).
+   */
+  end(): CpuStage | null {
+    if (this.done) return this.exceeded;
+    this.clearTimer();
+    const stage = this.stage;
+    this.stage = null;
+    if (stage && !this.exceeded) {
+      const now = this.read();
+      if (now !== null && now - stage.baseMs >= stage.limitMs) this.exceeded = stage.name;
+    }
+    return this.exceeded;
+  }
+
   stop(): void {
     this.done = true;
     this.clearTimer();

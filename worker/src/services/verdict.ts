@@ -1,5 +1,6 @@
 import { constants } from 'node:os';
-import type { Verdict } from '@coderoom/contracts';
+import type { RunTestEvent, Verdict } from '@coderoom/contracts';
+import type { Submission } from './submission.js';
 
 /** What happened to a run, as observed by the worker. */
 export interface RunOutcome {
@@ -62,4 +63,40 @@ export function judge(o: RunOutcome): Judgement {
   if (o.protocolError || o.compileExit === null) return { verdict: 'SE', ...base };
   if (o.exitCode === 0) return { verdict: 'OK', exitCode: 0, signal: null };
   return { verdict: 'RE', ...base };
+}
+
+/** What a graded submission adds to its result (RunResult's submit-mode fields). */
+export interface SubmissionJudgement extends Judgement {
+  score: number;
+  maxScore: number;
+  tests: RunTestEvent[];
+}
+
+/**
+ * A submission (tests mode): what ended the sandbox first, as `judge` sees it (a cancel, an
+ * engine failure, a failed compilation), then its tests: `AC` when every test passed, else the
+ * first failing test's verdict (by index). A sandbox that ended before every test had its
+ * verdict is `SE`, unless the worker's per-test clock or the OOM killer stopped a test (that
+ * test then got its TLE or MLE: see SandboxRun) and the verdict is the first failing test's. The
+ * runner must exit 0 after the last test, else the run is `SE` (it did not end as it should).
+ */
+export function judgeSubmission(o: RunOutcome, s: Submission): SubmissionJudgement {
+  const graded = s.verdict();
+  const base = { score: graded.score, maxScore: graded.maxScore, tests: s.tests() };
+  const container = judge(o);
+  if (
+    container.verdict === 'CANCELLED' ||
+    container.verdict === 'CE' ||
+    o.exitUnknown ||
+    o.protocolError ||
+    o.compileExit === null
+  ) {
+    const verdict =
+      container.verdict === 'CE' || container.verdict === 'CANCELLED' ? container.verdict : 'SE';
+    return { ...container, verdict, ...base, score: verdict === 'CE' ? 0 : base.score };
+  }
+  const stoppedEarly = o.killedFor === 'TLE' || o.oomKilled;
+  const clean = s.complete ? o.exitCode === 0 : stoppedEarly && graded.first !== null;
+  if (!clean) return { verdict: 'SE', exitCode: o.exitCode, signal: container.signal, ...base };
+  return { verdict: graded.verdict, exitCode: null, signal: null, ...base };
 }
