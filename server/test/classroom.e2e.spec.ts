@@ -367,6 +367,121 @@ describe('the dashboard', () => {
   }, 60_000);
 });
 
+describe('submissions', () => {
+  it('grades a submission live: run:test per test, the dashboard gets run, tests and progress, and no hidden data reaches the student', async () => {
+    const { teacher, session, students, problem } = await classroom(1);
+    const sessionId = session.sessionId;
+    const student = students[0];
+    const everything = record(student);
+    const updates: DashboardUpdate[] = [];
+    teacher.on('dashboard:update', (u) => updates.push(u));
+    const watched = await ok(teacher, 'dashboard:watch', { sessionId });
+    // Prints its input twice: passes both tests, and would show the hidden input if it leaked.
+    const source =
+      'import sys\ndata = sys.stdin.read()\nprint(data, end="")\nprint(data, end="")\nprint("stderr too", file=sys.stderr)\n';
+    const run = await startRun(student, {
+      language: 'python',
+      source,
+      mode: 'submit',
+      problemId: problem.problemId,
+      sessionId,
+    });
+    const done = await run.done(60_000);
+    expect(done.finished).toMatchObject({ verdict: 'AC', score: 3, maxScore: 3 });
+    expect(done.finished.tests?.map((t) => [t.index, t.verdict, t.hidden])).toEqual([
+      [0, 'AC', false],
+      [1, 'AC', true],
+    ]);
+    // A wrong submission: the score is the best one, attempts count both.
+    const wrong = await startRun(student, {
+      language: 'python',
+      source: 'print("nope")',
+      mode: 'submit',
+      problemId: problem.problemId,
+      sessionId,
+    });
+    expect((await wrong.done(60_000)).finished).toMatchObject({ verdict: 'WA', score: 0 });
+    await until('progress on the dashboard', () =>
+      updates.some((u) => u.kind === 'progress' && u.progress.attempts === 2),
+    );
+    const progress = updates.filter((u) => u.kind === 'progress').pop();
+    expect(progress).toMatchObject({
+      kind: 'progress',
+      progress: { bestScore: 3, maxScore: 3, attempts: 2, solvedAt: expect.any(String) },
+    });
+    expect(updates.filter((u) => u.kind === 'test').length).toBe(4);
+    const seqs = updates.map((u) => u.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => watched.seq + 1 + i));
+    // The instructor follows the student's submission: same data, nothing hidden there either.
+    const followed = await ok(teacher, 'run:watch', { runId: run.runId });
+    expect(followed.run.result?.verdict).toBe('AC');
+    // Nothing the student received holds the hidden test's input or expected output.
+    await ok(student, 'session:get', { sessionId });
+    await ok(student, 'run:watch', { runId: run.runId });
+    const received =
+      JSON.stringify([...everything.entries()]) +
+      JSON.stringify(done) +
+      JSON.stringify(await ok(student, 'run:watch', { runId: run.runId }));
+    expect(received).toContain('visible-input');
+    expect(received).not.toContain('SECRET');
+    const res = await fetch(`${stack.url}/api/runs/${run.runId}`, {
+      headers: { authorization: `Bearer ${await stack.token('student0-x')}` },
+    });
+    expect(res.status).toBe(403);
+    // The results CSV has the student's best score.
+    const admin = await stack.token('csv-admin', 'admin');
+    const csv = await (
+      await fetch(`${stack.url}/api/sessions/${sessionId}/results.csv`, {
+        headers: { authorization: `Bearer ${admin}` },
+      })
+    ).text();
+    expect(csv.split('\r\n')[1]).toMatch(/,3,3,2,\d{4}-/);
+  }, 120_000);
+
+  it('refuses a submission without a problem, to a problem outside the session, and in a language the problem does not take', async () => {
+    const { session, students, problem } = await classroom(1);
+    const s = students[0];
+    const sessionId = session.sessionId;
+    await refused(
+      s,
+      'run:start',
+      { language: 'python', source: '', mode: 'submit', sessionId },
+      'INVALID',
+    );
+    const other = await classroom(0);
+    await refused(
+      s,
+      'run:start',
+      {
+        language: 'python',
+        source: '',
+        mode: 'submit',
+        sessionId,
+        problemId: other.problem.problemId,
+      },
+      'NOT_FOUND',
+    );
+    await refused(
+      s,
+      'run:start',
+      { language: 'python', source: '', mode: 'submit', problemId: other.problem.problemId },
+      'NOT_FOUND',
+    );
+    await refused(
+      s,
+      'run:start',
+      {
+        language: 'javascript',
+        source: '',
+        mode: 'submit',
+        sessionId,
+        problemId: problem.problemId,
+      },
+      'UNSUPPORTED_LANGUAGE',
+    );
+  }, 60_000);
+});
+
 describe('results', () => {
   it('exports CSV with RFC 4180 quoting', async () => {
     const { teacher, session } = await classroom(0);

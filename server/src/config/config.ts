@@ -18,6 +18,12 @@ const envSchema = z.object({
     .regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI'),
   /** HS256 key (local use, dev tokens). Required unless JWT_JWKS_URL is set. */
   JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
+   * The previous HS256 key while rotating JWT_SECRET: tokens signed with it are still accepted
+   * (new ones are signed with JWT_SECRET), so a rotation logs nobody out. Remove it once the
+   * longest token lifetime has passed.
+   */
+  JWT_SECRET_PREVIOUS: z.string().min(16, 'must be at least 16 characters').optional(),
   /** The identity provider's key set (RS256/ES256 tokens), fetched and cached; rotated keys are picked up. */
   JWT_JWKS_URL: z.string().url().optional(),
   /**
@@ -90,6 +96,8 @@ export interface GatewayConfig {
 export interface AuthConfig {
   /** HS256 key, or undefined when only the identity provider's keys are trusted. */
   secret: string | undefined;
+  /** JWT_SECRET_PREVIOUS: still accepted, never used to sign. */
+  previousSecret: string | undefined;
   jwksUrl: string | undefined;
   jwksCooldownMs: number;
   issuer: string | undefined;
@@ -182,6 +190,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     mongodbUri: e.MONGODB_URI,
     auth: {
       secret: e.JWT_SECRET,
+      previousSecret: e.JWT_SECRET_PREVIOUS,
       jwksUrl: e.JWT_JWKS_URL,
       jwksCooldownMs: e.JWT_JWKS_COOLDOWN_MS,
       issuer: e.JWT_ISSUER,

@@ -140,6 +140,21 @@ describe('AuthService with HS256 (local use)', () => {
     await expect(auth.verify(none)).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
   });
 
+  it('rotates JWT_SECRET without logging anyone out: the previous key is still accepted', async () => {
+    const old = service({ JWT_SECRET: SECRET });
+    const { token, user } = await old.issueDevToken('dee', 'student');
+    const rotated = service({
+      JWT_SECRET: 'the-new-secret-0123456789',
+      JWT_SECRET_PREVIOUS: SECRET,
+    });
+    await expect(rotated.verify(token)).resolves.toEqual(user);
+    const fresh = await rotated.issueDevToken('dee', 'student');
+    await expect(old.verify(fresh.token)).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+    const done = service({ JWT_SECRET: 'the-new-secret-0123456789' });
+    await expect(done.verify(token)).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+    await expect(done.verify(fresh.token)).resolves.toEqual(fresh.user);
+  });
+
   it('takes both: HS256 with the secret, RS256 with the key set', async () => {
     const auth = service({ JWT_SECRET: SECRET, JWT_JWKS_URL: idp.url, JWT_ISSUER: idp.issuer });
     await expect(auth.verify(await idp.token({ role: 'student' }))).resolves.toMatchObject({

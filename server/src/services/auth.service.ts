@@ -30,11 +30,15 @@ const ROLE_ORDER: readonly Role[] = ['admin', 'instructor', 'student'];
 export class AuthService {
   private readonly auth: AuthConfig;
   private readonly secret: Uint8Array | null;
+  private readonly previous: Uint8Array | null;
   private readonly jwks: JWTVerifyGetKey | null;
 
   constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {
     this.auth = config.auth;
     this.secret = this.auth.secret ? new TextEncoder().encode(this.auth.secret) : null;
+    this.previous = this.auth.previousSecret
+      ? new TextEncoder().encode(this.auth.previousSecret)
+      : null;
     this.jwks = this.auth.jwksUrl
       ? createRemoteJWKSet(new URL(this.auth.jwksUrl), {
           cacheMaxAge: JWKS_CACHE_MS,
@@ -83,8 +87,14 @@ export class AuthService {
     const requiredClaims = ['sub', 'exp'];
     // HS256 tokens are our own (JWT_SECRET): the provider's issuer and audience are not theirs.
     if (alg === 'HS256' && this.secret) {
-      return (await jwtVerify(token, this.secret, { requiredClaims, algorithms: ['HS256'] }))
-        .payload;
+      const hs = { requiredClaims, algorithms: ['HS256'] };
+      try {
+        return (await jwtVerify(token, this.secret, hs)).payload;
+      } catch (err) {
+        // During a rotation, tokens signed with the previous key are still good.
+        if (!this.previous) throw err;
+        return (await jwtVerify(token, this.previous, hs)).payload;
+      }
     }
     if (this.jwks) {
       const checks = {
