@@ -1,14 +1,25 @@
 import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client';
 import type {
   LanguageInfo,
+  ProblemCreatePayload,
+  ProblemView,
   RunFeedEvent,
   RunStartPayload,
   ServerToClientEvents,
+  SessionCreatePayload,
+  SessionView,
 } from '@coderoom/contracts';
 import { EarlyEvents } from './early-events.js';
 import { Emitter } from './emitter.js';
 import { CoderoomError, CoderoomTimeoutError } from './errors.js';
 import { Run, type RunControl, type RunHost, type RunInit } from './run.js';
+import {
+  checkView,
+  Session,
+  type SessionControl,
+  type SessionFeedEvent,
+  type SessionHost,
+} from './session.js';
 import type { AckOf, CoderoomSocket, PayloadOf, RequestEvent, ResultOf } from './types.js';
 
 /** How the client authenticates: a fixed token, or a function that gets a fresh one. */
@@ -99,6 +110,17 @@ const SERVER_EVENTS = [
   'run:finished',
 ] as const satisfies readonly (keyof ServerToClientEvents)[];
 
+/** Classroom events, each routed to the session its `sessionId` names. */
+const SESSION_EVENTS = [
+  'session:presence',
+  'session:closed',
+  'session:broadcast',
+  'session:shared',
+  'doc:update',
+  'doc:awareness',
+  'dashboard:update',
+] as const satisfies readonly (keyof ServerToClientEvents)[];
+
 type Retry = 'auto' | 'manual' | 'none';
 
 /**
@@ -125,6 +147,8 @@ export class CoderoomClient {
   readonly #early: EarlyEvents;
   readonly #aborts = new Set<(err: CoderoomError) => void>();
   readonly #host: RunHost;
+  readonly #sessions = new Map<string, { session: Session; control: SessionControl }>();
+  readonly #sessionHost: SessionHost;
   #state: ConnectionState = { status: 'idle' };
   #connected = false;
   #everConnected = false;
@@ -179,6 +203,19 @@ export class CoderoomClient {
         if (this.#runs.get(run.id)?.run === run) this.#runs.delete(run.id);
       },
     };
+    this.#sessionHost = {
+      get connected() {
+        return isConnected();
+      },
+      get epoch() {
+        return epoch();
+      },
+      request: (event, payload) => this.#request(event, payload),
+      run: (request) => this.run(request),
+      release: (session) => {
+        if (this.#sessions.get(session.id)?.session === session) this.#sessions.delete(session.id);
+      },
+    };
     this.#listen();
   }
 
@@ -218,6 +255,11 @@ export class CoderoomClient {
   /** Runs this client follows that have not finished yet. */
   get runs(): Run[] {
     return [...this.#runs.values()].map((r) => r.run);
+  }
+
+  /** Classroom sessions this client is in (kept, and re-entered after every reconnect). */
+  get sessions(): Session[] {
+    return [...this.#sessions.values()].map((s) => s.session);
   }
 
   on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): () => void {
@@ -293,6 +335,43 @@ export class CoderoomClient {
   }
 
   /**
+   * Creates a classroom session (`session:create`; accounts with the `instructor` or `admin`
+   * role); this user is its instructor. Its `joinCode` is what students pass to `joinSession`.
+   */
+  async createSession(request: SessionCreatePayload): Promise<Session> {
+    const { session } = await this.#request('session:create', request);
+    return this.#adoptSession(session, 'session:create');
+  }
+
+  /**
+   * Joins a session with its join code (`session:join`). Rejects with `NOT_FOUND` (no open
+   * session has this code) or `CONFLICT` (closed, or full).
+   */
+  async joinSession(joinCode: string): Promise<Session> {
+    const { session } = await this.#request('session:join', { joinCode });
+    return this.#adoptSession(session, 'session:join');
+  }
+
+  /**
+   * A session this user is a member of, by id (`session:get`, which also puts this connection
+   * in it). If this client already holds it, the same handle, with a fresh view.
+   */
+  async session(sessionId: string): Promise<Session> {
+    const { session } = await this.#request('session:get', { sessionId });
+    return this.#adoptSession(session, 'session:get');
+  }
+
+  /** Creates a problem (`problem:create`; `instructor` or `admin` role). */
+  async createProblem(request: ProblemCreatePayload): Promise<ProblemView> {
+    return checkProblem((await this.#request('problem:create', request)).problem, 'problem:create');
+  }
+
+  /** A problem by id (`problem:get`): its author, and members of a session holding it. */
+  async problem(problemId: string): Promise<ProblemView> {
+    return checkProblem((await this.#request('problem:get', { problemId })).problem, 'problem:get');
+  }
+
+  /**
    * Reconnects now: after `disconnected` (e.g. a refused fixed token), or to skip the backoff
    * delay while `reconnecting`. Does nothing if connected.
    */
@@ -324,6 +403,8 @@ export class CoderoomClient {
     for (const abort of [...this.#aborts]) abort(err);
     for (const { control } of [...this.#runs.values()]) control.fail(err);
     this.#runs.clear();
+    for (const { control } of [...this.#sessions.values()]) control.end(err);
+    this.#sessions.clear();
     this.#early.clear();
     this.#opening?.reject(err);
     this.#opening = null;
@@ -399,8 +480,12 @@ export class CoderoomClient {
       this.#opening?.resolve();
       this.#opening = null;
       this.#events.emit('connect');
-      // The new socket is subscribed to nothing: resume every unfinished run from its lastSeq.
-      if (this.#epoch > 1) for (const { control } of [...this.#runs.values()]) control.resync();
+      // The new socket is subscribed to nothing: resume every unfinished run from its lastSeq,
+      // and enter every session again (its document and dashboard then resume).
+      if (this.#epoch > 1) {
+        for (const { control } of [...this.#runs.values()]) control.resync();
+        for (const { control } of [...this.#sessions.values()]) control.reenter();
+      }
     });
 
     s.on('disconnect', (reason) => {
@@ -408,6 +493,7 @@ export class CoderoomClient {
       this.#connected = false;
       if (Date.now() - this.#connectedAt >= STABLE_CONNECTION_MS) this.#retryAttempts = 0;
       this.#events.emit('disconnect', reason);
+      for (const { control } of [...this.#sessions.values()]) control.offline();
       if (reason === 'io server disconnect') {
         // The server closed us on purpose (e.g. the token expired); socket.io leaves that to
         // us: reconnect (with a fresh token from getToken), backing off if it keeps happening.
@@ -454,6 +540,11 @@ export class CoderoomClient {
     for (const kind of SERVER_EVENTS) {
       (s as unknown as { on(ev: string, fn: (e: unknown) => void): void }).on(kind, (event) =>
         this.#dispatch({ kind, event } as RunFeedEvent),
+      );
+    }
+    for (const kind of SESSION_EVENTS) {
+      (s as unknown as { on(ev: string, fn: (e: unknown) => void): void }).on(kind, (event) =>
+        this.#dispatchSession({ kind, event } as SessionFeedEvent),
       );
     }
   }
@@ -539,6 +630,28 @@ export class CoderoomClient {
     else this.#early.offer(e);
   }
 
+  // --- sessions ---------------------------------------------------------------------------
+
+  #adoptSession(view: SessionView, event: string): Session {
+    checkView(view, event);
+    const known = this.#sessions.get(view.sessionId);
+    if (known) {
+      known.control.applyView(view);
+      return known.session;
+    }
+    let control: SessionControl | null = null;
+    const session = new Session(this.#sessionHost, view, (c) => (control = c));
+    if (!control) throw new Error('unreachable: the session did not bind');
+    this.#sessions.set(session.id, { session, control });
+    return session;
+  }
+
+  #dispatchSession(e: SessionFeedEvent): void {
+    const sessionId = (e.event as { sessionId?: unknown } | null)?.sessionId;
+    if (typeof sessionId !== 'string') return;
+    this.#sessions.get(sessionId)?.control.receive(e);
+  }
+
   // --- requests ---------------------------------------------------------------------------
 
   #request<E extends RequestEvent>(event: E, payload: PayloadOf<E>): Promise<ResultOf<E>> {
@@ -600,6 +713,11 @@ export class CoderoomClient {
       }
     });
   }
+}
+
+function checkProblem(problem: ProblemView, event: string): ProblemView {
+  if (!problem || typeof problem.problemId !== 'string') throw malformed(event, problem);
+  return problem;
 }
 
 function closedError(): CoderoomError {

@@ -12,6 +12,10 @@ export {
   type WatchOptions,
 } from './client.js';
 export { Run, type RunEvents } from './run.js';
+export { Session, type BroadcastRequest, type SessionEvents } from './session.js';
+export { SessionDocument, type SessionDocumentEvents } from './session-document.js';
+export { Dashboard, type DashboardEvents, type DashboardOptions } from './dashboard.js';
+export { applyDashboardUpdate, DASHBOARD_RUNS } from './dashboard-state.js';
 export {
   CLIENT_ERROR_CODES,
   CoderoomError,
@@ -26,13 +30,22 @@ export type { CoderoomSocket, PayloadOf, RequestEvent, ResultOf } from './types.
 
 // The API's types, so that applications need not depend on @coderoom/contracts themselves.
 export type {
+  Activity,
   ApiError,
   AuthUser,
   ClientToServerEvents,
+  DashboardRun,
+  DashboardSnapshot,
+  DashboardUpdate,
   ErrorCode,
   LanguageInfo,
+  Member,
+  MemberRole,
   OutputChunk,
   OutputStream,
+  ProblemCreatePayload,
+  ProblemView,
+  Progress,
   Role,
   RunFinishedEvent,
   RunMode,
@@ -43,6 +56,13 @@ export type {
   RunSummary,
   RunTestEvent,
   ServerToClientEvents,
+  SessionBroadcastEvent,
+  SessionCreatePayload,
+  SessionPresenceEvent,
+  SessionSharedEvent,
+  SessionStatus,
+  SessionView,
   SourceFile,
+  TestVerdict,
   Verdict,
 } from '@coderoom/contracts';

@@ -11,6 +11,7 @@ import type {
 } from '@coderoom/contracts';
 import { Emitter } from './emitter.js';
 import { CoderoomError, toCoderoomError } from './errors.js';
+import { isRetryable, retryDelayMs } from './retry.js';
 import { OutputSequencer } from './sequencer.js';
 import type { PayloadOf, RequestEvent, ResultOf } from './types.js';
 
@@ -68,8 +69,6 @@ const STATUS_ORDER: Record<RunStatus, number> = {
 const isRunStatus = (s: unknown): s is RunStatus =>
   typeof s === 'string' && Object.hasOwn(STATUS_ORDER, s);
 
-/** Codes after which a failed `run:watch` is worth trying again on the same connection. */
-const RETRYABLE = new Set(['TIMEOUT', 'INTERNAL', 'BUSY', 'RATE_LIMITED']);
 const MAX_WATCH_RETRIES = 5;
 
 const noop = (): void => undefined;
@@ -359,8 +358,8 @@ export class Run implements AsyncIterable<OutputChunk> {
     if (this.#done) return;
     // Lost connection: the reconnect resyncs. Closed client: close() fails the run.
     if (err.code === 'DISCONNECTED' || err.code === 'CLOSED' || !this.#host.connected) return;
-    if (RETRYABLE.has(err.code) && this.#retries < MAX_WATCH_RETRIES) {
-      const delay = Math.max(err.retryAfterMs ?? 0, Math.min(10_000, 500 * 2 ** this.#retries));
+    if (isRetryable(err) && this.#retries < MAX_WATCH_RETRIES) {
+      const delay = retryDelayMs(err, this.#retries);
       this.#retries++;
       this.#retryTimer = setTimeout(() => {
         this.#retryTimer = null;

@@ -12,3 +12,12 @@ export type PayloadOf<E extends RequestEvent> = Parameters<ClientToServerEvents[
 export type AckOf<E extends RequestEvent> = Parameters<Parameters<ClientToServerEvents[E]>[1]>[0];
 /** The successful answer of a request, without `ok`. */
 export type ResultOf<E extends RequestEvent> = Omit<Extract<AckOf<E>, { ok: true }>, 'ok'>;
+
+/** What the handles of a client (runs, sessions, dashboards, documents) need from it. Internal. */
+export interface ClientLink {
+  /** Whether the socket is connected now. */
+  readonly connected: boolean;
+  /** Goes up by one at every (re)connection of the socket. */
+  readonly epoch: number;
+  request<E extends RequestEvent>(event: E, payload: PayloadOf<E>): Promise<ResultOf<E>>;
+}

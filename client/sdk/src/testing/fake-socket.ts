@@ -20,6 +20,8 @@ export class FakeSocket {
   active = false;
   connectCalls = 0;
   readonly requests: FakeRequest[] = [];
+  /** When set, called with every request as it is emitted (a test's server, answering). */
+  respond: ((req: FakeRequest) => void) | null = null;
   readonly #handlers = new Map<string, Array<(...args: unknown[]) => void>>();
   readonly io = { engine: { close: () => this.drop('transport close') } };
 
@@ -80,6 +82,7 @@ export class FakeSocket {
           },
         };
         this.requests.push(req);
+        this.respond?.(req);
       },
     };
   }
