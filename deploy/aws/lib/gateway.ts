@@ -110,6 +110,8 @@ export class Gateway extends Construct {
       },
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'gateway', logGroup: this.logGroup }),
       readonlyRootFilesystem: true,
+      // An init as PID 1: Nest re-raises SIGTERM after its drain, which a PID 1 would ignore.
+      linuxParameters: new ecs.LinuxParameters(this, 'Linux', { initProcessEnabled: true }),
       user: '1000:1000',
       stopTimeout: Duration.seconds(30),
       healthCheck: {

@@ -269,7 +269,7 @@ function hostScript(o: HostScriptOptions): string[] {
       `--stop-timeout ${DRAIN_SECONDS}`,
       '--env-file /etc/coderoom/worker.env',
       '--user 1000:1000 --group-add "$SOCKET_GID"',
-      '--read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges',
+      '--init --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges',
       '-v /var/run/docker.sock:/var/run/docker.sock',
       `-p 127.0.0.1:${WORKER_HTTP_PORT}:${WORKER_HTTP_PORT}`,
       awslogs(o.logGroup, 'worker'),

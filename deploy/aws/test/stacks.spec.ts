@@ -58,6 +58,7 @@ describe.each([
     expect(text(container.HealthCheck.Command)).toContain('/health');
     expect(container.ReadonlyRootFilesystem).toBe(true);
     expect(container.User).toBe('1000:1000');
+    expect(container.LinuxParameters.InitProcessEnabled).toBe(true);
     const service = only(t, 'AWS::ECS::Service');
     expect(service.DeploymentConfiguration.MinimumHealthyPercent).toBe(100);
     expect(service.DeploymentConfiguration.DeploymentCircuitBreaker).toEqual({
