@@ -107,6 +107,8 @@ export class ReleaseStack extends Stack {
           },
           build: {
             commands: [
+              // DocumentDB's CA bundle, into the images (/etc/coderoom/docdb-ca.pem).
+              'curl -sSfo deploy/docker/certs/docdb-ca.pem https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem',
               'node sandbox/build-images.mjs --jobs 4',
               'node deploy/docker/images.mjs build --base $NODE_BASE',
             ],
