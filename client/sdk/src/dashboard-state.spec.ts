@@ -37,6 +37,23 @@ describe('applyDashboardUpdate', () => {
     expect(s3.runs).toBe(s0.runs);
   });
 
+  it('drops a member who left (removed: true)', () => {
+    const s0 = snapshot({
+      members: [
+        { ...member('ada'), activity: null },
+        { ...member('bob'), activity: null },
+      ],
+    });
+    const s1 = applyDashboardUpdate(
+      s0,
+      up({ kind: 'member', member: member('ada'), removed: true }),
+    );
+    expect(s1.members.map((m) => m.userId)).toEqual(['bob']);
+    expect(
+      applyDashboardUpdate(s1, up({ kind: 'member', member: member('zed'), removed: true })),
+    ).toBe(s1);
+  });
+
   it('keeps runs newest first, updates a known run in place, and holds at most 200', () => {
     let s = snapshot();
     s = applyDashboardUpdate(s, up({ kind: 'run', run: dashboardRun('b', minute(2)) }));

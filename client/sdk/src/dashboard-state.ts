@@ -22,6 +22,11 @@ export function applyDashboardUpdate(
 ): DashboardSnapshot {
   switch (update.kind) {
     case 'member':
+      // A member who left (or is no longer an instructor) is gone from the list.
+      if (update.removed) {
+        const members = snapshot.members.filter((m) => m.userId !== update.member.userId);
+        return members.length === snapshot.members.length ? snapshot : { ...snapshot, members };
+      }
       return { ...snapshot, members: upsertMember(snapshot.members, update.member) };
     case 'run':
       return { ...snapshot, runs: upsertRun(snapshot.runs, update.run) };
