@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
-import { bundleReport } from './bundle-report';
+import { bundleReport } from './bundle-report.ts';
 
 /** Where the dev server and `vite preview` forward API and socket traffic (the gateway). */
 const gateway = process.env.CODEROOM_GATEWAY ?? 'http://localhost:3000';

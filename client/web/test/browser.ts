@@ -67,3 +67,45 @@ export async function setProgram(page: Page, code: string): Promise<void> {
   await page.keyboard.press('ControlOrMeta+a');
   await page.keyboard.insertText(code);
 }
+
+/** Records the renderer's main-thread tasks (Chromium tracing) until `stopTaskTrace`. */
+export async function startTaskTrace(browser: Browser, page: Page): Promise<void> {
+  await browser.startTracing(page, {
+    categories: ['toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline'],
+  });
+}
+
+interface TraceEvent {
+  name: string;
+  pid: number;
+  tid: number;
+  dur?: number;
+  tdur?: number;
+  args?: { name?: string };
+}
+
+/** How many tasks ran on the renderer's main thread, and the longest in CPU and wall time. */
+export async function stopTaskTrace(
+  browser: Browser,
+): Promise<{ count: number; maxCpuMs: number; maxWallMs: number }> {
+  const { traceEvents } = JSON.parse((await browser.stopTracing()).toString()) as {
+    traceEvents: TraceEvent[];
+  };
+  const mains = new Set(
+    traceEvents
+      .filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain')
+      .map((e) => `${e.pid}:${e.tid}`),
+  );
+  const tasks = traceEvents.filter(
+    (e) =>
+      (e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask') &&
+      mains.has(`${e.pid}:${e.tid}`) &&
+      e.dur !== undefined,
+  );
+  // Trace times are in microseconds; `tdur` is the thread's own CPU time.
+  return {
+    count: tasks.length,
+    maxCpuMs: Math.max(0, ...tasks.map((e) => (e.tdur ?? e.dur ?? 0) / 1000)),
+    maxWallMs: Math.max(0, ...tasks.map((e) => (e.dur ?? 0) / 1000)),
+  };
+}

@@ -9,6 +9,7 @@ describe('terminal text', () => {
 
   it('strips colours and OSC sequences for copy and download', () => {
     expect(stripAnsi('\x1b[1;31merror\x1b[0m: \x1b]0;title\x07x')).toBe('error: x');
+    expect(stripAnsi(echoText('bob\n'))).toBe('bob\n');
     expect(stripAnsi(echoText('bob'))).toBe('bob\n');
   });
 });

@@ -16,9 +16,9 @@ export function terminalText(stream: Exclude<OutputStream, 'compile'>, data: str
   return STDERR + data.replace(SGR_RESET, `$&${STDERR}`) + RESET;
 }
 
-/** A line the user typed for the program's stdin, shown like a terminal's echo. */
-export function echoText(line: string): string {
-  return `${ECHO}${line}${RESET}\n`;
+/** Input the user sent to the program's stdin, shown like a terminal's echo (one newline). */
+export function echoText(input: string): string {
+  return `${ECHO}${input.replace(/\n$/, '')}${RESET}\n`;
 }
 
 /** The text without ANSI escape sequences (for copy and download). */
