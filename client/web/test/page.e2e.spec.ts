@@ -26,7 +26,9 @@ beforeAll(async () => {
   stack = await startStack({
     name: 'web',
     redisDb: 2,
-    gatewayEnv: { STATIC_DIR: DIST },
+    // A low per-minute quota, so one student can meet RATE_LIMITED (every other test user
+    // starts at most 4 runs).
+    gatewayEnv: { STATIC_DIR: DIST, RUN_QUOTAS: JSON.stringify({ student: { perMinute: 5 } }) },
     // Room for a gateway restart in the middle of a run, and for typing at a prompt.
     workerEnv: { RUN_WALL_MS: '15000' },
   });
@@ -308,6 +310,37 @@ describe('the editor screen, against the real stack', () => {
     expect(text.length).toBe(1023 * (64 - 9));
     expect(text).not.toContain('\x1b');
   }, 60_000);
+});
+
+describe('refused runs', () => {
+  it('says a program is too large, and counts down a rate limit until Run may be tried again', async () => {
+    await openPage('rita');
+    await setProgram(page, `# ${'x'.repeat(300 * KIB)}\nprint(1)\n`);
+    await page.click('[data-testid="run-button"]');
+    await waitOrExplain('[data-testid="run-error"][data-code="TOO_LARGE"]');
+    expect(await page.locator('[data-testid="run-error"]').innerText()).toMatch(/Too large/);
+
+    await setProgram(page, 'print("ok")\n');
+    for (let i = 0; i < 5; i++) {
+      await page.click('[data-testid="run-button"]');
+      await waitOrExplain('[data-testid="verdict"][data-verdict="OK"]');
+    }
+    await page.click('[data-testid="run-button"]');
+    await waitOrExplain('[data-testid="run-error"][data-code="RATE_LIMITED"]');
+    const countdown = page.locator('[data-testid="retry-countdown"]');
+    const first = await countdown.innerText();
+    expect(first).toMatch(/^You can try again in \d+ s\.$/);
+    // It counts down, second by second.
+    await until(
+      'the countdown to move',
+      () => countdown.innerText(),
+      (t) => t !== first,
+      5_000,
+    );
+    expect(Number(/\d+/.exec(await countdown.innerText())![0])).toBeLessThan(
+      Number(/\d+/.exec(first)![0]),
+    );
+  }, 90_000);
 });
 
 describe('keyboard, themes, accessibility, sizes', () => {
