@@ -15,6 +15,8 @@ const proxy = {
 export default defineConfig({
   // Explicit, so `vite build client/web` from the repo root and `vite build` here agree.
   root: fileURLToPath(new URL('.', import.meta.url)),
+  // Relative asset URLs: dist/ works from any path of any host (a CDN folder, the gateway's /).
+  base: './',
   plugins: [
     svelte({
       // Options live here; there is no svelte.config.js. Svelte 5 strips TypeScript itself.
