@@ -13,7 +13,14 @@ import {
 } from './browser.js';
 
 const DIST = `${REPO}client/web/dist`;
-const SHOTS = `${REPO}client/web/screenshots`;
+/**
+ * Screenshots go to .local/screenshots (ignored by git), or, with UPDATE_SCREENSHOTS=1, to the
+ * committed ones that README.md shows: a test run does not leave the work tree changed.
+ */
+const SHOTS =
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? `${REPO}client/web/screenshots`
+    : `${REPO}.local/screenshots`;
 const KIB = 1024;
 
 let stack: Stack;
