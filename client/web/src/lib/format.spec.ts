@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { DEFAULT_RUN_LIMITS, languageInfoWith, type LanguageDefinition } from '@coderoom/contracts';
-import { limitsSummary } from './format.js';
+import { limitsSummary, statusLabel } from './format.js';
 
 const python: LanguageDefinition = {
   id: 'python',
@@ -31,5 +31,16 @@ describe('limitsSummary', () => {
     const old = { ...languageInfoWith(DEFAULT_RUN_LIMITS)(python) };
     old.limits = { cpuMs: 3000, compileCpuMs: null };
     expect(limitsSummary(old)).toBe('3 s CPU');
+  });
+});
+
+describe('statusLabel', () => {
+  it('says where a run is: queue position, compiling, running time', () => {
+    expect(statusLabel('queued', 3)).toBe('queued (position 3)');
+    expect(statusLabel('queued', null)).toBe('queued');
+    expect(statusLabel('compiling', null)).toBe('compiling…');
+    expect(statusLabel('running', null, 1234)).toBe('running 1.2 s');
+    expect(statusLabel('running', null)).toBe('running');
+    expect(statusLabel('idle', null)).toBe('ready');
   });
 });

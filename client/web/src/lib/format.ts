@@ -5,15 +5,15 @@ export type RunPhase = 'idle' | 'starting' | 'queued' | 'compiling' | 'running' 
 
 export type VerdictTone = 'ok' | 'bad' | 'warn' | 'neutral';
 
-/** An error to show: a server ack error (`{ code, message, details? }`) or a client-side one. */
-export interface UiError {
-  code: string;
-  message: string;
-  details?: unknown;
-  retryAfterMs?: number;
-}
-
-export function statusLabel(phase: RunPhase, position: number | null): string {
+/**
+ * The status line: `queued (position 2)`, `compiling`, `running 1.2 s` (`elapsedMs` since the
+ * page saw the run start running).
+ */
+export function statusLabel(
+  phase: RunPhase,
+  position: number | null,
+  elapsedMs: number | null = null,
+): string {
   switch (phase) {
     case 'idle':
       return 'ready';
@@ -22,9 +22,9 @@ export function statusLabel(phase: RunPhase, position: number | null): string {
     case 'queued':
       return position === null ? 'queued' : `queued (position ${position})`;
     case 'compiling':
-      return 'compiling';
+      return 'compiling…';
     case 'running':
-      return 'running';
+      return elapsedMs === null ? 'running' : `running ${(elapsedMs / 1000).toFixed(1)} s`;
     case 'finished':
       return 'finished';
   }
@@ -86,40 +86,4 @@ export function formatMs(ms: number): string {
 
 export function formatKb(kb: number): string {
   return kb < 1024 ? `${kb} KiB` : `${(kb / 1024).toFixed(1)} MiB`;
-}
-
-/** Readable lines for an error's `details` (zod issues for INVALID, or anything else). */
-export function detailLines(details: unknown): string[] {
-  if (details === undefined || details === null) return [];
-  const items = Array.isArray(details) ? details : [details];
-  return items.map((d) => {
-    if (typeof d === 'string') return d;
-    if (d && typeof d === 'object' && 'message' in d) {
-      const { message, path } = d as { message: unknown; path?: unknown };
-      const where = Array.isArray(path) && path.length ? `${path.join('.')}: ` : '';
-      return `${where}${String(message)}`;
-    }
-    return JSON.stringify(d);
-  });
-}
-
-/** Any thrown value as a UiError (a CoderoomError keeps its code, details and retryAfterMs). */
-export function toUiError(e: unknown, code = 'CLIENT'): UiError {
-  if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
-    const {
-      code: c,
-      message,
-      details,
-      retryAfterMs,
-    } = e as { code: unknown; message: unknown; details?: unknown; retryAfterMs?: unknown };
-    if (typeof c === 'string' && typeof message === 'string') {
-      return {
-        code: c,
-        message,
-        details,
-        ...(typeof retryAfterMs === 'number' ? { retryAfterMs } : {}),
-      };
-    }
-  }
-  return { code, message: e instanceof Error ? e.message : String(e) };
 }

@@ -1,38 +1,97 @@
-/** Hello-world programs shown in the editor when a language is picked. */
-const SAMPLES: Record<string, string> = {
-  python: `print("Hello, world!")
+/**
+ * Starter programs shown in a language's main file the first time it is picked. Each greets the
+ * user through stdin, so an interactive run shows the input line at once. Ids are those of
+ * `sandbox/languages/<id>/`; a language without a starter opens with an empty file.
+ */
+const STARTERS: Record<string, string> = {
+  python: `name = input("What is your name? ")
+print(f"Hello, {name}!")
 `,
-  javascript: `console.log('Hello, world!');
+  javascript: `const readline = require('node:readline');
+
+const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+rl.question('What is your name? ', (name) => {
+  console.log(\`Hello, \${name}!\`);
+  rl.close();
+});
+`,
+  typescript: `import * as readline from 'node:readline';
+
+const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+rl.question('What is your name? ', (name: string) => {
+  console.log(\`Hello, \${name}!\`);
+  rl.close();
+});
 `,
   c: `#include <stdio.h>
 
 int main(void) {
-    printf("Hello, world!\\n");
+    char name[100] = "";
+    printf("What is your name? ");
+    fflush(stdout);
+    if (scanf("%99s", name) != 1) return 1;
+    printf("Hello, %s!\\n", name);
     return 0;
 }
 `,
-};
+  cpp: `#include <iostream>
+#include <string>
 
-/** Language ids a deployment may use for the same language as one of the samples. */
-const ALIASES: Record<string, string> = {
-  py: 'python',
-  python3: 'python',
-  js: 'javascript',
-  node: 'javascript',
-  nodejs: 'javascript',
-};
-
-/** The sample for a language id (python, javascript, c and aliases), or '' for any other. */
-export function sampleFor(languageId: string): string {
-  const id = languageId.toLowerCase();
-  return SAMPLES[ALIASES[id] ?? id] ?? '';
+int main() {
+    std::string name;
+    std::cout << "What is your name? " << std::flush;
+    std::getline(std::cin, name);
+    std::cout << "Hello, " << name << "!\\n";
 }
+`,
+  java: `import java.util.Scanner;
 
-/**
- * The editor content after switching from `from` to `to`: the new language's sample if the
- * editor still holds the previous sample (or nothing), otherwise the user's code unchanged.
- */
-export function sourceAfterLanguageChange(source: string, from: string, to: string): string {
-  if (source.trim() === '' || source === sampleFor(from)) return sampleFor(to);
-  return source;
+public class Main {
+    public static void main(String[] args) {
+        Scanner in = new Scanner(System.in);
+        System.out.print("What is your name? ");
+        System.out.flush();
+        String name = in.nextLine();
+        System.out.println("Hello, " + name + "!");
+    }
+}
+`,
+  go: `package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+)
+
+func main() {
+	fmt.Print("What is your name? ")
+	name, _ := bufio.NewReader(os.Stdin).ReadString('\\n')
+	fmt.Printf("Hello, %s!\\n", strings.TrimSpace(name))
+}
+`,
+  rust: `use std::io::{self, Write};
+
+fn main() {
+    print!("What is your name? ");
+    io::stdout().flush().unwrap();
+    let mut name = String::new();
+    io::stdin().read_line(&mut name).unwrap();
+    println!("Hello, {}!", name.trim());
+}
+`,
+  ruby: `print "What is your name? "
+$stdout.flush
+name = gets.to_s.strip
+puts "Hello, #{name}!"
+`,
+  bash: `read -r -p "What is your name? " name
+echo "Hello, $name!"
+`,
+};
+
+/** The starter program of a language id, or '' for a language without one. */
+export function starterFor(languageId: string): string {
+  return STARTERS[languageId] ?? '';
 }

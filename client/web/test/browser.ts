@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+/** Debian's Chromium; playwright never downloads a browser here. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+const axeSource = readFileSync(
+  createRequire(import.meta.url).resolve('axe-core/axe.min.js'),
+  'utf8',
+);
+
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: string[];
+}
+
+/** Runs axe-core on the page; returns the serious and critical violations. */
+export async function seriousA11yViolations(page: Page): Promise<AxeViolation[]> {
+  if (!(await page.evaluate(() => 'axe' in window)))
+    await page.addScriptTag({ content: axeSource });
+  return page.evaluate(async () => {
+    interface AxeResult {
+      violations: {
+        id: string;
+        impact: string | null;
+        help: string;
+        nodes: { target: unknown[] }[];
+      }[];
+    }
+    const axe = (window as unknown as { axe: { run(): Promise<AxeResult> } }).axe;
+    const { violations } = await axe.run();
+    return violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        nodes: v.nodes.map((n) => JSON.stringify(n.target)),
+      }));
+  });
+}
+
+/** The rows the terminal shows (its viewport), as text. */
+export function terminalRows(page: Page): Promise<string> {
+  return page.locator('[data-testid="output"] .xterm-rows').innerText();
+}
+
+/** Replaces the program in the editor, as a paste would (no auto-indent or bracket closing). */
+export async function setProgram(page: Page, code: string): Promise<void> {
+  await page.locator('.cm-content').click();
+  await page.keyboard.press('ControlOrMeta+a');
+  await page.keyboard.insertText(code);
+}
+
+/** Records the renderer's main-thread tasks (Chromium tracing) until `stopTaskTrace`. */
+export async function startTaskTrace(browser: Browser, page: Page): Promise<void> {
+  await browser.startTracing(page, {
+    categories: ['toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline'],
+  });
+}
+
+interface TraceEvent {
+  name: string;
+  pid: number;
+  tid: number;
+  dur?: number;
+  tdur?: number;
+  args?: { name?: string };
+}
+
+/** How many tasks ran on the renderer's main thread, and the longest in CPU and wall time. */
+export async function stopTaskTrace(
+  browser: Browser,
+): Promise<{ count: number; maxCpuMs: number; maxWallMs: number }> {
+  const { traceEvents } = JSON.parse((await browser.stopTracing()).toString()) as {
+    traceEvents: TraceEvent[];
+  };
+  const mains = new Set(
+    traceEvents
+      .filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain')
+      .map((e) => `${e.pid}:${e.tid}`),
+  );
+  const tasks = traceEvents.filter(
+    (e) =>
+      (e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask') &&
+      mains.has(`${e.pid}:${e.tid}`) &&
+      e.dur !== undefined,
+  );
+  // Trace times are in microseconds; `tdur` is the thread's own CPU time.
+  return {
+    count: tasks.length,
+    maxCpuMs: Math.max(0, ...tasks.map((e) => (e.tdur ?? e.dur ?? 0) / 1000)),
+    maxWallMs: Math.max(0, ...tasks.map((e) => (e.dur ?? 0) / 1000)),
+  };
+}
