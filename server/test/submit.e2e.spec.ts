@@ -38,6 +38,8 @@ let stack: Stack;
 let student: ClientSocket;
 let redis: Redis;
 let queue: Queue<RunJob>;
+/** The queue's own connection (BullMQ leaves a connection it was given open on close). */
+let queueRedis: Redis;
 let db: mongoose.Connection;
 const OWNER = 'submit-student';
 
@@ -60,12 +62,14 @@ beforeAll(async () => {
     .sign(new TextEncoder().encode(TEST_JWT_SECRET));
   student = await stack.connect(token);
   redis = new Redis(stack.redisUrl);
-  queue = new Queue<RunJob>(RUN_QUEUE, { connection: new Redis(stack.redisUrl) });
+  queueRedis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
+  queue = new Queue<RunJob>(RUN_QUEUE, { connection: queueRedis });
   db = await mongoose.createConnection(stack.mongoUri).asPromise();
 }, 90_000);
 
 afterAll(async () => {
   await queue?.close();
+  await queueRedis?.quit();
   await redis?.quit();
   await db?.close();
   await stack?.stop();
