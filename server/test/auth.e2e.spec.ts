@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { io } from 'socket.io-client';
-import { freePort, runToEnd, startStack, text, type Stack } from './harness.js';
+import { freePort, runToEnd, startStack, text, until, type Stack } from './harness.js';
 import { TestIdentityProvider, unsignedToken } from './jwks.js';
 
 // A gateway trusting an identity provider (the test's own JWKS endpoint) as a school would
@@ -22,6 +22,8 @@ beforeAll(async () => {
       JWT_ROLE_CLAIM: 'groups',
       JWT_ROLE_MAP: JSON.stringify({ 'cs-teachers': 'instructor', 'cs-students': 'student' }),
       METRICS_PORT: String(metricsPort),
+      // A token with a new kid refetches the key set at most this often (default 30 s).
+      JWT_JWKS_COOLDOWN_MS: '1000',
     },
   });
 }, 120_000);
@@ -97,7 +99,17 @@ it('refuses, at connect and on HTTP, a wrong issuer, a wrong audience, an expire
 it('accepts the next key after the provider rotates its keys', async () => {
   await idp.rotate();
   const token = await idp.token({ sub: 'school-43', groups: ['cs-teachers'] });
-  expect(await handshake(token)).toBe('connected');
+  // Within the cooldown after the last fetch the new kid is not looked up yet; then it is.
+  let answer = '';
+  await until(
+    'the rotated key to be accepted',
+    async () => {
+      answer = await handshake(token);
+      return answer === 'connected';
+    },
+    10_000,
+  );
+  expect(answer).toBe('connected');
 }, 60_000);
 
 it('serves metrics on METRICS_PORT only; the API port has none without the token', async () => {

@@ -59,6 +59,8 @@ describe('runView', () => {
     expect(runView('r1', null, live())).toEqual({
       _id: 'r1',
       ownerId: 'u1',
+      sessionId: null,
+      problemId: null,
       language: 'python',
       mode: 'run',
       interactive: true,
