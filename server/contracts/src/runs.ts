@@ -126,7 +126,8 @@ export const runStartSchema = z
       .min(1)
       .max(PAYLOAD_LIMITS.files)
       .describe(
-        'A multi-file program; paths must be unique. Their contents together are at most ' +
+        'A multi-file program; paths must be unique, and no path may be a directory of ' +
+          'another (`lib` and `lib/mod.py` together are refused). Their contents together are at most ' +
           `${PAYLOAD_LIMITS.sourceBytes} bytes of UTF-8, else the ack is \`TOO_LARGE\`. ` +
           'Exactly one of `source` and `files` is required.',
       )
@@ -156,12 +157,38 @@ export const runStartSchema = z
     message: 'file paths must be unique',
     path: ['files'],
   })
+  .superRefine((p, ctx) => {
+    const clash = p.files ? fileDirectoryClash(p.files.map((f) => f.path)) : null;
+    if (clash) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${clash.file}" is a file, so it cannot also be a directory of "${clash.under}"`,
+        path: ['files'],
+      });
+    }
+  })
   .meta({
     // The first refinement above, for JSON Schema.
     oneOf: [{ required: ['source'] }, { required: ['files'] }],
     description: 'Starts a run. The program is given either as `source` (one file) or as `files`.',
   });
 export type RunStartPayload = z.input<typeof runStartSchema>;
+
+/**
+ * The first path used both as a file and as a directory of another (`lib` and `lib/mod.py`), or
+ * null. The sandbox could not write such a layout; refused here as INVALID, like any bad payload.
+ */
+export function fileDirectoryClash(
+  paths: readonly string[],
+): { file: string; under: string } | null {
+  const files = new Set(paths);
+  for (const p of paths) {
+    for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1)) {
+      if (files.has(p.slice(0, i))) return { file: p.slice(0, i), under: p };
+    }
+  }
+  return null;
+}
 export type RunStartRequest = z.output<typeof runStartSchema>;
 
 /** Size checks that answer TOO_LARGE rather than INVALID; applied after `runStartSchema`. */

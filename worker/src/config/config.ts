@@ -8,6 +8,10 @@ const defaultLanguagesDir = fileURLToPath(
   new URL('../../../../sandbox/languages', import.meta.url),
 );
 
+const defaultSeccompProfile = fileURLToPath(
+  new URL('../../../../sandbox/seccomp/coderoom.json', import.meta.url),
+);
+
 const envSchema = z.object({
   REDIS_URL: z.string().url(),
   MONGODB_URI: z
@@ -27,6 +31,8 @@ const envSchema = z.object({
   SANDBOX_IMAGE_TAG: z.string().default('latest'),
   /** OCI runtime for sandboxes: runc, or runsc (gVisor) when installed. */
   SANDBOX_RUNTIME: z.string().default('runc'),
+  /** The seccomp profile of every sandbox (sandbox/seccomp/, generated from Docker's default). */
+  SANDBOX_SECCOMP: z.string().default(defaultSeccompProfile),
   /**
    * How long getting a sandbox may take (a pooled one, or create, attach and start): past it a
    * hung Docker engine ends the run as SE instead of holding its slot.
@@ -98,6 +104,8 @@ export interface WorkerConfig {
   dockerSocket: string;
   imageTag: string;
   runtime: string;
+  /** SANDBOX_SECCOMP: path of the seccomp profile (JSON). */
+  seccompProfile: string;
   /** SANDBOX_START_MS. */
   sandboxStartMs: number;
   warmPoolSize: number;
@@ -136,6 +144,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     dockerSocket: e.DOCKER_SOCKET,
     imageTag: e.SANDBOX_IMAGE_TAG,
     runtime: e.SANDBOX_RUNTIME,
+    seccompProfile: e.SANDBOX_SECCOMP,
     sandboxStartMs: e.SANDBOX_START_MS,
     warmPoolSize: e.WARM_POOL_SIZE,
     warmPoolMax: e.WARM_POOL_MAX,
