@@ -113,6 +113,15 @@ export const runStartSchema = z
       .min(1)
       .max(32)
       .describe('Id of the language, one of the `id`s answered by `languages:list`.'),
+    version: z
+      .string()
+      .min(1)
+      .max(32)
+      .describe(
+        'Version of the language, one of its `versions` in `languages:list`, or a prefix of ' +
+          "one up to a dot (`3.11` for `3.11.2`). Default: the language's `version`.",
+      )
+      .optional(),
     source: z
       .string()
       .describe(
@@ -353,7 +362,14 @@ export const languageInfoSchema = z
   .object({
     id: z.string().describe('Id to pass as `language` in `run:start`, e.g. `python`.'),
     name: z.string().describe('Human-readable name, e.g. `Python`.'),
-    version: z.string().describe('Version of the compiler or interpreter.'),
+    version: z.string().describe('Version of the compiler or interpreter (the default one).'),
+    versions: z
+      .array(z.string())
+      .describe(
+        'Every version a run may ask for with `run:start { language, version }`, the default ' +
+          'first; only for languages offered in more than one version.',
+      )
+      .optional(),
     fileName: z.string().describe('Name the program gets when given as `source`, e.g. `main.py`.'),
     limits: z
       .object({

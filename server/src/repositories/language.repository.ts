@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { LanguageDefinition } from '@coderoom/contracts';
+import { resolveLanguage, type LanguageDefinition } from '@coderoom/contracts';
 import { loadLanguages } from '@coderoom/contracts/node';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 
@@ -16,7 +16,17 @@ export class LanguageRepository {
     return [...this.languages.values()];
   }
 
+  /** The languages as `languages:list` names them (without their other versions). */
+  listed(): LanguageDefinition[] {
+    return this.all().filter((l) => !l.versionOf);
+  }
+
   get(id: string): LanguageDefinition | undefined {
     return this.languages.get(id);
+  }
+
+  /** The definition that runs `{ language, version }` (`resolveLanguage`), or null. */
+  resolve(language: string, version?: string): LanguageDefinition | null {
+    return resolveLanguage(this.languages, language, version);
   }
 }

@@ -6,7 +6,7 @@ import {
   PAYLOAD_LIMITS,
   runStartSchema,
   runStartTooLarge,
-  languageInfoWith,
+  languageInfos,
   type AuthUser,
   type LanguageInfo,
   type OutputChunk,
@@ -77,17 +77,18 @@ export class RunService {
 
   /** Every language with the limits the workers apply (WorkerLimitsRepository). */
   async listLanguages(): Promise<LanguageInfo[]> {
-    return this.languages.all().map(languageInfoWith(await this.workerLimits.current()));
+    return languageInfos(this.languages.all(), await this.workerLimits.current());
   }
 
   async start(user: AuthUser, payload: unknown, owner: FeedSink | null): Promise<RunStartResult> {
     const req = parsePayload(runStartSchema, payload);
     const tooLarge = runStartTooLarge(req);
     if (tooLarge) throw new CoderoomError('TOO_LARGE', tooLarge);
-    const language = this.languages.get(req.language);
+    const language = this.languages.resolve(req.language, req.version);
     if (!language) {
-      throw new CoderoomError('UNSUPPORTED_LANGUAGE', `unsupported language "${req.language}"`, {
-        details: { supported: this.languages.all().map((l) => l.id) },
+      const what = req.version ? `"${req.language}" version "${req.version}"` : `"${req.language}"`;
+      throw new CoderoomError('UNSUPPORTED_LANGUAGE', `unsupported language ${what}`, {
+        details: { supported: this.languages.listed().map((l) => l.id) },
       });
     }
     const files: SourceFile[] = req.files ?? [
