@@ -216,7 +216,7 @@ const COMPILE_ERROR: Record<string, { source: string; message: string }> = {
     source: 'public class Main { public static void main(String[] a) { int x = "s"; } }\n',
     message: 'incompatible types',
   },
-  go: { source: 'package main\n\nfunc main() { x := 1 }\n', message: 'x declared but not used' },
+  go: { source: 'package main\n\nfunc main() { x := 1 }\n', message: 'declared and not used: x' },
   rust: { source: 'fn main() { let x: u32 = "s"; }\n', message: 'mismatched types' },
 };
 
@@ -227,6 +227,8 @@ beforeAll(async () => {
   stack = await startStack({
     name: 'languages',
     redisDb: 8,
+    // Five runs per language and more: past a student's 30 a minute.
+    gatewayEnv: { RUN_QUOTAS: JSON.stringify({ student: { perMinute: 1000 } }) },
     // Limits other than the defaults, so that languages:list shows it reports the worker's.
     workerEnv: {
       RUN_WALL_MS: '10000',
