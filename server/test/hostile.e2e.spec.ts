@@ -575,7 +575,10 @@ describe('memory pressure on the host', () => {
  * the image's, so this tests the source even before the images are rebuilt).
  */
 describe('the runner', () => {
-  const runner = (input: Buffer | string, image = 'coderoom-sandbox-base:latest') =>
+  const runner = (
+    input: Buffer | string,
+    image = `coderoom-sandbox-base:${process.env.SANDBOX_IMAGE_TAG || 'latest'}`,
+  ) =>
     spawnSync(
       'docker',
       [
