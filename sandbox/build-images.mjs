@@ -43,9 +43,19 @@ const INSTALL_SCRIPT = path.join(IMAGES_DIR, 'install-packages.sh');
 const SOURCES_FILE = '/etc/apt/sources.list.d/debian.sources';
 const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
 
-/** The Debian release every image is built from; language versions in language.json follow it. */
-const SUITE = 'bookworm';
+/**
+ * A root image's Debian release comes from its `release.json` ({"suite": "trixie"}). The rootfs
+ * gets the suite, its `-updates` and its `-security` suites, upgraded to their newest packages;
+ * the `Date:` of the three suites' Release files goes into the image's hash, so a security update
+ * published by Debian is one build away (the next run rebuilds). Layered images install from the
+ * same three suites.
+ */
+const SUITE_PARTS = ['', '-updates', '-security'];
 const VARIANT = 'minbase';
+/** Where the last Release dates seen are kept, for a build without the mirror (with a warning). */
+const DATES_CACHE = path.join(LOCAL_DIR, 'debian-release-dates.json');
+/** The tag images get besides their hash (the worker's SANDBOX_IMAGE_TAG, default latest). */
+const LATEST = process.env.SANDBOX_IMAGE_TAG || 'latest';
 /**
  * Removed from the rootfs before `docker import`. Deleting them in the Dockerfile alone would not
  * shrink the image (the imported layer keeps them), so it happens here. Part of the hash.
@@ -104,7 +114,8 @@ function discoverImages() {
           `two images named ${e.name}: ${path.relative(REPO_ROOT, images.get(e.name).dir)}, ${rel}`,
         );
       }
-      images.set(e.name, { name: e.name, dir, parent: parentOf(dir) });
+      const parent = parentOf(dir);
+      images.set(e.name, { name: e.name, dir, parent, release: parent ? null : readRelease(dir) });
     }
   }
   for (const img of images.values()) {
@@ -133,6 +144,73 @@ function parentOf(dir) {
   );
 }
 
+/** A root image's release.json: { suite } (a Debian suite name such as "trixie"). */
+function readRelease(dir) {
+  const file = path.join(dir, 'release.json');
+  if (!existsSync(file)) fail(`${path.relative(REPO_ROOT, file)} is missing ({"suite": "trixie"})`);
+  const release = JSON.parse(readFileSync(file, 'utf8'));
+  if (!/^[a-z]+$/.test(release.suite ?? '')) fail(`${file}: "suite" must be a Debian suite name`);
+  return release;
+}
+
+/** The security archive beside the mirror (http://x/debian -> http://x/debian-security). */
+function securityMirror() {
+  if (process.env.DEBIAN_SECURITY_MIRROR) return process.env.DEBIAN_SECURITY_MIRROR;
+  const m = mirror();
+  return /\/debian\/?$/.test(m)
+    ? m.replace(/\/?$/, '-security')
+    : 'http://deb.debian.org/debian-security';
+}
+
+const suiteMirror = (suite) => (suite.endsWith('-security') ? securityMirror() : mirror());
+
+/**
+ * The `Date:` of the Release file of each suite every root image uses (suite, -updates,
+ * -security), read from the mirror, for the hashes. Without the mirror: the dates seen last.
+ */
+async function loadReleaseDates(images) {
+  let cache = {};
+  try {
+    cache = JSON.parse(readFileSync(DATES_CACHE, 'utf8'));
+  } catch {
+    // none yet
+  }
+  const suites = new Set();
+  for (const img of images.values()) {
+    if (img.release) for (const p of SUITE_PARTS) suites.add(img.release.suite + p);
+  }
+  const dates = {};
+  await Promise.all(
+    [...suites].map(async (suite) => {
+      const url = `${suiteMirror(suite)}/dists/${suite}/Release`;
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(20_000) });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        const date = /^Date: (.+)$/m.exec(await res.text())?.[1];
+        if (!date) throw new Error('no Date: line');
+        dates[suite] = date.trim();
+      } catch (err) {
+        if (!cache[suite]) fail(`cannot read ${url}: ${err.message}`);
+        console.warn(`warning: cannot read ${url} (${err.message}); using ${cache[suite]}`);
+        dates[suite] = cache[suite];
+      }
+    }),
+  );
+  for (const img of images.values()) {
+    if (img.release) {
+      img.releaseDates = SUITE_PARTS.map(
+        (p) => `${img.release.suite + p} ${dates[img.release.suite + p]}`,
+      );
+    }
+  }
+  try {
+    await mkdir(LOCAL_DIR, { recursive: true });
+    await writeFile(DATES_CACHE, JSON.stringify({ ...cache, ...dates }, null, 2));
+  } catch {
+    // only a cache
+  }
+}
+
 /** Files of a folder, recursively, as sorted relative paths. */
 function listFiles(dir, prefix = '') {
   const out = [];
@@ -155,7 +233,9 @@ function readPackages(dir) {
   for (const p of packages) {
     if (!/^[a-z0-9][a-z0-9+.-]*$/.test(p)) fail(`bad package name in ${file}: ${p}`);
   }
-  if (packages.length === 0) fail(`${file} lists no packages`);
+  if (packages.length === 0 && !existsSync(path.join(dir, 'npm-packages.txt'))) {
+    fail(`${file} lists no packages`);
+  }
   return { text, packages };
 }
 
@@ -173,8 +253,9 @@ function imageHash(images, name) {
     part('packages.txt', readPackages(dir).text);
     part('Dockerfile', readFileSync(path.join(dir, 'Dockerfile')));
     part('coderoom-runner', readFileSync(RUNNER_PATH));
-    part('suite', SUITE);
-    part('recipe', JSON.stringify({ VARIANT, PRUNE, EMPTY_FILES }));
+    part('release', JSON.stringify(img.release));
+    part('release-dates', img.releaseDates.join('\n'));
+    part('recipe', JSON.stringify({ VARIANT, PRUNE, EMPTY_FILES, SUITE_PARTS, UPGRADE }));
   } else {
     readPackages(dir); // validates it
     part('parent', sandboxTag(img.parent, imageHash(images, img.parent)));
@@ -327,7 +408,7 @@ function importRootfs(dir, tag, { log, progress }) {
     );
     const imp = run(
       'docker',
-      ['import', '--message', `coderoom rootfs (debootstrap ${VARIANT} ${SUITE})`, '-', tag],
+      ['import', '--message', `coderoom rootfs (debootstrap ${VARIANT})`, '-', tag],
       {
         log,
         progress,
@@ -383,6 +464,36 @@ async function removeTree(dir) {
     return;
   }
   await rm(dir, { recursive: true, force: true });
+}
+
+/** What upgradeRootfs runs in the chroot (part of the hash). */
+const UPGRADE = [
+  'apt-get -o Acquire::Languages=none -o Acquire::Retries=3 update',
+  'DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=3 -y --no-install-recommends dist-upgrade',
+  'apt-get clean',
+];
+
+/**
+ * Points the rootfs at the suite, its -updates and its -security suites (deb822, the layered
+ * images' apt-get uses the same) and upgrades it: debootstrap installs from the release alone.
+ */
+async function upgradeRootfs(rootfs, suite, { log, progress }) {
+  const sources =
+    `Types: deb\nURIs: ${mirror()}\nSuites: ${suite} ${suite}-updates\nComponents: main\n` +
+    'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n' +
+    `Types: deb\nURIs: ${securityMirror()}\nSuites: ${suite}-security\nComponents: main\n` +
+    'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n';
+  await rm(path.join(rootfs, 'etc/apt/sources.list'), { force: true });
+  await mkdir(path.join(rootfs, 'etc/apt/sources.list.d'), { recursive: true });
+  await writeFile(path.join(rootfs, 'etc/apt/sources.list.d/debian.sources'), sources);
+  await copyFile('/etc/resolv.conf', path.join(rootfs, 'etc/resolv.conf'));
+  await run('chroot', [rootfs, 'sh', '-c', `set -e; ${UPGRADE.join('; ')}`], {
+    log,
+    progress,
+    onLine(line) {
+      if (/^(\d+ upgraded, |E: )/.test(line)) progress.print(`    ${line.slice(0, 110)}`);
+    },
+  });
 }
 
 async function prune(rootfs) {
@@ -443,7 +554,7 @@ async function buildImage(images, name, { rebuild = false } = {}) {
   const img = images.get(name);
   const hash = imageHash(images, name);
   const tag = sandboxTag(name, hash);
-  const latest = `coderoom-sandbox-${name}:latest`;
+  const latest = latestOf(name);
   const progress = makeProgress(name);
 
   if (!rebuild && dockerImageExists(tag)) {
@@ -476,9 +587,10 @@ async function buildImage(images, name, { rebuild = false } = {}) {
       } else {
         checkDebootstrap();
         const mirrorUrl = mirror();
+        const { suite } = img.release;
         rootfs = await mkdtemp(path.join(LOCAL_DIR, `rootfs-${name}-`));
         progress.print(
-          `debootstrap ${SUITE} (${VARIANT}) from ${mirrorUrl}: ${packages.join(' ')} ` +
+          `debootstrap ${suite} (${VARIANT}) from ${mirrorUrl}: ${packages.join(' ')} ` +
             '(takes a minute or more)',
         );
         // Print the first line of each debootstrap phase (Retrieving, Extracting, ...), not the
@@ -486,7 +598,7 @@ async function buildImage(images, name, { rebuild = false } = {}) {
         const phases = new Set();
         await run(
           'debootstrap',
-          [`--variant=${VARIANT}`, `--include=${packages.join(',')}`, SUITE, rootfs, mirrorUrl],
+          [`--variant=${VARIANT}`, `--include=${packages.join(',')}`, suite, rootfs, mirrorUrl],
           {
             log,
             progress,
@@ -501,6 +613,8 @@ async function buildImage(images, name, { rebuild = false } = {}) {
             },
           },
         );
+        progress.print(`apt-get dist-upgrade from ${suite}-updates and ${suite}-security`);
+        await upgradeRootfs(rootfs, suite, { log, progress });
         progress.print('pruning docs, man pages, locales and apt caches from the rootfs');
         await prune(rootfs);
         progress.print(`docker import as ${rootTag}`);
@@ -517,6 +631,7 @@ async function buildImage(images, name, { rebuild = false } = {}) {
       const parentTag = sandboxTag(img.parent, imageHash(images, img.parent));
       await cp(img.dir, context, { recursive: true });
       await copyFile(INSTALL_SCRIPT, path.join(context, 'install-packages.sh'));
+      await packNpm(img.dir, context, { log, progress });
       progress.print(`apt-get install on top of ${parentTag}: ${packages.join(' ')}`);
       buildArgs.push('--network', 'host', '--build-arg', `BASE=${parentTag}`);
     }
@@ -557,7 +672,30 @@ async function buildImage(images, name, { rebuild = false } = {}) {
   }
 }
 
-const latestOf = (name) => `coderoom-sandbox-${name}:latest`;
+const latestOf = (name) => `coderoom-sandbox-${name}:${LATEST}`;
+
+/**
+ * An image folder's npm-packages.txt (`name@exact-version`, one a line): each is fetched from the
+ * npm registry with `npm pack` (which checks the registry's integrity hash) into the build
+ * context's npm/ folder, for the Dockerfile to unpack. For toolchains newer than Debian's
+ * (TypeScript). The list is part of the hash; the registry keeps a version's contents fixed.
+ */
+async function packNpm(dir, context, { log, progress }) {
+  const file = path.join(dir, 'npm-packages.txt');
+  if (!existsSync(file)) return;
+  const specs = readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean);
+  for (const s of specs) {
+    if (!/^(@[a-z0-9-]+\/)?[a-z0-9.-]+@\d+\.\d+\.\d+$/.test(s))
+      fail(`${file}: not name@x.y.z: ${s}`);
+  }
+  const out = path.join(context, 'npm');
+  await mkdir(out, { recursive: true });
+  progress.print(`npm pack ${specs.join(' ')}`);
+  await run('npm', ['pack', '--silent', '--pack-destination', out, ...specs], { log, progress });
+}
 
 function imageSize(tag) {
   return Number(quiet('docker', ['image', 'inspect', '--format', '{{.Size}}', tag]).stdout);
@@ -648,6 +786,7 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const images = discoverImages();
   const names = [...images.keys()].sort();
+  await loadReleaseDates(images);
   if (opts.printTags) {
     const tags = names.map((n) => [n, sandboxTag(n, imageHash(images, n))]);
     console.log(JSON.stringify(Object.fromEntries(tags)));
@@ -681,7 +820,16 @@ async function main() {
   if (failed.length > 0) {
     throw failed.find((r) => !/^not built because/.test(r.error.message))?.error ?? failed[0].error;
   }
-  console.log(`all sandbox images ready (${names.join(', ')}) in ${total} s`);
+  // On disk each layer counts once: a root image whole, a layered one by its own layers.
+  let disk = 0;
+  for (const r of rows) {
+    const img = images.get(r.name);
+    disk += imageSize(r.tag) - (img.parent ? imageSize(latestOf(img.parent)) : 0);
+  }
+  console.log(
+    `all sandbox images ready (${names.join(', ')}) in ${total} s; ` +
+      `${(disk / 1e9).toFixed(2)} GB on disk together (shared layers counted once)`,
+  );
 }
 
 for (const sig of ['SIGINT', 'SIGTERM']) {

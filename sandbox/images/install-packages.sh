@@ -9,7 +9,7 @@ set -eu
 
 BUILD=/tmp/coderoom-build
 packages=$(sed 's/#.*//' "$BUILD/packages.txt" | tr -s ' \t\n' '   ')
-[ -n "${packages# }" ] || { echo "install-packages: packages.txt lists no packages" >&2; exit 1; }
+packages=${packages# }
 
 # dpkg does not even unpack these (the base rootfs was pruned of the same paths).
 cat > /etc/dpkg/dpkg.cfg.d/coderoom-nodoc <<'CFG'
@@ -23,10 +23,26 @@ CFG
 mkdir -p /usr/share/man/man1
 
 export DEBIAN_FRONTEND=noninteractive
-apt-get -o Acquire::Languages=none -o Acquire::Retries=3 update
-# shellcheck disable=SC2086 # one word per package
-apt-get -o Acquire::Retries=3 install -y --no-install-recommends $packages
-apt-get clean
+if [ -n "$packages" ]; then
+  apt-get -o Acquire::Languages=none -o Acquire::Retries=3 update
+  # shellcheck disable=SC2086 # one word per package
+  apt-get -o Acquire::Retries=3 install -y --no-install-recommends $packages
+  apt-get clean
+fi
+
+# npm packages fetched by build-images.mjs (npm-packages.txt -> npm/*.tgz): each unpacked under
+# /usr/local/lib/node_modules/<its name>, owned by root.
+for tgz in "$BUILD"/npm/*.tgz; do
+  [ -e "$tgz" ] || continue
+  tmp=$(mktemp -d)
+  # The top folder is "package" in most tarballs, not all (@types/*: "node"): strip it.
+  tar -xzf "$tgz" -C "$tmp" --no-same-owner --strip-components=1
+  name=$(node -p "require('$tmp/package.json').name")
+  mkdir -p "/usr/local/lib/node_modules/$name"
+  cp -a "$tmp/." "/usr/local/lib/node_modules/$name/"
+  chmod -R a+rX "/usr/local/lib/node_modules/$name"
+  rm -rf "$tmp"
+done
 
 rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/log/* \
   /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/lintian/* "$BUILD"

@@ -37,10 +37,15 @@ const MARGIN_MS = 2500;
 const WORKER_ID = 'test-hostile';
 const HOSTILE = join(REPO, 'sandbox/hostile');
 const RUNNER = join(REPO, 'sandbox/runner/coderoom-runner');
+const SECCOMP = join(REPO, 'sandbox/seccomp');
+/** The sandbox's floor of oom_score_adj (DockerRepository's SANDBOX_OOM_SCORE_ADJ). */
+const SANDBOX_OOM_SCORE_ADJ = 500;
 
 /** One entry of sandbox/hostile/manifest.json (the fields are described in its README). */
 interface Expectation {
-  verdict: string;
+  /** The verdict; or, with `error`, none: the gateway refuses the run with this error code. */
+  verdict?: string;
+  error?: string;
   exitCode?: number;
   signal?: string;
   truncated?: boolean;
@@ -60,6 +65,7 @@ interface Expectation {
 interface Attack {
   name: string;
   language: string;
+  /** The program's source; a `.json` file is a multi-file program (`files` of run:start). */
   file: string;
   stdin?: string;
   expect: Expectation;
@@ -199,7 +205,8 @@ describe('the hostile corpus', () => {
   it('covers the required attacks in python, javascript and c', () => {
     for (const a of corpus) {
       expect(existsSync(join(HOSTILE, a.file))).toBe(true);
-      expect(a.expect.verdict).toMatch(/^(OK|CE|RE|TLE|MLE|OLE)$/);
+      if (a.expect.error !== undefined) expect(a.expect.verdict).toBeUndefined();
+      else expect(a.expect.verdict).toMatch(/^(OK|CE|RE|TLE|MLE|OLE)$/);
     }
     const files = corpus.map((a) => a.file);
     for (const f of [
@@ -217,6 +224,9 @@ describe('the hostile corpus', () => {
       'orphan.py',
       'symlinks.py',
       'c-macro-bomb.c',
+      'seccomp.c',
+      'oom-score.py',
+      'path-conflict.json',
     ]) {
       expect(files).toContain(f);
     }
@@ -236,8 +246,19 @@ describe('the hostile corpus', () => {
       const disk = freeBytes('/');
 
       // The attack and a harmless run start at the same moment, on the same worker.
-      const payload: RunStartPayload = { language: attack.language, source };
+      const payload: RunStartPayload = attack.file.endsWith('.json')
+        ? {
+            language: attack.language,
+            files: JSON.parse(source) as { path: string; content: string }[],
+          }
+        : { language: attack.language, source };
       if (attack.stdin !== undefined) payload.stdin = attack.stdin;
+      if (e.error !== undefined) {
+        // Refused before anything runs: no run, no container, no system error to count.
+        const refused = await startRun(mallory, payload);
+        expect(refused.ack).toMatchObject({ ok: false, error: { code: e.error } });
+        return;
+      }
       const [a, h] = await Promise.all([
         startRun(mallory, payload),
         startRun(alice, { language: 'python', source: 'print("hello")' }),
@@ -377,8 +398,17 @@ describe('sandbox settings', () => {
       CgroupnsMode: 'private',
       ShmSize: 8 * 1024 * 1024,
       LogConfig: { Type: 'none' },
+      // Before the worker, Redis and the database in a host-wide shortage, and the program
+      // cannot lower it: its /proc is read-only.
+      OomScoreAdj: SANDBOX_OOM_SCORE_ADJ,
+      ReadonlyPaths: ['/proc'],
     });
     expect(hc.SecurityOpt).toContain('no-new-privileges');
+    // Our seccomp profile, whatever the engine's default is.
+    const seccomp = hc.SecurityOpt.find((o) => o.startsWith('seccomp='));
+    expect(JSON.parse(seccomp?.slice('seccomp='.length) ?? 'null')).toEqual(
+      JSON.parse(readFileSync(join(SECCOMP, 'coderoom.json'), 'utf8')),
+    );
     for (const dir of ['/box', '/tmp']) {
       expect(hc.Tmpfs[dir]).toMatch(/(^|,)size=\d+m(,|$)/);
       expect(hc.Tmpfs[dir]).toMatch(/(^|,)nr_inodes=\d+(,|$)/);
@@ -459,11 +489,96 @@ describe('sandbox settings', () => {
 });
 
 /**
+ * sandbox/seccomp/coderoom.json, through the real path: sandbox/hostile/seccomp.c tries every
+ * call below once, and each has its own test. EPERM is the profile's answer: without it the
+ * kernel allows io_uring and AF_VSOCK (Docker 20.10's default profile) or answers EAFNOSUPPORT.
+ */
+describe('the seccomp profile', () => {
+  const DENIED = [
+    'io_uring_setup',
+    'io_uring_enter',
+    'io_uring_register',
+    'socket(AF_VSOCK)',
+    'socket(AF_ALG)',
+    'socket(AF_PACKET)',
+    'socket(AF_KEY)',
+    'socket(AF_TIPC)',
+    'socket(AF_RDS)',
+    'socket(AF_CAN)',
+    'socket(AF_BLUETOOTH)',
+    'socket(AF_XDP)',
+    'socket(AF_NETLINK, NETLINK_NETFILTER)',
+    'socketpair(AF_TIPC)',
+  ];
+  const ALLOWED = [
+    'socket(AF_UNIX)',
+    'socket(AF_INET)',
+    'socket(AF_INET6)',
+    'socket(AF_NETLINK, NETLINK_ROUTE)',
+    'socketpair(AF_UNIX)',
+  ];
+  let lines: string[] = [];
+
+  beforeAll(async () => {
+    const source = readFileSync(join(HOSTILE, 'seccomp.c'), 'utf8');
+    const run = await runToEnd(mallory, { language: 'c', source }, 30_000);
+    expect(run.finished.verdict).toBe('OK');
+    lines = text(run.outputs, 'stdout').split('\n');
+  }, 40_000);
+
+  it("is Docker's current default profile resolved for the sandbox, minus our removals (generate.mjs --check)", () => {
+    const r = spawnSync('node', [join(SECCOMP, 'generate.mjs'), '--check'], { encoding: 'utf8' });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    const profile = JSON.parse(readFileSync(join(SECCOMP, 'coderoom.json'), 'utf8')) as {
+      syscalls: { names: string[] }[];
+    };
+    const names = profile.syscalls.flatMap((r) => r.names);
+    for (const n of ['io_uring_setup', 'io_uring_enter', 'io_uring_register', 'socketcall']) {
+      expect(names).not.toContain(n);
+    }
+  });
+
+  it.each(DENIED)('refuses %s with EPERM', (call) => {
+    expect(lines).toContain(`refused ${call}: Operation not permitted`);
+  });
+
+  it('refuses 32-bit system calls (int 0x80 socketcall, which a filter cannot inspect): SIGSYS', () => {
+    expect(lines).toContain('refused socketcall32(AF_VSOCK): killed by signal 31');
+  });
+
+  it.each(ALLOWED)('still allows %s', (call) => {
+    expect(lines).toContain(`ALLOWED ${call}`);
+  });
+});
+
+describe('memory pressure on the host', () => {
+  const score = (pid: number | string): number =>
+    Number(readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim());
+
+  it('gives every service a lower oom_score_adj than a sandbox can set itself', () => {
+    // What the worker, Redis, the database and Docker run with: all below the sandboxes' floor,
+    // which sandbox/hostile/oom-score.py checks from inside (it cannot go below 500).
+    const services = ['redis-server', 'dockerd', 'containerd']
+      .flatMap((name) => {
+        const r = spawnSync('pgrep', ['-x', name], { encoding: 'utf8' });
+        return r.stdout.split('\n').filter(Boolean);
+      })
+      .map((pid) => ({ pid, score: score(pid) }));
+    services.push({ pid: String(stack.workerPid()), score: score(stack.workerPid()) });
+    expect(services.length).toBeGreaterThanOrEqual(3);
+    for (const s of services) expect(s.score).toBeLessThan(SANDBOX_OOM_SCORE_ADJ);
+  });
+});
+
+/**
  * The runner itself, straight through `docker run` (the runner from this checkout mounted over
  * the image's, so this tests the source even before the images are rebuilt).
  */
 describe('the runner', () => {
-  const runner = (input: Buffer | string, image = 'coderoom-sandbox-base:latest') =>
+  const runner = (
+    input: Buffer | string,
+    image = `coderoom-sandbox-base:${process.env.SANDBOX_IMAGE_TAG || 'latest'}`,
+  ) =>
     spawnSync(
       'docker',
       [
@@ -519,6 +634,35 @@ describe('the runner', () => {
       expect(r.status).toBe(92);
       expect(r.stdout.toString()).toBe('');
     }
+  }, 30_000);
+
+  it('compiles file names that look like options or hold spaces as files (no word splitting)', () => {
+    // The gateway's path rule refuses both names; the compile command must not depend on it:
+    // with `$(find ...)` expansion, `-omain.c` became gcc's -o option and `a b.c` two words.
+    for (const l of readdirSync(join(REPO, 'sandbox/languages'))) {
+      const def = JSON.parse(
+        readFileSync(join(REPO, 'sandbox/languages', l, 'language.json'), 'utf8'),
+      ) as { compile: string | null; run: string };
+      expect({ l, compile: /\$\(|`/.exec(def.compile ?? '')?.[0] }).toEqual({
+        l,
+        compile: undefined,
+      });
+    }
+    const c = JSON.parse(readFileSync(join(REPO, 'sandbox/languages/c/language.json'), 'utf8')) as {
+      compile: string;
+      run: string;
+    };
+    const files = JSON.parse(readFileSync(join(HOSTILE, 'option-file-names.json'), 'utf8')) as {
+      path: string;
+      content: string;
+    }[];
+    const input = `CODEROOM1\n${c.compile}\n${c.run}\n${files.length}\n${files.map((f) => file(f.path, f.content)).join('')}`;
+    const r = runner(input);
+    expect({ status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() }).toEqual({
+      status: 0,
+      stdout: `${HEADER} 0 0\nOK 42\n`,
+      stderr: '',
+    });
   }, 30_000);
 
   it('writes nested files inside /box only', () => {

@@ -3,7 +3,9 @@ import {
   DEFAULT_RUN_LIMITS,
   languageDefinitionSchema,
   languageInfoWith,
+  languageInfos,
   languageLimits,
+  resolveLanguage,
   runLimitsSchema,
   strictestLimits,
   type LanguageDefinition,
@@ -110,5 +112,46 @@ describe('limits of a run', () => {
     expect(runLimitsSchema.safeParse(partial).success).toBe(false);
     expect(runLimitsSchema.safeParse({ ...DEFAULT_RUN_LIMITS, memoryMb: 1 }).success).toBe(false);
     expect(runLimitsSchema.safeParse({ ...DEFAULT_RUN_LIMITS, extra: 1 }).success).toBe(false);
+  });
+});
+
+describe('versions', () => {
+  const def = (id: string, version: string, versionOf?: string): LanguageDefinition => ({
+    ...base,
+    id,
+    version,
+    run: 'python3 main.py',
+    ...(versionOf ? { versionOf } : {}),
+  });
+  const all = new Map(
+    [def('python', '3.13.5'), def('python-3.11', '3.11.2', 'python'), def('c', '14.2.0')].map(
+      (l) => [l.id, l],
+    ),
+  );
+
+  it('picks the default without a version, or with its version or a prefix of it', () => {
+    for (const v of [undefined, '3.13.5', '3.13', '3']) {
+      expect(resolveLanguage(all, 'python', v)?.id).toBe('python');
+    }
+  });
+
+  it('picks another version by its version or a prefix up to a dot', () => {
+    for (const v of ['3.11.2', '3.11'])
+      expect(resolveLanguage(all, 'python', v)?.id).toBe('python-3.11');
+  });
+
+  it('knows no other versions, no partial numbers, and no version as a language', () => {
+    for (const v of ['2.7', '3.1', '3.11.', '3.13.5.1'])
+      expect(resolveLanguage(all, 'python', v)).toBeNull();
+    expect(resolveLanguage(all, 'python-3.11')).toBeNull();
+    expect(resolveLanguage(all, 'ruby')).toBeNull();
+  });
+
+  it('lists a language once, with its versions, default first', () => {
+    const infos = languageInfos([...all.values()], DEFAULT_RUN_LIMITS);
+    expect(infos.map((l) => [l.id, l.versions])).toEqual([
+      ['python', ['3.13.5', '3.11.2']],
+      ['c', undefined],
+    ]);
   });
 });

@@ -9,8 +9,17 @@ import type { LanguageInfo, RunMode } from './runs.js';
  * `python3 -u <file>` would, without starting another one (sandbox/README.md).
  */
 export const languageDefinitionSchema = z.object({
-  id: z.string().regex(/^[a-z][a-z0-9-]*$/),
+  id: z.string().regex(/^[a-z][a-z0-9.-]*$/),
   name: z.string().min(1),
+  /**
+   * This definition is another version of the language with that id (e.g. `python-3.11` of
+   * `python`): not listed on its own, but in that language's `versions`, and chosen by
+   * `run:start { language, version }`. The language's own definition is its default version.
+   */
+  versionOf: z
+    .string()
+    .regex(/^[a-z][a-z0-9.-]*$/)
+    .optional(),
   version: z.string().min(1),
   fileName: z.string().regex(/^[A-Za-z0-9_.-]+$/),
   image: z.string().regex(/^[a-z0-9-]+$/),
@@ -49,7 +58,15 @@ export const languageDefinitionSchema = z.object({
    * tests, so `version` cannot drift from what the image really ships).
    */
   versionCommand: z.string().min(1).optional(),
+  /** A program that prints exactly `OK` (tests). */
   testProgram: z.string().min(1),
+  /** Hello, World! (also the starter code a client may show). */
+  helloProgram: z.string().min(1).optional(),
+  /**
+   * Reads two integers from stdin, prints their product, writes `warn` on stderr and exits with
+   * code 3: the same behaviour in every language, tested through the real path.
+   */
+  ioProgram: z.string().min(1).optional(),
 });
 export type LanguageDefinition = z.infer<typeof languageDefinitionSchema>;
 
@@ -139,6 +156,52 @@ export function languageLimits(
     compileCpuMs: own.compileCpuMs ?? defaults.compileCpuMs,
     pids: own.pids ?? defaults.pids,
   };
+}
+
+/**
+ * The definition that runs `{ language, version }`: the language's own (its default version) when
+ * `version` is missing or names it, else the one of its `versionOf` definitions whose version
+ * equals `version` or starts with it followed by a dot (`3.11` picks `3.11.2`). null: unknown.
+ */
+export function resolveLanguage(
+  all: ReadonlyMap<string, LanguageDefinition>,
+  language: string,
+  version?: string,
+): LanguageDefinition | null {
+  const main = all.get(language);
+  if (!main || main.versionOf) return null;
+  const matches = (l: LanguageDefinition) =>
+    version === undefined || l.version === version || l.version.startsWith(`${version}.`);
+  if (matches(main)) return main;
+  return [...all.values()].find((l) => l.versionOf === language && matches(l)) ?? null;
+}
+
+/** The versions of a language, its default first (for `languages:list`). */
+export function languageVersions(
+  all: readonly LanguageDefinition[],
+  language: LanguageDefinition,
+): string[] {
+  return [
+    language.version,
+    ...all.filter((l) => l.versionOf === language.id).map((l) => l.version),
+  ];
+}
+
+/**
+ * `languages:list`: every language (not its other versions, which are in its `versions`), given
+ * the deployment's default limits.
+ */
+export function languageInfos(
+  all: readonly LanguageDefinition[],
+  defaults: RunLimits,
+): LanguageInfo[] {
+  const info = languageInfoWith(defaults);
+  return all
+    .filter((l) => !l.versionOf)
+    .map((l) => {
+      const versions = languageVersions(all, l);
+      return versions.length > 1 ? { ...info(l), versions } : info(l);
+    });
 }
 
 /** What `languages:list` says about a language, given the deployment's default limits. */

@@ -124,6 +124,24 @@ describe('runStartSchema', () => {
     expect(ok(runStartSchema, { language: 'c', files: enough })).toBe(true);
   });
 
+  it('refuses a path used both as a file and as a directory, in any order and depth', () => {
+    for (const paths of [
+      ['lib', 'lib/mod.py'],
+      ['lib/mod.py', 'lib'],
+      ['main.py', 'a/b/c.py', 'a/b'],
+      ['a', 'a/b/c/d'],
+    ]) {
+      const r = runStartSchema.safeParse({ language: 'python', files: paths.map((p) => file(p)) });
+      expect(r.success).toBe(false);
+      expect(r.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+        ['files', expect.stringMatching(/is a file, so it cannot also be a directory of/)],
+      ]);
+    }
+    // Names that only share a prefix are fine.
+    const fine = ['lib.py', 'lib/mod.py', 'libx/y.py', 'a/b', 'a/bc/d'];
+    expect(ok(runStartSchema, { language: 'python', files: fine.map((p) => file(p)) })).toBe(true);
+  });
+
   it('checks the other fields', () => {
     expect(issuePaths(runStartSchema, { source: 'x' })).toEqual(['language']);
     expect(issuePaths(runStartSchema, { language: '', source: 'x' })).toEqual(['language']);

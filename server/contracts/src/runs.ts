@@ -113,6 +113,15 @@ export const runStartSchema = z
       .min(1)
       .max(32)
       .describe('Id of the language, one of the `id`s answered by `languages:list`.'),
+    version: z
+      .string()
+      .min(1)
+      .max(32)
+      .describe(
+        'Version of the language, one of its `versions` in `languages:list`, or a prefix of ' +
+          "one up to a dot (`3.11` for `3.11.2`). Default: the language's `version`.",
+      )
+      .optional(),
     source: z
       .string()
       .describe(
@@ -126,7 +135,8 @@ export const runStartSchema = z
       .min(1)
       .max(PAYLOAD_LIMITS.files)
       .describe(
-        'A multi-file program; paths must be unique. Their contents together are at most ' +
+        'A multi-file program; paths must be unique, and no path may be a directory of ' +
+          'another (`lib` and `lib/mod.py` together are refused). Their contents together are at most ' +
           `${PAYLOAD_LIMITS.sourceBytes} bytes of UTF-8, else the ack is \`TOO_LARGE\`. ` +
           'Exactly one of `source` and `files` is required.',
       )
@@ -156,12 +166,38 @@ export const runStartSchema = z
     message: 'file paths must be unique',
     path: ['files'],
   })
+  .superRefine((p, ctx) => {
+    const clash = p.files ? fileDirectoryClash(p.files.map((f) => f.path)) : null;
+    if (clash) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${clash.file}" is a file, so it cannot also be a directory of "${clash.under}"`,
+        path: ['files'],
+      });
+    }
+  })
   .meta({
     // The first refinement above, for JSON Schema.
     oneOf: [{ required: ['source'] }, { required: ['files'] }],
     description: 'Starts a run. The program is given either as `source` (one file) or as `files`.',
   });
 export type RunStartPayload = z.input<typeof runStartSchema>;
+
+/**
+ * The first path used both as a file and as a directory of another (`lib` and `lib/mod.py`), or
+ * null. The sandbox could not write such a layout; refused here as INVALID, like any bad payload.
+ */
+export function fileDirectoryClash(
+  paths: readonly string[],
+): { file: string; under: string } | null {
+  const files = new Set(paths);
+  for (const p of paths) {
+    for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1)) {
+      if (files.has(p.slice(0, i))) return { file: p.slice(0, i), under: p };
+    }
+  }
+  return null;
+}
 export type RunStartRequest = z.output<typeof runStartSchema>;
 
 /** Size checks that answer TOO_LARGE rather than INVALID; applied after `runStartSchema`. */
@@ -358,7 +394,14 @@ export const languageInfoSchema = z
   .object({
     id: z.string().describe('Id to pass as `language` in `run:start`, e.g. `python`.'),
     name: z.string().describe('Human-readable name, e.g. `Python`.'),
-    version: z.string().describe('Version of the compiler or interpreter.'),
+    version: z.string().describe('Version of the compiler or interpreter (the default one).'),
+    versions: z
+      .array(z.string())
+      .describe(
+        'Every version a run may ask for with `run:start { language, version }`, the default ' +
+          'first; only for languages offered in more than one version.',
+      )
+      .optional(),
     fileName: z.string().describe('Name the program gets when given as `source`, e.g. `main.py`.'),
     limits: z
       .object({

@@ -1,4 +1,4 @@
-import type { LanguageDefinition } from '@coderoom/contracts';
+import { resolveLanguage, type LanguageDefinition } from '@coderoom/contracts';
 import { loadLanguages } from './load-languages.js';
 
 /**
@@ -16,7 +16,17 @@ export class LanguageCatalog {
     return [...this.languages.values()];
   }
 
+  /** The languages as `languages:list` names them (without their other versions). */
+  listed(): LanguageDefinition[] {
+    return this.all().filter((l) => !l.versionOf);
+  }
+
   get(id: string): LanguageDefinition | undefined {
     return this.languages.get(id);
+  }
+
+  /** The definition that runs `{ language, version }` (`resolveLanguage`), or null. */
+  resolve(language: string, version?: string): LanguageDefinition | null {
+    return resolveLanguage(this.languages, language, version);
   }
 }

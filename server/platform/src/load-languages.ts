@@ -29,5 +29,11 @@ export function loadLanguages(dir: string): Map<string, LanguageDefinition> {
     out.set(id, parsed.data);
   }
   if (out.size === 0) throw new Error(`no languages found in ${dir}`);
+  for (const l of out.values()) {
+    const main = l.versionOf === undefined ? undefined : out.get(l.versionOf);
+    if (l.versionOf !== undefined && (!main || main.versionOf !== undefined)) {
+      throw new Error(`${l.id}: versionOf "${l.versionOf}" is not a language in ${dir}`);
+    }
+  }
   return out;
 }

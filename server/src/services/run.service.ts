@@ -5,7 +5,7 @@ import {
   CoderoomError,
   PAYLOAD_LIMITS,
   runStartTooLarge,
-  languageInfoWith,
+  languageInfos,
   type AuthUser,
   type DashboardRun,
   type LanguageDefinition,
@@ -63,12 +63,13 @@ export class RunService {
     private readonly classroom: ClassroomBusRepository,
   ) {}
 
-  /** The installed language, or UNSUPPORTED_LANGUAGE. */
-  language(id: string): LanguageDefinition {
-    const language = this.languages.get(id);
+  /** The installed language (in `version`, default: its default version), or UNSUPPORTED_LANGUAGE. */
+  language(id: string, version?: string): LanguageDefinition {
+    const language = this.languages.resolve(id, version);
     if (!language) {
-      throw new CoderoomError('UNSUPPORTED_LANGUAGE', `unsupported language "${id}"`, {
-        details: { supported: this.languages.all().map((l) => l.id) },
+      const what = version ? `"${id}" version "${version}"` : `"${id}"`;
+      throw new CoderoomError('UNSUPPORTED_LANGUAGE', `unsupported language ${what}`, {
+        details: { supported: this.languages.listed().map((l) => l.id) },
       });
     }
     return language;
@@ -129,7 +130,7 @@ export class RunService {
 
   /** Every language with the limits the workers apply (WorkerLimitsRepository). */
   async listLanguages(): Promise<LanguageInfo[]> {
-    return this.languages.all().map(languageInfoWith(await this.workerLimits.current()));
+    return languageInfos(this.languages.all(), await this.workerLimits.current());
   }
 
   /** Admits a run (`req` is a valid `run:start` payload: see runStartSchema). */
@@ -140,7 +141,7 @@ export class RunService {
   ): Promise<RunStartResult> {
     const tooLarge = runStartTooLarge(req);
     if (tooLarge) throw new CoderoomError('TOO_LARGE', tooLarge);
-    const language = this.language(req.language);
+    const language = this.language(req.language, req.version);
     const { submit, maxScore } = await this.classroomChecks(user, req);
     const files: SourceFile[] = req.files ?? [
       { path: language.fileName, content: req.source ?? '' },

@@ -11,6 +11,10 @@ const defaultLanguagesDir = fileURLToPath(
 /** SANDBOX_START_MS's default. */
 export const DEFAULT_SANDBOX_START_MS = 30_000;
 
+const defaultSeccompProfile = fileURLToPath(
+  new URL('../../../../sandbox/seccomp/coderoom.json', import.meta.url),
+);
+
 const envSchema = z.object({
   REDIS_URL: z.string().url(),
   MONGODB_URI: z
@@ -30,6 +34,8 @@ const envSchema = z.object({
   SANDBOX_IMAGE_TAG: z.string().default('latest'),
   /** OCI runtime for sandboxes: runc, or runsc (gVisor) when installed. */
   SANDBOX_RUNTIME: z.string().default('runc'),
+  /** The seccomp profile of every sandbox (sandbox/seccomp/, generated from Docker's default). */
+  SANDBOX_SECCOMP: z.string().default(defaultSeccompProfile),
   /**
    * How long getting a sandbox may take (a pooled one, or create, attach and start): past it a
    * hung Docker engine ends the run as SE instead of holding its slot.
@@ -117,6 +123,8 @@ export interface WorkerConfig {
   dockerSocket: string;
   imageTag: string;
   runtime: string;
+  /** SANDBOX_SECCOMP: path of the seccomp profile (JSON). */
+  seccompProfile: string;
   /**
    * SANDBOX_START_MS: how long getting a sandbox (pooled, or created and started) may take; past
    * it a hung Docker engine ends the run as SE instead of holding its slot for ever.
@@ -160,6 +168,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     dockerSocket: e.DOCKER_SOCKET,
     imageTag: e.SANDBOX_IMAGE_TAG,
     runtime: e.SANDBOX_RUNTIME,
+    seccompProfile: e.SANDBOX_SECCOMP,
     sandboxStartMs: e.SANDBOX_START_MS,
     warmPoolSize: e.WARM_POOL_SIZE,
     warmPoolMax: e.WARM_POOL_MAX,

@@ -66,6 +66,22 @@ export const SHM_BYTES = 8 * 1024 * 1024;
  */
 const GVISOR_HOST_PIDS = 4096;
 
+/**
+ * oom_score_adj of a sandbox: in a host-wide memory shortage the kernel kills a sandbox before the
+ * worker, Redis or the database. A process may lower its own score down to the last value a
+ * CAP_SYS_RESOURCE process set for it, and Docker's setting is not that (a program could go back
+ * to its shim's score, 0 here). So the sandbox's /proc is read-only (READONLY_PATHS): no process
+ * in it can write its oom_score_adj at all. See README "Memory pressure on the host".
+ */
+export const SANDBOX_OOM_SCORE_ADJ = 500;
+/**
+ * Mounted read-only in the sandbox: all of /proc, which covers Docker's own list (/proc/sys,
+ * /proc/sysrq-trigger, /proc/irq, /proc/bus, /proc/fs) that this setting replaces. A program
+ * reads /proc as before; it can write none of it: not its oom_score_adj (above), nor
+ * /proc/self/mem, comm, timerslack_ns or coredump_filter. Docker's masked paths stay masked.
+ */
+export const READONLY_PATHS = ['/proc'];
+
 /** The host's cgroup v1 hierarchies (one directory per controller). */
 const CGROUP_ROOT = '/sys/fs/cgroup';
 /**
@@ -99,10 +115,13 @@ export class DockerRepository implements OnModuleInit {
 
   /** This deployment's LABEL_SCOPE value: a hash of its Redis URL (no secret in a label). */
   private readonly scope: string;
+  /** `seccomp=<profile JSON>` for SecurityOpt: our profile, whatever Docker's own default is. */
+  private readonly seccomp: string;
 
   constructor(@Inject(WORKER_CONFIG) private readonly config: WorkerConfig) {
     this.docker = new Docker({ socketPath: config.dockerSocket });
     this.scope = createHash('sha256').update(config.redisUrl).digest('hex').slice(0, 16);
+    this.seccomp = `seccomp=${loadSeccompProfile(config.seccompProfile)}`;
   }
 
   async onModuleInit(): Promise<void> {
@@ -155,7 +174,9 @@ export class DockerRepository implements OnModuleInit {
       },
       ShmSize: SHM_BYTES,
       CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges'],
+      // Our own seccomp profile (sandbox/seccomp/): Docker's current default without io_uring
+      // and without socket families a program never needs, the same on every Docker version.
+      SecurityOpt: ['no-new-privileges', this.seccomp],
       // The default json-file driver copies all output to the host disk (a disk-fill attack).
       LogConfig: { Type: 'none', Config: {} },
       Init: true, // docker-init reaps zombies; when the program exits, everything else dies
@@ -163,8 +184,10 @@ export class DockerRepository implements OnModuleInit {
       // The program sees its own cgroup as `/`, not our cgroup paths.
       CgroupnsMode: 'private',
       ...(cgroupParent ? { CgroupParent: cgroupParent } : {}),
-      // In a host-wide memory shortage, a sandbox goes before the worker, Redis or the database.
-      OomScoreAdj: 500,
+      // In a host-wide memory shortage, a sandbox goes before the worker, Redis or the database
+      // (the program cannot lower it: /proc is read-only, READONLY_PATHS).
+      OomScoreAdj: SANDBOX_OOM_SCORE_ADJ,
+      ReadonlyPaths: READONLY_PATHS,
       // No nproc under runc: the pids limit does that job, for all processes of the sandbox.
       Ulimits: [
         { Name: 'nofile', Soft: spec.openFiles, Hard: spec.openFiles },
@@ -419,4 +442,18 @@ export class DockerRepository implements OnModuleInit {
       await this.removeCgroup(parent);
     }
   }
+}
+
+/** The seccomp profile as one line of JSON; a missing or broken file stops the worker's start. */
+function loadSeccompProfile(file: string): string {
+  let profile: unknown;
+  try {
+    profile = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`SANDBOX_SECCOMP: cannot read the seccomp profile ${file}: ${String(err)}`);
+  }
+  if (typeof profile !== 'object' || profile === null || !('syscalls' in profile)) {
+    throw new Error(`SANDBOX_SECCOMP: ${file} is not a seccomp profile (no "syscalls")`);
+  }
+  return JSON.stringify(profile);
 }

@@ -21,6 +21,12 @@ describe('judge', () => {
     [{ killedFor: 'CANCELLED', oomKilled: true, exitCode: 137 }, 'CANCELLED'],
     [{ killedFor: 'COMPILE_TIMEOUT', exitCode: 137 }, 'CE'],
     [{ compileExit: null, exitCode: 90 }, 'SE'],
+    // The runner refused the user's files (bad path, a path both file and directory): CE.
+    [{ compileExit: null, exitCode: 91 }, 'CE'],
+    [{ compileExit: null, exitCode: 92 }, 'CE'],
+    // ... but not when its output was broken, nor when the program itself exits 91 or 92.
+    [{ compileExit: null, exitCode: 92, protocolError: true }, 'SE'],
+    [{ compileExit: 0, exitCode: 92 }, 'RE'],
     // A compile-time bomb: cc1 OOM-killed, gcc exits 1; the program never ran.
     [{ compileExit: 1, oomKilled: true, exitCode: 0 }, 'CE'],
     [{ killedFor: 'COMPILE_TIMEOUT', oomKilled: true, exitCode: 137 }, 'CE'],

@@ -32,6 +32,15 @@ const SIGNAL_NAMES = new Map<number, string>(
 );
 
 /**
+ * Exit codes of the sandbox runner (before its compile header) that refuse the user's files: 91
+ * a path it will not write, 92 a layout it cannot write (a path both a file and a directory, the
+ * same path twice). The gateway refuses those already; if one still gets through, it is the
+ * program's fault (CE: it was never run, the reason is on stderr), not the system's (SE). 90
+ * (malformed input) is the worker's own fault and stays SE. sandbox/README.md, "runner protocol".
+ */
+const RUNNER_REFUSED_INPUT = new Set([91, 92]);
+
+/**
  * Order matters:
  * - a cancel wins over everything, then a sandbox whose end Docker never reported (SE);
  * - a failed or timed-out compilation (wall clock or CPU time) is CE even when the compiler
@@ -40,6 +49,7 @@ const SIGNAL_NAMES = new Map<number, string>(
  *   Docker's OOMKilled state tells them apart, and once the kernel killed for memory the run is
  *   MLE even if our wall clock or output limit fired afterwards;
  * - our kills (TLE, OLE) win over the exit code they caused;
+ * - the runner refusing the user's files is CE (RUNNER_REFUSED_INPUT), its other failures SE;
  * - a run stage that used up its CPU time is TLE however it ended: killed by us, or by the
  *   kernel's RLIMIT_CPU backstop (SIGXCPU, or SIGKILL at the hard limit), or exited just past it
  *   between two checks. Where the CPU time cannot be measured, SIGXCPU alone says so.
@@ -60,6 +70,9 @@ export function judge(o: RunOutcome): Judgement {
   if (o.killedFor === 'TLE' || o.killedFor === 'CPU') return { verdict: 'TLE', ...base };
   if (o.killedFor === 'OLE') return { verdict: 'OLE', ...base };
   if (o.cpuExceeded === 'run' || signal === 'SIGXCPU') return { verdict: 'TLE', ...base };
+  if (!o.protocolError && o.compileExit === null && RUNNER_REFUSED_INPUT.has(o.exitCode ?? -1)) {
+    return { verdict: 'CE', exitCode: o.exitCode, signal: null };
+  }
   if (o.protocolError || o.compileExit === null) return { verdict: 'SE', ...base };
   if (o.exitCode === 0) return { verdict: 'OK', exitCode: 0, signal: null };
   return { verdict: 'RE', ...base };

@@ -1,0 +1,5 @@
+(let ((a (read)) (b (read)))
+  (format t "~d~%" (* a b))
+  (finish-output)
+  (format *error-output* "warn~%")
+  (sb-ext:exit :code 3))

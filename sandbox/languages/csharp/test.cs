@@ -1,0 +1,5 @@
+public static class Program {
+  public static void Main() {
+    System.Console.WriteLine("OK");
+  }
+}

@@ -1,0 +1,8 @@
+-module(main).
+-export([main/0]).
+
+main() ->
+    {ok, [A, B]} = io:fread("", "~d ~d"),
+    io:format("~b~n", [A * B]),
+    io:format(standard_error, "warn~n", []),
+    halt(3).

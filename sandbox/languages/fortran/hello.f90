@@ -1,0 +1,3 @@
+program main
+  print '(A)', 'Hello, World!'
+end program main

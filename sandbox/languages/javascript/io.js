@@ -1,0 +1,4 @@
+const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\s+/).map(Number);
+console.log(a * b);
+console.error('warn');
+process.exitCode = 3;

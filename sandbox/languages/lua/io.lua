@@ -1,0 +1,5 @@
+io.stdout:setvbuf("line")
+local a, b = io.read("n", "n")
+print(math.tointeger(a * b))
+io.stderr:write("warn\n")
+os.exit(3)

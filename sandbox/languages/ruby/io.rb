@@ -1,0 +1,4 @@
+a, b = $stdin.read.split.map(&:to_i)
+puts a * b
+warn "warn"
+exit 3

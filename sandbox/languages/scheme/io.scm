@@ -1,0 +1,5 @@
+(let* ((a (read)) (b (read)))
+  (display (* a b))
+  (newline)
+  (display "warn\n" (current-error-port))
+  (exit 3))

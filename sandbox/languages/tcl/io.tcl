@@ -1,0 +1,4 @@
+lassign [gets stdin] a b
+puts [expr {$a * $b}]
+puts stderr warn
+exit 3
