@@ -28,9 +28,9 @@ if (!['start', 'cluster', 'test', 'infra', 'bench'].includes(mode)) {
   process.exit(2);
 }
 const bench = process.env.BENCH || 'latency';
-if (mode === 'bench' && !['latency', 'load', 'trace', 'lifecycle'].includes(bench)) {
+if (mode === 'bench' && !['latency', 'load', 'trace', 'lifecycle', 'classroom'].includes(bench)) {
   console.error(
-    `BENCH=${bench}: use BENCH=latency (the default), BENCH=load, BENCH=trace or BENCH=lifecycle`,
+    `BENCH=${bench}: use BENCH=latency (the default), BENCH=load, BENCH=trace, BENCH=lifecycle or BENCH=classroom`,
   );
   process.exit(2);
 }
@@ -181,7 +181,8 @@ async function runTests(env) {
 /**
  * Benchmarks (deploy/bench) against the local services; prints Markdown tables. BENCH picks one:
  * `latency` (default, latency.mjs), `load` (load.mjs, issue 4), `trace` (trace.mjs: where the
- * time of one run goes) or `lifecycle` (lifecycle.mjs: one container per run without services).
+ * time of one run goes), `lifecycle` (lifecycle.mjs: one container per run without services) or
+ * `classroom` (classroom.mjs: a session of 60 students and 5 dashboards on 2 gateways).
  */
 async function runBench(env) {
   return sup.run('bench', process.execPath, [path.join(REPO, `deploy/bench/${bench}.mjs`)], {
