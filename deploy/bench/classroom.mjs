@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io } from 'socket.io-client';
 import { REPO, devToken, freePort, machine, pct, sleep, waitHttp } from './common.mjs';
 
@@ -62,6 +63,7 @@ const serviceEnv = {
   WARM_POOL_SIZE: String(num('BENCH_WARM_POOL', 2)),
   WORKER_HTTP_HOST: '127.0.0.1',
   RUN_QUOTAS: JSON.stringify({ student: { perMinute: 100000, perDay: 1000000, concurrent: 8 } }),
+  METRICS_TOKEN: 'bench-classroom-metrics',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -90,11 +92,20 @@ async function stopAll() {
   );
 }
 
+function eventLoop() {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  return {
+    stop: () => (h.disable(), { p99: h.percentile(99) / 1e6, max: h.max / 1e6 }),
+  };
+}
+
 const rss = (pid) =>
   Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m)?.[1]) * 1024;
 
 async function sockets(url) {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const headers = { authorization: `Bearer ${serviceEnv.METRICS_TOKEN}` };
+  const text = await (await fetch(`${url}/metrics`, { headers })).text();
   return Number(text.match(/^coderoom_gateway_sockets (\S+)$/m)?.[1] ?? NaN);
 }
 
@@ -132,9 +143,13 @@ const SOURCE = 'a, b = map(int, input().split())\nprint(a + b)\n';
 const counts = { started: 0, busy: 0, rateLimited: 0, errors: {} };
 const inc = (o, k) => (o[k] = (o[k] ?? 0) + 1);
 
+/** Runs whose run:finished reached their student. */
+const finishedAtStudent = new Set();
+
 /** A student looping runs in the session until `end`; returns the run ids it got accepted. */
 async function student(s, sessionId, problemId, end) {
   const mine = [];
+  s.on('run:finished', (e) => finishedAtStudent.add(e.runId));
   await sleep(Math.random() * RUN_EVERY_MS);
   while (Date.now() < end) {
     const next = Date.now() + RUN_EVERY_MS * (0.75 + Math.random() / 2);
@@ -154,13 +169,14 @@ async function student(s, sessionId, problemId, end) {
   return mine;
 }
 
-/** An instructor's view of the feed: latencies, seqs, and the runs seen finished. */
+/** An instructor's view of the feed: latencies, seqs, the runs seen, and seen finished. */
 function dashboard(s, sessionId) {
-  const d = { s, latency: [], seqs: [], finished: new Set(), from: 0 };
+  const d = { s, latency: [], seqs: [], runs: new Set(), finished: new Set(), from: 0 };
   s.on('dashboard:update', (u) => {
     if (u.sessionId !== sessionId) return;
     if (u.at) d.latency.push(Date.now() - Date.parse(u.at));
     d.seqs.push(u.seq);
+    if (u.kind === 'run') d.runs.add(u.run.runId);
     if (u.kind === 'run' && u.run.status === 'finished') d.finished.add(u.run.runId);
   });
   return d;
@@ -250,10 +266,15 @@ async function main() {
   for (const d of boards) d.from = (await call(d.s, 'dashboard:watch', { sessionId })).seq;
   await sleep(2000);
   const idle = gateways.map((g) => rss(g.pid));
-  const members = await Promise.all(urls.map(sockets));
+  // The gateways' own count of sockets (node 0 also holds the teacher's, connected before `base`).
+  const counted = await Promise.all(urls.map(sockets));
+  const members = [0, 1].map(
+    (n) => Math.ceil((STUDENTS - n) / 2) + Math.ceil((INSTRUCTORS - n) / 2),
+  );
 
   // The shared document: an editor on each node; every member counts what reaches it.
   const sent = new Map(); // update (base64) -> [emit time, sender's node]
+  const docAck = []; // emit to ack (the update is stored): ms
   const crossNode = [];
   const docReceived = new Map();
   const all = [...students, ...instructors];
@@ -269,7 +290,7 @@ async function main() {
   const editors = [students[0], students[1]].map((s, node) => {
     const doc = new Y.Doc();
     s.on('doc:update', (e) => Y.applyUpdate(doc, Buffer.from(e.update, 'base64'), 'remote'));
-    return { s, doc, node, acked: 0, refused: 0 };
+    return { s, doc, node, sent: 0, acked: 0, refused: 0 };
   });
   const type = async (e, end) => {
     const text = e.doc.getText('main.py');
@@ -280,8 +301,10 @@ async function main() {
       text.insert(Math.floor(Math.random() * (text.length + 1)), `${e.node}${i++ % 10}`);
       const update = Buffer.from(Y.encodeStateAsUpdate(e.doc, before)).toString('base64');
       sent.set(update, [performance.now(), e.node]);
+      const t0 = performance.now();
+      e.sent++;
       call(e.s, 'doc:update', { sessionId, update }).then(
-        () => e.acked++,
+        () => (e.acked++, docAck.push(performance.now() - t0)),
         () => e.refused++,
       );
       await sleep(Math.max(0, next - Date.now()));
@@ -294,6 +317,7 @@ async function main() {
     () => (busiest = gateways.map((g, i) => Math.max(busiest[i], rss(g.pid)))),
     1000,
   );
+  const loopDelay = eventLoop();
   const end = Date.now() + SECONDS * 1000;
   const [runIds] = await Promise.all([
     Promise.all(students.map((s) => student(s, sessionId, p.problemId, end))).then((r) => r.flat()),
@@ -301,24 +325,31 @@ async function main() {
   ]);
   clearInterval(sampler);
 
+  const loop = loopDelay.stop();
   // Let the runs in flight finish and the feed settle; then the feed's head, from a new watch.
   const graceEnd = Date.now() + GRACE_SECONDS * 1000;
-  while (Date.now() < graceEnd && !boards.every((d) => runIds.every((r) => d.finished.has(r)))) {
+  const settled = () =>
+    runIds.every((r) => finishedAtStudent.has(r)) &&
+    editors.every((e) => e.acked + e.refused === e.sent);
+  while (Date.now() < graceEnd && !settled()) {
     await sleep(250);
   }
+  await sleep(1000); // the dashboard's last updates of those runs, if any
   const checker = await connectAs('bench-teacher', 'instructor', 0);
   const head = (await call(checker, 'dashboard:watch', { sessionId })).seq;
   while (Date.now() < graceEnd + 5000 && !boards.every((d) => Math.max(...d.seqs) >= head)) {
     await sleep(100);
   }
   const edits = editors.reduce((n, e) => n + e.acked, 0);
+  const inFlight = editors.reduce((n, e) => n + e.sent - e.acked - e.refused, 0);
   const converged =
     editors[0].doc.getText('main.py').toString() === editors[1].doc.getText('main.py').toString();
 
   // Report.
   const latency = boards.flatMap((d) => d.latency);
   const audits = boards.map((d) => audit(d, head));
-  const unseen = boards.map((d) => runIds.filter((r) => !d.finished.has(r)).length);
+  const unseen = boards.map((d) => runIds.filter((r) => !d.runs.has(r)).length);
+  const unfinished = boards.map((d) => runIds.filter((r) => !d.finished.has(r)).length);
   const expectEdits = (s) =>
     s === editors[0].s ? editors[1].acked : s === editors[1].s ? editors[0].acked : edits;
   const docShort = all.filter((s) => (docReceived.get(s) ?? 0) < expectEdits(s)).length;
@@ -333,29 +364,33 @@ async function main() {
       `${loadavg()
         .map((l) => l.toFixed(1))
         .join(' ')}. ${STUDENTS} students and ${INSTRUCTORS} ` +
-      `instructors over 2 gateways (${members.join(' + ')} sockets), ${WORKERS} workers; ` +
+      `instructors over 2 gateways (${members.join(' + ')} members; the gateways count ${counted.join(' + ')} sockets), ${WORKERS} workers; ` +
       `mode \`${MODE}\`, a run per student every ~${RUN_EVERY_MS} ms for ${SECONDS} s; ` +
       `${DOC_RATE} document edits/s from one student on each node.\n`,
   );
   console.log(
-    '| dashboard latency p50 / p95 / p99 / max (ms) | updates received | missing / duplicate / out of range seqs | accepted runs not seen finished |',
+    '| dashboard latency p50 / p95 / p99 / max (ms) | updates received per instructor | missing / duplicate / out of range seqs | accepted runs not on the dashboard | not seen finished there |',
   );
-  console.log('| --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- |');
   console.log(
     `| ${q(latency)} | ${audits.map((a) => a.received).join(', ')} (head seq ${head}) | ` +
-      `${audits.map((a) => `${a.missing}/${a.dup}/${a.outside}`).join(', ')} | ${unseen.join(', ')} of ${runIds.length} |`,
+      `${audits.map((a) => `${a.missing}/${a.dup}/${a.outside}`).join(', ')} | ` +
+      `${unseen.join(', ')} of ${runIds.length} | ${unfinished.join(', ')} |`,
   );
   console.log(
     `\nRuns: ${counts.started} accepted, ${counts.busy} BUSY, ${counts.rateLimited} RATE_LIMITED, ` +
-      `errors ${JSON.stringify(counts.errors)}; warm-up ${warm.filter((w) => w.status === 'fulfilled').length}/4.\n`,
+      `errors ${JSON.stringify(counts.errors)}; ${runIds.filter((r) => finishedAtStudent.has(r)).length} ` +
+      `finished at their student; warm-up ${warm.filter((w) => w.status === 'fulfilled').length}/4. ` +
+      `The benchmark's event loop delay during the load: p99 ${f(loop.p99)} ms, max ${f(loop.max)} ms.\n`,
   );
   console.log(
-    '| document propagation between nodes p50 / p95 / p99 / max (ms) | edits acked / refused | members short of an edit | editors converged |',
+    '| document propagation between nodes p50 / p95 / p99 / max (ms) | doc:update ack (stored) p50 / p95 / p99 / max | edits acked / refused / unanswered | members short of an edit | editors converged |',
   );
-  console.log('| --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- |');
   console.log(
-    `| ${crossNode.length ? q(crossNode) : '-'} (${crossNode.length} deliveries) | ${edits} / ` +
-      `${editors.reduce((n, e) => n + e.refused, 0)} | ${docShort} of ${all.length} | ${converged} |`,
+    `| ${crossNode.length ? q(crossNode) : '-'} (${crossNode.length} deliveries) | ` +
+      `${docAck.length ? q(docAck) : '-'} | ${edits} / ` +
+      `${editors.reduce((n, e) => n + e.refused, 0)} / ${inFlight} | ${docShort} of ${all.length} | ${converged} |`,
   );
   console.log('\n| gateway | RSS before | members | idle, per member | busiest, per member |');
   console.log('| --- | --- | --- | --- | --- |');
