@@ -139,6 +139,19 @@ export class ClassroomBusRepository implements OnModuleInit, OnApplicationShutdo
     await this.redis.client.hset(key, 'bytes', bytes, 'count', 1);
   }
 
+  /**
+   * Claims the compaction of a session's document (one node, one request at a time); false when
+   * another holds it. Expires by itself should its holder die.
+   */
+  async claimDocCompaction(sessionId: string): Promise<boolean> {
+    const key = `coderoom:session:${sessionId}:doc:compacting`;
+    return (await this.redis.client.set(key, this.nodeId, 'PX', 60_000, 'NX')) === 'OK';
+  }
+
+  async releaseDocCompaction(sessionId: string): Promise<void> {
+    await this.redis.client.del(`coderoom:session:${sessionId}:doc:compacting`);
+  }
+
   /** Notes that this node holds connections in `sessionId` (for the sweep should it die). */
   async holdSession(sessionId: string): Promise<void> {
     await this.redis.client.sadd(sessionKeys.nodeSessions(this.nodeId), sessionId);

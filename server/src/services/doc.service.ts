@@ -10,7 +10,7 @@ import { sessionRoom } from '../repositories/classroom-bus.repository.js';
 import { SessionService } from './session.service.js';
 
 /** Stored updates of a document past which the next edit compacts them into one. */
-const COMPACT_AFTER = 500;
+export const COMPACT_AFTER = 500;
 
 /**
  * The shared document of a session (Yjs): members' updates are validated, stored (the ack
@@ -57,21 +57,29 @@ export class DocService {
     const bytes = decode(update, CLASSROOM_LIMITS.docUpdateBytes, 'update');
     validateUpdate(bytes);
     const counted = await this.bus.docCounters(sessionId, bytes.length);
-    if (counted.bytes > CLASSROOM_LIMITS.docBytes || counted.count > COMPACT_AFTER) {
-      // Past the limit by the sum of the updates: the merge is usually much smaller, so measure
-      // it (and store it) before refusing anything.
-      const stored = await this.docs.all(sessionId);
-      const merged = stored.length ? Y.mergeUpdates(stored.map((s) => s.update)) : emptyUpdate();
-      const after = Y.mergeUpdates([merged, bytes]);
-      if (after.length > CLASSROOM_LIMITS.docBytes) {
-        await this.bus.docCounters(sessionId, -bytes.length);
-        throw new CoderoomError(
-          'TOO_LARGE',
-          `the document would be ${after.length} bytes; the limit is ${CLASSROOM_LIMITS.docBytes}`,
-        );
+    // One compaction at a time per document: until it resets the counters, every update counts
+    // past COMPACT_AFTER, and each starting its own (read all, merge, write) piled them up.
+    const compactDue =
+      counted.count > COMPACT_AFTER && (await this.bus.claimDocCompaction(sessionId));
+    if (counted.bytes > CLASSROOM_LIMITS.docBytes || compactDue) {
+      try {
+        // Past the limit by the sum of the updates: the merge is usually much smaller, so
+        // measure it (and store it) before refusing anything.
+        const stored = await this.docs.all(sessionId);
+        const merged = stored.length ? Y.mergeUpdates(stored.map((s) => s.update)) : emptyUpdate();
+        const after = Y.mergeUpdates([merged, bytes]);
+        if (after.length > CLASSROOM_LIMITS.docBytes) {
+          await this.bus.docCounters(sessionId, -bytes.length);
+          throw new CoderoomError(
+            'TOO_LARGE',
+            `the document would be ${after.length} bytes; the limit is ${CLASSROOM_LIMITS.docBytes}`,
+          );
+        }
+        if (stored.length > 1) await this.compact(sessionId, stored, merged);
+        await this.bus.resetDocCounters(sessionId, after.length);
+      } finally {
+        if (compactDue) await this.bus.releaseDocCompaction(sessionId);
       }
-      if (stored.length > 1) await this.compact(sessionId, stored, merged);
-      await this.bus.resetDocCounters(sessionId, after.length);
     }
     await this.docs.append({
       _id: `${Date.now().toString(36).padStart(9, '0')}-${randomUUID()}`,
