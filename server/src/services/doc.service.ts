@@ -81,6 +81,10 @@ export class DocService {
         if (compactDue) await this.bus.releaseDocCompaction(sessionId);
       }
     }
+    // Relayed while it is stored: the others need not wait for MongoDB. The sender's ack still
+    // follows the store, and a sender whose store failed sends it again (Yjs takes an update
+    // twice without harm), so what was acknowledged is stored and what was relayed converges.
+    socket.to(sessionRoom(sessionId)).emit('doc:update', { sessionId, update });
     await this.docs.append({
       _id: `${Date.now().toString(36).padStart(9, '0')}-${randomUUID()}`,
       sessionId,
@@ -88,7 +92,6 @@ export class DocService {
       bytes: bytes.length,
       at: new Date(),
     });
-    socket.to(sessionRoom(sessionId)).emit('doc:update', { sessionId, update });
   }
 
   async awarenessUpdate(
