@@ -1,12 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { LanguageDefinition, RunJob, RunResult } from '@coderoom/contracts';
-import type { WorkerConfig } from '../config/config.js';
+import {
+  DEFAULT_SANDBOX_START_MS as SANDBOX_START_MS,
+  type WorkerConfig,
+} from '../config/config.js';
 import type { DockerRepository, SandboxIo } from '../repositories/docker.repository.js';
 import type { LanguageRepository } from '../repositories/language.repository.js';
 import type { MetricsRepository } from '../repositories/metrics.repository.js';
 import type { RunFeedRepository, RunFeedWriter } from '../repositories/run-feed.repository.js';
 import type { RunRepository } from '../repositories/run.repository.js';
-import { RunExecutionService, SANDBOX_START_MS } from './run-execution.service.js';
+import { RunExecutionService } from './run-execution.service.js';
 import { StartupGateService } from './startup-gate.service.js';
 import type { SandboxJanitorService } from './sandbox-janitor.service.js';
 import type { ReadySandbox, WarmPoolService } from './warm-pool.service.js';
@@ -35,6 +38,7 @@ const job: RunJob = {
 };
 const config = {
   workerId: 'w',
+  sandboxStartMs: SANDBOX_START_MS,
   instance: 'i',
   imageTag: 'latest',
   limits: {

@@ -17,7 +17,7 @@ import { SandboxJanitorService } from './sandbox-janitor.service.js';
 import { StartupGateService } from './startup-gate.service.js';
 import { DockerWatchService } from './docker-watch.service.js';
 import { WarmPoolService } from './warm-pool.service.js';
-import { SANDBOX_START_MS, SandboxRun, sandboxSpec, type SandboxRunDeps } from './sandbox-run.js';
+import { SandboxRun, sandboxSpec, type SandboxRunDeps } from './sandbox-run.js';
 
 /**
  * Results being stored beyond these hold the next run's slot (MongoDB is slower than the runs):
@@ -25,8 +25,6 @@ import { SANDBOX_START_MS, SandboxRun, sandboxSpec, type SandboxRunDeps } from '
  */
 const STORES_IN_FLIGHT = 256;
 const STORE_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
-
-export { SANDBOX_START_MS };
 
 /**
  * The Nest entry point of runs: each job becomes a SandboxRun (one program in one fresh sandbox:

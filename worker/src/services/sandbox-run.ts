@@ -44,12 +44,6 @@ const DRAIN_MS = 2000;
  * exit. Past it the run ends as SE and the janitor keeps trying to remove the sandbox.
  */
 const ENGINE_GRACE_MS = 5000;
-/**
- * How long getting a sandbox may take (a pooled one, or create, attach and start), unless
- * SANDBOX_START_MS says otherwise: past it a hung Docker engine ends the run as SE instead of
- * holding its slot for ever. A sandbox that arrives later is removed.
- */
-export const SANDBOX_START_MS = 30_000;
 /** How long the end of a run is retried while Redis refuses it (then the reconciler ends it). */
 const FINISH_RETRY_MS = 60_000;
 /**
@@ -476,8 +470,9 @@ export class SandboxRun {
     this.state = next;
   }
 
+  /** SANDBOX_START_MS: past it a hung engine ends the run as SE; a late sandbox is removed. */
   private get startMs(): number {
-    return this.deps.config.sandboxStartMs ?? SANDBOX_START_MS;
+    return this.deps.config.sandboxStartMs;
   }
 
   /**
