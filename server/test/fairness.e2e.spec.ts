@@ -51,6 +51,21 @@ const py = (line: string, extra: Partial<RunStartPayload> = {}): RunStartPayload
   ...extra,
 });
 
+/** A real session (runs naming one need its members) with these members; its id. */
+async function session(...members: ClientSocket[]): Promise<string> {
+  const teacher = await stack.connect(
+    await stack.token(`t-${statuses.length}-${Date.now()}`, 'instructor'),
+  );
+  const created = await teacher.emitWithAck('session:create', { title: 'lab' });
+  if (!created.ok) throw new Error(`session:create: ${JSON.stringify(created)}`);
+  for (const m of members) {
+    const joined = await m.emitWithAck('session:join', { joinCode: created.session.joinCode! });
+    if (!joined.ok) throw new Error(`session:join: ${JSON.stringify(joined)}`);
+  }
+  teacher.disconnect();
+  return created.session.sessionId;
+}
+
 async function started(s: ClientSocket, payload: RunStartPayload): Promise<StartedRun> {
   const run = await startRun(s, payload);
   if (!run.ack.ok) throw new Error(`run:start refused: ${JSON.stringify(run.ack)}`);
@@ -165,7 +180,7 @@ it("keeps one user's runs in the order they came when earlier ones end: a later 
 it("keeps a session's runs in the order they came, across its members, when earlier ones end", async () => {
   const blocker = await hold('q-block');
   const [quinn, rosa] = await Promise.all(['q-quinn', 'q-rosa'].map((n) => user(n)));
-  const lab = { sessionId: 'lab-q' };
+  const lab = { sessionId: await session(quinn, rosa) };
   const q1 = await started(quinn, py('print(1)', lab)); // session rank 1
   const q2 = await started(quinn, py('print(2)', lab)); // 2
   const r1 = await started(rosa, py('print(3)', lab)); // 3
@@ -187,14 +202,15 @@ it('counts a session as one user towards everyone else, and frees its slots when
   const [one, two, dana, eve] = await Promise.all(
     ['s-one', 's-two', 's-dana', 's-eve'].map((n) => user(n)),
   );
-  const lab = { sessionId: 'lab-1' };
+  const lab = { sessionId: await session(one, two) };
+  const lab2 = await session(eve);
   const oneA = await started(one, py('print(1)', lab)); // session rank 1: priority 1
   const oneB = await started(one, py('print(2)', lab)); // 2
   const twoA = await started(two, py('print(3)', lab)); // two's first, but the session's 3rd: 3
   const twoB = await started(two, py('print(4)', lab)); // 4
   const outside = await started(dana, py('print(5)')); // 1
-  const otherLab = await started(eve, py('print(6)', { sessionId: 'lab-2' })); // 1
-  expect(await redis.zcard('coderoom:session:lab-1:active')).toBe(4);
+  const otherLab = await started(eve, py('print(6)', { sessionId: lab2 })); // 1
+  expect(await redis.zcard(`coderoom:session:${lab.sessionId}:active`)).toBe(4);
   const expected = [oneA, outside, otherLab, oneB, twoA, twoB].map((r) => r.runId);
   await until(
     'every queued run to know its place',
@@ -208,7 +224,9 @@ it('counts a session as one user towards everyone else, and frees its slots when
   // Ended runs hold no slot any more: the session's next run is its only active one, and the
   // users' slots were all given back.
   const next = await started(one, py('print(7)', lab));
-  expect(await redis.zrange('coderoom:session:lab-1:active', 0, -1)).toEqual([next.runId]);
+  expect(await redis.zrange(`coderoom:session:${lab.sessionId}:active`, 0, -1)).toEqual([
+    next.runId,
+  ]);
   expect((await next.done(30_000)).finished.verdict).toBe('OK');
   await until(
     'no user slot left',
@@ -217,13 +235,15 @@ it('counts a session as one user towards everyone else, and frees its slots when
 }, 120_000);
 
 it('repairs a session slot whose release was missed: a run that ended counts no more', async () => {
-  const slots = 'coderoom:session:lab-3:active';
+  const pat = await user('p-pat');
+  const lab = await session(pat);
+  const slots = `coderoom:session:${lab}:active`;
   const leaseEnd = Date.now() + 600_000;
   // Two slots nobody released: one of a run that ended (its finished guard is set), one of a
   // run that still holds its slot as far as Redis can tell.
   await redis.zadd(slots, leaseEnd, 'ended-run', leaseEnd, 'live-run');
   await redis.set('coderoom:run:ended-run:finished', '1', 'EX', 60);
-  const run = await started(await user('p-pat'), py('print(1)', { sessionId: 'lab-3' }));
+  const run = await started(pat, py('print(1)', { sessionId: lab }));
   expect((await redis.zrange(slots, 0, -1)).sort()).toEqual(['live-run', run.runId].sort());
   expect((await run.done(30_000)).finished.verdict).toBe('OK');
   await redis.del(slots);

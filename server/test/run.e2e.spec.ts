@@ -99,23 +99,32 @@ it('ends an infinite loop with TLE within the wall limit plus a small margin, co
   await until('the container to be removed', () => containersOf(run.runId) === '', 10_000);
 }, 60_000);
 
-it('gives a run in submit mode its own, longer clock', async () => {
-  // 3 s of sleep: past the run mode's 2 s, within submit mode's 4 s.
+it('gives a submission its own, longer clock per test', async () => {
+  // 3 s of sleep: past the run mode's 2 s, within submit mode's 4 s per test.
   const source = 'import time\ntime.sleep(3)\nprint("done")\n';
+  const teacher = await stack.connect(await stack.token('clock-teacher', 'instructor'));
+  const created = await teacher.emitWithAck('problem:create', {
+    title: 'Slow but right',
+    statement: 'Print `done`.',
+    tests: [{ stdin: '', expected: 'done\n' }],
+  });
+  if (!created.ok) throw new Error(`problem:create: ${JSON.stringify(created)}`);
+  const problemId = created.problem.problemId;
   const [tried, submitted] = await Promise.all([
     runToEnd(alice, { language: 'python', source }),
-    runToEnd(alice, { language: 'python', source, mode: 'submit' }),
+    runToEnd(teacher, { language: 'python', source, mode: 'submit', problemId }),
   ]);
   expect(tried.finished.verdict).toBe('TLE');
-  expect(submitted.finished.verdict).toBe('OK');
-  expect(text(submitted.outputs)).toBe('done\n');
-  const looping = await runToEnd(alice, {
+  expect(submitted.finished).toMatchObject({ verdict: 'AC', score: 1, maxScore: 1 });
+  const looping = await runToEnd(teacher, {
     language: 'python',
     source: 'while True:\n    pass\n',
     mode: 'submit',
+    problemId,
   });
   expect(looping.finished.verdict).toBe('TLE');
-  expect(looping.finished.timeMs).toBeGreaterThanOrEqual(SUBMIT_WALL_MS - 1000);
+  expect(looping.finished.tests?.[0].timeMs).toBeGreaterThanOrEqual(SUBMIT_WALL_MS - 1000);
+  teacher.disconnect();
 }, 60_000);
 
 it('reports a non-zero exit as RE with its exit code', async () => {
@@ -345,7 +354,9 @@ describe('invalid input', () => {
       expect(ack).toMatchObject({ ok: false, error: { code: 'INVALID' } });
       expect((ack as { error: { details?: unknown } }).error.details).toBeDefined();
     }
-    expect(await alice.emitWithAck('run:start', { language: 'cobol', source: 'x' })).toMatchObject({
+    expect(
+      await alice.emitWithAck('run:start', { language: 'klingon', source: 'x' }),
+    ).toMatchObject({
       ok: false,
       error: { code: 'UNSUPPORTED_LANGUAGE' },
     });

@@ -154,7 +154,7 @@ describe('runs', () => {
     expect((invalid as CoderoomError).details).toEqual(
       expect.arrayContaining([expect.objectContaining({ path: 'source' })]),
     );
-    await expect(alice.run({ language: 'cobol', source: 'x' })).rejects.toMatchObject({
+    await expect(alice.run({ language: 'klingon', source: 'x' })).rejects.toMatchObject({
       code: 'UNSUPPORTED_LANGUAGE',
       details: { supported: expect.arrayContaining(['python']) },
     });

@@ -136,7 +136,7 @@ const CLIENT_EVENT_DOCS = {
       },
     ],
     ackExample: { runId: RUN_ID, status: 'queued', position: 1 },
-    refusedExample: { code: 'UNSUPPORTED_LANGUAGE', message: 'unsupported language "cobol"' },
+    refusedExample: { code: 'UNSUPPORTED_LANGUAGE', message: 'unsupported language "klingon"' },
   },
   'run:input': {
     summary: 'Feed stdin of an interactive run.',

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
-import { loadGatewayConfig } from '../config/config.js';
-import { TestIdentityProvider, unsignedToken } from '../../test/jwks.js';
-import { AuthService } from './auth.service.js';
+import { loadGatewayConfig } from '../src/config/config.js';
+import { TestIdentityProvider, unsignedToken } from './jwks.js';
+import { AuthService } from '../src/services/auth.service.js';
 
 // A real JWKS endpoint over HTTP (the test's own), not a mocked key resolver.
 const idp = new TestIdentityProvider();
