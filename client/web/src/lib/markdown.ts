@@ -1,0 +1,11 @@
+import DOMPurify from 'dompurify';
+import { marked } from 'marked';
+
+/**
+ * A problem statement (Markdown, written by an instructor) as HTML that is safe to insert:
+ * marked renders it, DOMPurify removes scripts, event handlers and `javascript:` links.
+ */
+export function renderMarkdown(markdown: string): string {
+  const html = marked.parse(markdown, { async: false, gfm: true });
+  return DOMPurify.sanitize(html, { USE_PROFILES: { html: true } });
+}
