@@ -94,7 +94,6 @@ describe('a class in session: an instructor and two students', () => {
       '[data-testid="problem-statement"]',
       'Read `a` and `b`, print **a + b**.\n\n<img src=x onerror="window.__xss=1">',
     );
-    await waitOrExplain(teacher, '[data-testid="problem-language"] option[value="python"]');
     await teacher.selectOption('[data-testid="problem-language"]', 'python');
     const rows = teacher.locator('[data-testid="test-row"]');
     await rows.nth(0).locator('[data-testid="test-stdin"]').fill('1 2\n');
