@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { REPO, startStack, type Stack } from '../../../server/test/harness.js';
@@ -228,6 +228,33 @@ describe('a class in session: an instructor and two students', () => {
       (t) => t === `${before}\n# open again`,
     );
   }, 60_000);
+
+  it('the instructor broadcasts code to everyone, then closes the session', async () => {
+    await teacher.locator('summary', { hasText: 'Broadcast code' }).click();
+    await teacher.fill('[data-testid="broadcast-text"]', 'print("from the teacher")');
+    await teacher.click('[data-testid="broadcast-button"]:not([disabled])');
+    for (const p of [ann, bob]) {
+      await waitOrExplain(p, '[data-testid="broadcast"]', 'print("from the teacher")');
+    }
+    teacher.once('dialog', (d) => void d.accept());
+    await teacher.click('[data-testid="close-button"]');
+    for (const p of [ann, bob]) await waitOrExplain(p, '[data-testid="session-closed"]');
+    expect(await ann.locator('[data-testid="submit-button"]').isDisabled()).toBe(true);
+  }, 60_000);
+
+  it('keeps the classroom screens out of the first screen: they are lazy chunks', () => {
+    const html = readFileSync(`${DIST}/index.html`, 'utf8');
+    const initial = [...html.matchAll(/(?:src|href)="(?:\.?\/)?(assets\/[^"]+\.js)"/g)].map(
+      (m) => m[1],
+    );
+    expect(initial.length).toBeGreaterThan(0);
+    for (const f of initial) {
+      const js = readFileSync(`${DIST}/${f}`, 'utf8');
+      // Yjs and the screens' own code are not in what the first screen loads.
+      expect(js).not.toContain('y-codemirror');
+      expect(js).not.toContain('Students of the session');
+    }
+  });
 
   it('raised no page errors', () => {
     expect(pageErrors).toEqual([]);
