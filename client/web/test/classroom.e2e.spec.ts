@@ -191,6 +191,17 @@ describe('a class in session: an instructor and two students', () => {
     expect(await seriousA11yViolations(teacher)).toEqual([]);
   }, 120_000);
 
+  it('Run runs the shared program in the session: its output in the terminal, then the verdict', async () => {
+    await bob.click('[data-testid="session-run"]');
+    // No input given: input() meets end of file, Python's traceback goes to stderr.
+    await waitOrExplain(bob, '[data-testid="verdict"]');
+    await until(
+      'the traceback in the terminal',
+      () => bob.locator('[data-testid="output"] .xterm-rows').innerText(),
+      (t) => t.includes('EOFError'),
+    );
+  }, 60_000);
+
   it("a locked document refuses the students' typing; unlocked, it takes it again", async () => {
     const before = await editorText(ann);
     await teacher.click('[data-testid="lock-button"]');
