@@ -77,6 +77,19 @@ function editorText(page: Page): Promise<string> {
   );
 }
 
+/** The page in the dark theme (it follows the system): axe, a screenshot, then light again. */
+async function darkToo(page: Page, shot: string): Promise<void> {
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await until(
+    'the dark theme',
+    () => page.evaluate(() => getComputedStyle(document.body).backgroundColor),
+    (bg) => bg !== 'rgb(255, 255, 255)',
+  );
+  expect(await seriousA11yViolations(page)).toEqual([]);
+  await page.screenshot({ path: `${SHOTS}/${shot}.png` });
+  await page.emulateMedia({ colorScheme: 'light' });
+}
+
 async function joinAs(name: string): Promise<Page> {
   const page = await openPage(`name=${name}`, '/join');
   await page.fill('[data-testid="join-code"]', joinCode.toLowerCase());
@@ -151,6 +164,7 @@ describe('a class in session: an instructor and two students', () => {
     await waitOrExplain(ann, '.cm-ySelectionInfo', 'bob');
     await ann.screenshot({ path: `${SHOTS}/session-presence.png` });
     expect(await seriousA11yViolations(ann)).toEqual([]);
+    await darkToo(ann, 'session-presence-dark');
   }, 60_000);
 
   it("a student's submission shows per-test results to her (hidden test: verdict and points) and on the dashboard", async () => {
@@ -189,6 +203,7 @@ describe('a class in session: an instructor and two students', () => {
     ).toBe('—');
     await teacher.screenshot({ path: `${SHOTS}/dashboard.png` });
     expect(await seriousA11yViolations(teacher)).toEqual([]);
+    await darkToo(teacher, 'dashboard-dark');
   }, 120_000);
 
   it('Run runs the shared program in the session: its output in the terminal, then the verdict', async () => {

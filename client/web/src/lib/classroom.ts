@@ -3,10 +3,10 @@ import type { Member } from '@coderoom/sdk';
 /** Collaborator colours (light enough for black name labels: WCAG AA). */
 const COLORS = ['#ffb3ba', '#ffdfba', '#fff1a8', '#baffc9', '#bae1ff', '#e0c3ff', '#c9f0ff'];
 
-/** A stable colour per user name. */
+/** A stable colour per user name (FNV-1a: short names spread over the colours). */
 export function colorFor(name: string): string {
-  let h = 0;
-  for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  let h = 2166136261;
+  for (const ch of name) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
   return COLORS[h % COLORS.length];
 }
 

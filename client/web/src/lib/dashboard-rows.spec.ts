@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { DashboardSnapshot, RunTestEvent } from '@coderoom/sdk';
 import { dashboardRows } from './dashboard-rows.js';
-import { activityText } from './classroom.js';
+import { activityText, colorFor } from './classroom.js';
 
 const at = '2026-12-05T09:00:00.000Z';
 const snapshot: DashboardSnapshot = {
@@ -74,5 +74,12 @@ describe('dashboardRows', () => {
     expect(activityText(ann)).toBe('running');
     expect(bob).toMatchObject({ lastVerdict: null, lastTests: [], scores: {}, online: false });
     expect(activityText(bob)).toBe('offline');
+  });
+});
+
+describe('colorFor', () => {
+  it('is stable per name and spreads short names over the colours', () => {
+    expect(colorFor('ann')).toBe(colorFor('ann'));
+    expect(new Set(['ann', 'bob', 'teacher'].map(colorFor)).size).toBe(3);
   });
 });
