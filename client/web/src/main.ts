@@ -4,14 +4,24 @@ import { apiUrl } from './lib/config';
 import { Connection } from './lib/connection';
 import { Router } from './lib/router';
 import { ThemeStore } from './lib/theme';
+import { fetchDevToken } from '@coderoom/sdk';
 import { randomStudentName } from './lib/token';
 import { ROUTES } from './routes';
 import './app.css';
 
 // `?name=alice` picks the display name; otherwise a random `student-1234`.
-const name = new URLSearchParams(location.search).get('name')?.trim() || randomStudentName();
+const query = new URLSearchParams(location.search);
+const name = query.get('name')?.trim() || randomStudentName();
+// `?role=instructor` asks the dev-token endpoint for an instructor (creates sessions, sees the
+// dashboard); the default is a student.
+const role = query.get('role') === 'instructor' ? 'instructor' : 'student';
+const url = apiUrl();
 
-const connection = new Connection({ name, url: apiUrl() });
+const connection = new Connection({
+  name,
+  url,
+  getToken: async (n) => (await fetchDevToken(url, { name: n, role })).token,
+});
 const themes = new ThemeStore();
 const router = new Router(ROUTES);
 const target = document.getElementById('app');

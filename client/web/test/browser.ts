@@ -109,3 +109,46 @@ export async function stopTaskTrace(
     maxWallMs: Math.max(0, ...tasks.map((e) => (e.dur ?? 0) / 1000)),
   };
 }
+
+/** Waits for `selector` on `page`; on a timeout, fails with what the page showed and `logs()`. */
+export async function waitOrExplainOn(
+  page: Page,
+  logs: () => string,
+  selector: string,
+  hasText?: string,
+  timeout = 20_000,
+): Promise<void> {
+  try {
+    await page
+      .locator(selector, hasText ? { hasText } : {})
+      .first()
+      .waitFor({ timeout });
+  } catch (err) {
+    const shown = await page
+      .locator('body')
+      .innerText()
+      .catch(() => '(page unreadable)');
+    throw new Error(
+      `${(err as Error).message}\n--- page ---\n${shown}\n--- services ---\n${logs().slice(-6000)}`,
+    );
+  }
+}
+
+/** Polls `read` until `ok` holds of its value, with a deadline. */
+export async function until<T>(
+  what: string,
+  read: () => Promise<T>,
+  ok: (v: T) => boolean,
+  ms = 20_000,
+  everyMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: T = await read();
+  while (!ok(last)) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+    last = await read();
+  }
+  return last;
+}

@@ -10,6 +10,8 @@ import {
   startTaskTrace,
   stopTaskTrace,
   terminalRows,
+  until,
+  waitOrExplainOn,
 } from './browser.js';
 
 const DIST = `${REPO}client/web/dist`;
@@ -64,40 +66,8 @@ async function openPage(name: string, opts: { colorScheme?: 'light' | 'dark' } =
 }
 
 /** Waits for `selector`; on a timeout, fails with what the page showed and the stack's logs. */
-async function waitOrExplain(selector: string, hasText?: string, timeout = 20_000): Promise<void> {
-  try {
-    await page
-      .locator(selector, hasText ? { hasText } : {})
-      .first()
-      .waitFor({ timeout });
-  } catch (err) {
-    const shown = await page
-      .locator('body')
-      .innerText()
-      .catch(() => '(page unreadable)');
-    throw new Error(
-      `${(err as Error).message}\n--- page ---\n${shown}\n--- services ---\n${stack.logs().slice(-6000)}`,
-    );
-  }
-}
-
-/** Polls `read` until `ok` holds of its value, with a deadline. */
-async function until<T>(
-  what: string,
-  read: () => Promise<T>,
-  ok: (v: T) => boolean,
-  ms = 20_000,
-  everyMs = 50,
-) {
-  const deadline = Date.now() + ms;
-  let last: T = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}; last: ${String(last)}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-    last = await read();
-  }
-  return last;
+function waitOrExplain(selector: string, hasText?: string, timeout = 20_000): Promise<void> {
+  return waitOrExplainOn(page, () => stack.logs(), selector, hasText, timeout);
 }
 
 async function downloadedOutput(): Promise<string> {

@@ -124,3 +124,18 @@ export function toConnectionView(s: SdkConnectionState): ConnectionView {
       return { kind: 'error', message: 'closed', retrying: false };
   }
 }
+
+/** Resolves once `connection` is connected (at once if it is). */
+export function whenConnected(connection: Store<ConnectionState>): Promise<void> {
+  return new Promise((resolve) => {
+    let off: (() => void) | null = null;
+    let done = false;
+    off = connection.subscribe((s) => {
+      if (done || s.connection.kind !== 'connected') return;
+      done = true;
+      resolve();
+      off?.();
+    });
+    if (done) off();
+  });
+}
