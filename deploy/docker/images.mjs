@@ -38,6 +38,7 @@ const CONTEXT = [
   'worker',
   'client',
   'sandbox/languages',
+  'sandbox/seccomp/coderoom.json',
   'deploy/docker',
 ];
 const TARGETS = ['gateway', 'worker'];
