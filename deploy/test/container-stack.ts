@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { haproxyConfig } from '../local/haproxy.mjs';
-import { freePort, REPO, TEST_JWT_SECRET, until } from '../../server/test/harness.js';
+import {
+  freePort,
+  REPO,
+  TEST_JWT_SECRET,
+  TEST_METRICS_TOKEN,
+  until,
+} from '../../server/test/harness.js';
 
 export interface ImageTags {
   base: string;
@@ -118,6 +124,8 @@ export async function startContainers(
       `JWT_SECRET=${TEST_JWT_SECRET}`,
       '-e',
       'DEV_TOKENS=true',
+      '-e',
+      `METRICS_TOKEN=${TEST_METRICS_TOKEN}`,
       '-e',
       `RUN_QUOTAS=${JSON.stringify({ student: { perMinute: 600 } })}`,
       images.tags.gateway,

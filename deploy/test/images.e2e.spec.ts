@@ -6,7 +6,13 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { io } from 'socket.io-client';
 import type { OutputChunk, RunFinishedEvent, RunWatchResult } from '@coderoom/contracts';
-import { text, until, withLogs, type ClientSocket } from '../../server/test/harness.js';
+import {
+  gatewayMetrics,
+  text,
+  until,
+  withLogs,
+  type ClientSocket,
+} from '../../server/test/harness.js';
 import {
   buildImages,
   docker,
@@ -86,7 +92,7 @@ it(
     await until('output before the crash', () => chunks.length >= 5, 30_000);
     let serving = -1;
     for (let i = 0; i < stack.gatewayUrls.length; i++) {
-      const m = await fetch(`${stack.gatewayUrls[i]}/metrics`).then((r) => r.text());
+      const m = await gatewayMetrics(stack.gatewayUrls[i]);
       if (/^coderoom_gateway_sockets 1$/m.test(m)) serving = i;
     }
     expect(serving).toBeGreaterThanOrEqual(0);
