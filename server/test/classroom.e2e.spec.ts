@@ -173,7 +173,7 @@ describe('sessions', () => {
     await ok(teacher, 'session:close', { sessionId: session.sessionId });
     await until('session:closed', () => (seen.get('session:closed') ?? []).length === 1);
     const late = await user('late');
-    await refused(late, 'session:join', { joinCode: session.joinCode! }, 'NOT_FOUND');
+    await refused(late, 'session:join', { joinCode: session.joinCode! }, 'CONFLICT');
     await refused(
       students[0],
       'run:start',

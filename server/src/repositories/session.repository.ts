@@ -139,6 +139,11 @@ export class SessionRepository implements OnModuleInit {
     return session?.status === 'open' ? session : null;
   }
 
+  /** Whether a closed session had this join code (so a late join is told it is closed). */
+  async closedWithCode(code: string): Promise<boolean> {
+    return (await this.sessions.exists({ joinCode: code, status: 'closed' }).exec()) !== null;
+  }
+
   membership(sessionId: string, userId: string): Promise<MembershipDocument | null> {
     return this.members.findById(membershipId(sessionId, userId)).lean<MembershipDocument>().exec();
   }

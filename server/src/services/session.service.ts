@@ -177,6 +177,10 @@ export class SessionService {
   ): Promise<SessionView> {
     const session = await this.repo.findOpenByCode(joinCode);
     if (!session) {
+      // A code may be reused by a later session once its session closed; until then it says so.
+      if (await this.repo.closedWithCode(joinCode)) {
+        throw new CoderoomError('CONFLICT', 'the session is closed');
+      }
       throw new CoderoomError('NOT_FOUND', 'no open session has this join code');
     }
     let member = await this.repo.membership(session._id, user.id);
