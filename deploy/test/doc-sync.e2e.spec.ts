@@ -1,8 +1,13 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import * as Y from 'yjs';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness.js';
-import type { Ack, ClientToServerEvents } from '@coderoom/contracts';
-import { startStack, until, type ClientSocket, type Stack } from '../../server/test/harness.js';
+import {
+  okEvent,
+  startStack,
+  until,
+  type ClientSocket,
+  type Stack,
+} from '../../server/test/harness.js';
 
 // The shared document across gateway nodes (issue 13, "Tests and numbers"): two members on
 // different nodes type into it at once, converge, and the text survives a restart of every
@@ -28,25 +33,7 @@ afterAll(async () => {
   await stack?.stop();
 }, 60_000);
 
-type Event = keyof ClientToServerEvents;
-type Payload<E extends Event> = Parameters<ClientToServerEvents[E]>[0];
-type Result<E extends Event> = Parameters<ClientToServerEvents[E]>[1] extends (
-  r: Ack<infer T>,
-) => void
-  ? T
-  : never;
-
-async function ok<E extends Event>(
-  s: ClientSocket,
-  event: E,
-  payload: Payload<E>,
-): Promise<Result<E>> {
-  const ack = await (
-    s.timeout(30_000).emitWithAck as (e: string, p: unknown) => Promise<Ack<Result<E>>>
-  )(event, payload);
-  if (!ack.ok) throw new Error(`${event}: ${ack.error.code} ${ack.error.message}`);
-  return ack;
-}
+const ok = okEvent;
 
 const b64 = (u: Uint8Array) => Buffer.from(u).toString('base64');
 const bytes = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as Y from 'yjs';
 import type {
-  Ack,
   ClientToServerEvents,
   DashboardUpdate,
   Member,
@@ -10,7 +9,16 @@ import type {
   SessionView,
 } from '@coderoom/contracts';
 import { JOIN_CODE_ALPHABET } from '@coderoom/contracts';
-import { startRun, startStack, until, type ClientSocket, type Stack } from './harness.js';
+import {
+  callEvent,
+  okEvent,
+  startRun,
+  startStack,
+  until,
+  type ClientSocket,
+  type EventPayload,
+  type Stack,
+} from './harness.js';
 
 // The classroom through the real path: gateway, worker, Redis, FerretDB. One stack for the
 // file; every test makes its own session so that they do not meet.
@@ -25,41 +33,15 @@ afterAll(async () => {
 }, 30_000);
 
 type Event = keyof ClientToServerEvents;
-type Payload<E extends Event> = Parameters<ClientToServerEvents[E]>[0];
-type Result<E extends Event> = Parameters<ClientToServerEvents[E]>[1] extends (
-  r: Ack<infer T>,
-) => void
-  ? T
-  : never;
-
-/** Emits with an ack; resolves with the ack, whatever it says. */
-function call<E extends Event>(
-  s: ClientSocket,
-  event: E,
-  payload: Payload<E>,
-): Promise<Ack<Result<E>>> {
-  return (s.timeout(20_000).emitWithAck as (e: string, p: unknown) => Promise<Ack<Result<E>>>)(
-    event,
-    payload,
-  );
-}
-
-/** Emits and expects `ok: true`; resolves with the result. */
-async function ok<E extends Event>(
-  s: ClientSocket,
-  event: E,
-  payload: Payload<E>,
-): Promise<Result<E>> {
-  const ack = await call(s, event, payload);
-  if (!ack.ok) throw new Error(`${event}: ${ack.error.code} ${ack.error.message}`);
-  return ack;
-}
+const call = <E extends Event>(s: ClientSocket, event: E, payload: EventPayload<E>) =>
+  callEvent(s, event, payload, 20_000);
+const ok = okEvent;
 
 /** Emits and expects a refusal with `code`. */
 async function refused<E extends Event>(
   s: ClientSocket,
   event: E,
-  payload: Payload<E>,
+  payload: EventPayload<E>,
   code: string,
 ): Promise<void> {
   const ack = await call(s, event, payload);

@@ -621,3 +621,35 @@ export const text = (chunks: readonly OutputChunk[], stream?: OutputChunk['strea
     .filter((c) => !stream || c.stream === stream)
     .map((c) => c.data)
     .join('');
+
+type ClientEvent = keyof ClientToServerEvents;
+export type EventPayload<E extends ClientEvent> = Parameters<ClientToServerEvents[E]>[0];
+export type EventResult<E extends ClientEvent> = Parameters<ClientToServerEvents[E]>[1] extends (
+  r: Ack<infer T>,
+) => void
+  ? T
+  : never;
+
+/** Emits a client event with an ack; resolves with the ack, whatever it says. */
+export function callEvent<E extends ClientEvent>(
+  s: ClientSocket,
+  event: E,
+  payload: EventPayload<E>,
+  ms = 30_000,
+): Promise<Ack<EventResult<E>>> {
+  return (s.timeout(ms).emitWithAck as (e: string, p: unknown) => Promise<Ack<EventResult<E>>>)(
+    event,
+    payload,
+  );
+}
+
+/** Emits a client event and expects `ok: true`; resolves with the result. */
+export async function okEvent<E extends ClientEvent>(
+  s: ClientSocket,
+  event: E,
+  payload: EventPayload<E>,
+): Promise<EventResult<E>> {
+  const ack = await callEvent(s, event, payload);
+  if (!ack.ok) throw new Error(`${event}: ${ack.error.code} ${ack.error.message}`);
+  return ack;
+}
