@@ -31,7 +31,7 @@ import { AuthGuard } from './common/auth.guard.js';
 import { ApiErrorFilter } from './controllers/error.filter.js';
 import { APP_FILTER } from '@nestjs/core';
 import { DatabaseRepository } from './repositories/database.repository.js';
-import { WorkerLimitsRepository } from './repositories/worker-limits.repository.js';
+import { WorkerReportsRepository } from './repositories/worker-reports.repository.js';
 import { FeedBusRepository } from './repositories/feed-bus.repository.js';
 import { LanguageRepository } from './repositories/language.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
@@ -42,6 +42,7 @@ import { RunLogRepository } from './repositories/run-log.repository.js';
 import { RunRepository } from './repositories/run.repository.js';
 import { AuthService } from './services/auth.service.js';
 import { HealthService } from './services/health.service.js';
+import { LanguageService } from './services/language.service.js';
 import { QueuePositionService } from './services/queue-position.service.js';
 import { FAIL_FAST_RETRIES } from './repositories/redis.repository.js';
 import { RunFeedService } from './services/run-feed.service.js';
@@ -84,9 +85,10 @@ export class AppModule {
         LanguageRepository,
         MetricsRepository,
         FeedBusRepository,
-        WorkerLimitsRepository,
+        WorkerReportsRepository,
         AuthService,
         HealthService,
+        LanguageService,
         RunFeedService,
         QueuePositionService,
         RunStoreService,

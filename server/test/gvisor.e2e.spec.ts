@@ -2,7 +2,8 @@
 // user-space kernel between the program and the host). Runs when Docker knows a `runsc`
 // runtime (`npm test` registers one when it starts dockerd itself and Debian's runsc is
 // installed); otherwise every test here is skipped with a note. A part of the hostile corpus
-// runs here, with the verdicts its manifest expects under runc.
+// runs here, with the verdicts its manifest expects under runc. Every language's checks run
+// under gVisor in languages.e2e.spec.ts (tiers.ts).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,32 +19,9 @@ import {
   type ClientSocket,
   type Stack,
 } from './harness.js';
+import { gvisorUnusable } from './tiers.js';
 
-const runtimes = (): string[] => {
-  try {
-    const json = execFileSync('docker', ['info', '--format', '{{json .Runtimes}}']).toString();
-    return Object.keys(JSON.parse(json) as Record<string, unknown>);
-  } catch {
-    return [];
-  }
-};
-/** Null when a gVisor sandbox starts here; else why not (not registered, or not working). */
-const unusable = (): string | null => {
-  if (!runtimes().includes('runsc')) return 'Docker has no "runsc" runtime registered';
-  try {
-    execFileSync(
-      'docker',
-      ['run', '--rm', '--runtime=runsc', '--network=none', '--entrypoint', 'true'].concat(
-        'coderoom-sandbox-base:latest',
-      ),
-      { stdio: 'pipe', timeout: 60_000 },
-    );
-    return null;
-  } catch (err) {
-    return `a runsc container does not start on this host: ${String((err as Error).message).slice(0, 200)}`;
-  }
-};
-const why = unusable();
+const why = gvisorUnusable();
 const present = why === null;
 if (why) console.warn(`gVisor tests skipped: ${why}`);
 const suite = present ? describe : describe.skip;

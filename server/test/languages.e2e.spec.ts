@@ -1,6 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   DEFAULT_RUN_LIMITS,
@@ -8,38 +6,18 @@ import {
   type LanguageInfo,
   type SourceFile,
 } from '@coderoom/contracts';
-import { loadLanguages } from '@coderoom/platform';
-import { REPO, runToEnd, startStack, text, type ClientSocket, type Stack } from './harness.js';
+import { runToEnd, startStack, text, withLogs, type ClientSocket, type Stack } from './harness.js';
+import { languageChecks, languages, readProgram, target } from './language-checks.js';
+import { TIERS } from './tiers.js';
 
 // Every language in sandbox/languages is tested here through the real path (socket.io ->
 // gateway -> queue -> worker -> container): adding a language folder adds it to these tests.
+// The checks of language-checks.ts run on every sandbox tier (tiers.ts: runc, gVisor); the
+// rest (the list, versions, multi-file programs, starter code) on the default tier.
 
-const LANGUAGES_DIR = path.join(REPO, 'sandbox', 'languages');
-const languages = [...loadLanguages(LANGUAGES_DIR).values()];
 const ids = languages.map((l) => l.id);
 /** The images' tag the worker uses (build-images.mjs tags the same). */
 const IMAGE_TAG = process.env.SANDBOX_IMAGE_TAG || 'latest';
-/** The `run:start` fields that pick a definition: its language and, for another version, that. */
-const target = (l: (typeof languages)[number]) =>
-  l.versionOf ? { language: l.versionOf, version: l.version } : { language: l.id };
-/** A program of the definition's folder; another version's are its language's. */
-const readProgram = (l: (typeof languages)[number], file: string) =>
-  readFileSync(path.join(LANGUAGES_DIR, l.versionOf ?? l.id, file), 'utf8');
-/**
- * What a runtime itself writes on stderr of every program, known and left in: trixie's GnuCOBOL
- * 3.2 was built against libxml2 2.12 and runs with trixie's 2.9, and libcob says so (a Debian
- * packaging bug; the program's own output is unaffected). Only this exact line is removed.
- */
-const RUNTIME_STDERR: Record<string, string> = {
-  cobol: 'Warning: program compiled against libxml 212 using older 209\n',
-};
-const programStderr = (l: (typeof languages)[number], stderr: string) => {
-  const noise = RUNTIME_STDERR[l.versionOf ?? l.id];
-  return noise && stderr.startsWith(noise) ? stderr.slice(noise.length) : stderr;
-};
-
-/** Not a program in any language: every compiled language must answer CE. */
-const NOT_A_PROGRAM = 'this is ) not ( a program @@ in any language }\n';
 
 /** The ten languages the service promises; more may be added as data. */
 const REQUIRED = [
@@ -206,44 +184,16 @@ const MULTI_FILE: Record<string, SourceFile[]> = {
   ],
 };
 
-/** A compile error per compiled language: verdict CE, the program never runs. */
-const COMPILE_ERROR: Record<string, { source: string; message: string }> = {
-  c: { source: 'int main(void) { return nope; }\n', message: 'nope' },
-  cpp: { source: 'int main() { return nope; }\n', message: 'nope' },
-  // A type error, not a syntax error: tsc must type-check, not just strip types.
-  typescript: { source: "const n: number = 'text';\nconsole.log(n);\n", message: 'TS2322' },
-  java: {
-    source: 'public class Main { public static void main(String[] a) { int x = "s"; } }\n',
-    message: 'incompatible types',
-  },
-  go: { source: 'package main\n\nfunc main() { x := 1 }\n', message: 'declared and not used: x' },
-  rust: { source: 'fn main() { let x: u32 = "s"; }\n', message: 'mismatched types' },
+/** Limits other than the defaults, so that languages:list shows it reports the worker's. */
+const WORKER_ENV = {
+  RUN_WALL_MS: '10000',
+  COMPILE_WALL_MS: '30000',
+  RUN_CPU_MS: '4500',
+  OUTPUT_LIMIT_BYTES: '100000',
+  WORKER_CONCURRENCY: '2',
 };
-
-let stack: Stack;
-let alice: ClientSocket;
-
-beforeAll(async () => {
-  stack = await startStack({
-    name: 'languages',
-    redisDb: 8,
-    // Five runs per language and more: past a student's 30 a minute.
-    gatewayEnv: { RUN_QUOTAS: JSON.stringify({ student: { perMinute: 1000 } }) },
-    // Limits other than the defaults, so that languages:list shows it reports the worker's.
-    workerEnv: {
-      RUN_WALL_MS: '10000',
-      COMPILE_WALL_MS: '30000',
-      RUN_CPU_MS: '4500',
-      OUTPUT_LIMIT_BYTES: '100000',
-      WORKER_CONCURRENCY: '2',
-    },
-  });
-  alice = await stack.connect(await stack.token('alice'));
-}, 90_000);
-
-afterAll(async () => {
-  await stack?.stop();
-}, 30_000);
+/** Several runs per language: past a student's 30 a minute. */
+const GATEWAY_ENV = { RUN_QUOTAS: JSON.stringify({ student: { perMinute: 1000 } }) };
 
 it('finds the ten languages in sandbox/languages, and at least 30 in all', () => {
   expect(ids).toEqual(expect.arrayContaining(REQUIRED));
@@ -257,214 +207,192 @@ it('finds the ten languages in sandbox/languages, and at least 30 in all', () =>
   ).toEqual([expect.stringMatching(/^21\./), expect.stringMatching(/^17\./)]);
 });
 
-it('lists every language with its name, version, file name and the limits the workers apply (languages:list, GET /api/languages)', async () => {
-  const ack = await alice.emitWithAck('languages:list', {});
-  expect(ack.ok).toBe(true);
-  const listed = (ack as { ok: true; languages: LanguageInfo[] }).languages;
-  const byId = (a: LanguageInfo, b: LanguageInfo) => a.id.localeCompare(b.id);
-  // This test's worker: its environment above, the defaults elsewhere, language.json on top.
-  const worker = {
-    ...DEFAULT_RUN_LIMITS,
-    wallMs: 10_000,
-    compileWallMs: 30_000,
-    cpuMs: 4500,
-    outputBytes: 100_000,
-  };
-  expect([...listed].sort(byId)).toEqual(languageInfos(languages, worker).sort(byId));
-  // Other versions are listed in their language's `versions`, default first, not on their own.
-  expect(listed.map((l) => l.id)).not.toContain('python-3.11');
-  expect(listed.find((l) => l.id === 'python')?.versions).toEqual([
-    languages.find((l) => l.id === 'python')?.version,
-    languages.find((l) => l.id === 'python-3.11')?.version,
-  ]);
-  expect(listed.find((l) => l.id === 'javascript')?.versions).toBeUndefined();
-  expect(listed.map((l) => l.id)).toEqual(expect.arrayContaining(REQUIRED));
-  // Spelled out for two languages, so the expectation does not rest on languageInfoWith alone.
-  expect(listed.find((l) => l.id === 'python')?.limits).toEqual({
-    cpuMs: 4500,
-    compileCpuMs: null,
-    wallMs: 10_000,
-    compileWallMs: null,
-    submitWallMs: 15_000,
-    submitCpuMs: 12_000,
-    memoryMb: 256,
-    cpus: 1,
-    pids: 64,
-    tmpfsMb: 64,
-    fileSizeMb: 64,
-    openFiles: 256,
-    outputBytes: 100_000,
-  });
-  expect(listed.find((l) => l.id === 'java')?.limits).toEqual({
-    cpuMs: 4500,
-    compileCpuMs: 10_000,
-    wallMs: 10_000,
-    compileWallMs: 30_000,
-    submitWallMs: 15_000,
-    submitCpuMs: 12_000,
-    memoryMb: 512,
-    cpus: 1,
-    pids: 128,
-    tmpfsMb: 64,
-    fileSizeMb: 64,
-    openFiles: 256,
-    outputBytes: 100_000,
-  });
-  const res = await fetch(`${stack.url}/api/languages`);
-  expect(res.status).toBe(200);
-  expect(((await res.json()) as { languages: LanguageInfo[] }).languages).toEqual(listed);
-});
+describe.each(TIERS)('on the $name tier', (tier) => {
+  const why = tier.unusable();
+  if (why) console.warn(`language checks on the ${tier.name} tier skipped: ${why}`);
+  const suite = why ? describe.skip : describe;
 
-describe.each(languages)('$id', (language) => {
-  it('declares the version its image really ships', () => {
-    expect(language.versionCommand).toBeDefined();
-    const out = execFileSync(
-      'docker',
-      [
-        'run',
-        '--rm',
-        '--network',
-        'none',
-        '--read-only',
-        '--tmpfs',
-        '/tmp',
-        '--user',
-        '10001:10001',
-        '--entrypoint',
-        'sh',
-        `coderoom-sandbox-${language.image}:${IMAGE_TAG}`,
-        '-c',
-        language.versionCommand ?? 'false',
-      ],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
-    expect(out.trim()).toBe(language.version);
-  }, 70_000);
+  suite('every language', () => {
+    let stack: Stack;
+    let s: ClientSocket;
 
-  it(
-    'runs its test program: verdict OK, stdout exactly "OK\\n"',
-    async () => {
-      const source = readProgram(language, language.testProgram);
-      const run = await runToEnd(alice, { ...target(language), source }, RUN_TIMEOUT_MS);
-      expect({
-        verdict: run.finished.verdict,
-        stdout: text(run.outputs, 'stdout'),
-        stderr: programStderr(language, text(run.outputs, 'stderr')),
-        compile: text(run.outputs, 'compile'),
-      }).toEqual({ verdict: 'OK', stdout: 'OK\n', stderr: '', compile: '' });
-      expect(run.finished.exitCode).toBe(0);
-      expect(run.statuses.map((s) => s.status)).toEqual(
-        language.compile ? ['queued', 'compiling', 'running'] : ['queued', 'running'],
-      );
-    },
-    TEST_TIMEOUT_MS,
-  );
-
-  it(
-    'prints Hello, World! (helloProgram, also the starter code)',
-    async () => {
-      expect(language.helloProgram).toBeDefined();
-      const source = readProgram(language, language.helloProgram ?? '');
-      const run = await runToEnd(alice, { ...target(language), source }, RUN_TIMEOUT_MS);
-      expect({ verdict: run.finished.verdict, stdout: text(run.outputs, 'stdout') }).toEqual({
-        verdict: 'OK',
-        stdout: 'Hello, World!\n',
+    beforeAll(async () => {
+      stack = await startStack({
+        name: `languages-${tier.name}`,
+        redisDb: 8,
+        gatewayEnv: GATEWAY_ENV,
+        workerEnv: { ...WORKER_ENV, ...tier.workerEnv },
       });
-    },
-    TEST_TIMEOUT_MS,
-  );
+      s = await stack.connect(await stack.token('alice'));
+    }, 120_000);
 
-  it(
-    'computes from stdin, writes stderr and exits with its own code (ioProgram: 6 7 -> 42, warn, 3)',
-    async () => {
-      expect(language.ioProgram).toBeDefined();
-      const source = readProgram(language, language.ioProgram ?? '');
-      const run = await runToEnd(
-        alice,
-        { ...target(language), source, stdin: '6 7\n' },
-        RUN_TIMEOUT_MS,
-      );
-      expect({
-        verdict: run.finished.verdict,
-        exitCode: run.finished.exitCode,
-        stdout: text(run.outputs, 'stdout'),
-        stderr: programStderr(language, text(run.outputs, 'stderr')),
-      }).toEqual({ verdict: 'RE', exitCode: 3, stdout: '42\n', stderr: 'warn\n' });
-    },
-    TEST_TIMEOUT_MS,
-  );
+    afterAll(async () => {
+      await stack?.stop();
+    }, 60_000);
 
-  if (language.compile) {
-    it(
-      'answers CE for a source that is not a program, and never runs it',
-      async () => {
-        const run = await runToEnd(
-          alice,
-          { ...target(language), source: NOT_A_PROGRAM },
-          RUN_TIMEOUT_MS,
+    describe.each(languages)('$id', (language) => {
+      for (const check of languageChecks(language)) {
+        it(
+          check.title,
+          withLogs(
+            () => stack,
+            async () => check.verify(await runToEnd(s, check.payload, RUN_TIMEOUT_MS)),
+          ),
+          TEST_TIMEOUT_MS,
         );
-        expect(run.finished.verdict).toBe('CE');
-        expect(
-          text(run.outputs, 'compile').length + text(run.outputs, 'stderr').length,
-        ).toBeGreaterThan(0);
-        expect(text(run.outputs, 'stdout')).toBe('');
-        expect(run.statuses.map((s) => s.status)).toEqual(['queued', 'compiling']);
-      },
-      TEST_TIMEOUT_MS,
-    );
-  }
-
-  const files = MULTI_FILE[language.versionOf ?? language.id];
-  if (files) {
-    it(
-      'runs a multi-file program (a function from lib/) and streams its output line by line',
-      async () => {
-        expect(files[0].path).toBe(language.fileName);
-        const run = await runToEnd(alice, { ...target(language), files }, RUN_TIMEOUT_MS);
-        expect({
-          verdict: run.finished.verdict,
-          stdout: text(run.outputs, 'stdout'),
-          stderr: text(run.outputs, 'stderr'),
-        }).toEqual({ verdict: 'OK', stdout: MULTI_FILE_OUTPUT, stderr: '' });
-        // Three lines 300 ms apart: the first must arrive on its own, ~600 ms before the last.
-        const stdout = run.outputs
-          .map((c, i) => ({ ...c, at: run.arrivals[i] }))
-          .filter((c) => c.stream === 'stdout');
-        expect(stdout[0].data).toBe('part 1 of 3\n');
-        const last = stdout.find((c) => c.data.includes('part 3 of 3'));
-        expect(last!.at - stdout[0].at).toBeGreaterThan(400);
-      },
-      TEST_TIMEOUT_MS,
-    );
-  }
-
-  const compileError = COMPILE_ERROR[language.versionOf ?? language.id];
-  if (language.compile && compileError) {
-    it(
-      'reports a compile error as CE with the compiler message',
-      async () => {
-        const run = await runToEnd(
-          alice,
-          { ...target(language), source: compileError.source },
-          RUN_TIMEOUT_MS,
-        );
-        expect(run.finished.verdict).toBe('CE');
-        expect(text(run.outputs, 'compile')).toContain(compileError.message);
-        expect(text(run.outputs, 'stdout')).toBe('');
-        expect(run.statuses.map((s) => s.status)).toEqual(['queued', 'compiling']);
-      },
-      TEST_TIMEOUT_MS,
-    );
-  }
+      }
+    });
+  });
 });
 
-it(
-  'applies per-language limits: a Java program may use more threads than the default pids',
-  async () => {
-    const java = languages.find((l) => l.id === 'java');
-    expect(java?.limits?.pids).toBeGreaterThan(64); // the worker's default RUN_PIDS
-    // 80 live threads plus the JVM's own: more than 64 processes/threads, fewer than 128.
-    const source = `
+describe('on the default tier: the list, versions, multi-file programs, starter code', () => {
+  let stack: Stack;
+  let alice: ClientSocket;
+
+  beforeAll(async () => {
+    stack = await startStack({
+      name: 'languages',
+      redisDb: 8,
+      gatewayEnv: GATEWAY_ENV,
+      workerEnv: WORKER_ENV,
+    });
+    alice = await stack.connect(await stack.token('alice'));
+  }, 90_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  }, 30_000);
+
+  it('lists every language with its name, version, file name and the limits the workers apply (languages:list, GET /api/languages)', async () => {
+    const ack = await alice.emitWithAck('languages:list', {});
+    expect(ack.ok).toBe(true);
+    const listed = (ack as { ok: true; languages: LanguageInfo[] }).languages;
+    const byId = (a: LanguageInfo, b: LanguageInfo) => a.id.localeCompare(b.id);
+    // This test's worker: its environment above, the defaults elsewhere, language.json on top.
+    const worker = {
+      ...DEFAULT_RUN_LIMITS,
+      wallMs: 10_000,
+      compileWallMs: 30_000,
+      cpuMs: 4500,
+      outputBytes: 100_000,
+    };
+    expect([...listed].sort(byId)).toEqual(languageInfos(languages, worker).sort(byId));
+    // Other versions are listed in their language's `versions`, default first, not on their own.
+    expect(listed.map((l) => l.id)).not.toContain('python-3.11');
+    expect(listed.find((l) => l.id === 'python')?.versions).toEqual([
+      languages.find((l) => l.id === 'python')?.version,
+      languages.find((l) => l.id === 'python-3.11')?.version,
+    ]);
+    expect(listed.find((l) => l.id === 'javascript')?.versions).toBeUndefined();
+    expect(listed.map((l) => l.id)).toEqual(expect.arrayContaining(REQUIRED));
+    // Spelled out for two languages, so the expectation does not rest on languageInfoWith alone.
+    expect(listed.find((l) => l.id === 'python')?.limits).toEqual({
+      cpuMs: 4500,
+      compileCpuMs: null,
+      wallMs: 10_000,
+      compileWallMs: null,
+      submitWallMs: 15_000,
+      submitCpuMs: 12_000,
+      memoryMb: 256,
+      cpus: 1,
+      pids: 64,
+      tmpfsMb: 64,
+      fileSizeMb: 64,
+      openFiles: 256,
+      outputBytes: 100_000,
+    });
+    expect(listed.find((l) => l.id === 'java')?.limits).toEqual({
+      cpuMs: 4500,
+      compileCpuMs: 10_000,
+      wallMs: 10_000,
+      compileWallMs: 30_000,
+      submitWallMs: 15_000,
+      submitCpuMs: 12_000,
+      memoryMb: 512,
+      cpus: 1,
+      pids: 128,
+      tmpfsMb: 64,
+      fileSizeMb: 64,
+      openFiles: 256,
+      outputBytes: 100_000,
+    });
+    const res = await fetch(`${stack.url}/api/languages`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { languages: LanguageInfo[] }).languages).toEqual(listed);
+  });
+
+  describe.each(languages)('$id', (language) => {
+    it('declares the version its image really ships', () => {
+      expect(language.versionCommand).toBeDefined();
+      const out = execFileSync(
+        'docker',
+        [
+          'run',
+          '--rm',
+          '--network',
+          'none',
+          '--read-only',
+          '--tmpfs',
+          '/tmp',
+          '--user',
+          '10001:10001',
+          '--entrypoint',
+          'sh',
+          `coderoom-sandbox-${language.image}:${IMAGE_TAG}`,
+          '-c',
+          language.versionCommand ?? 'false',
+        ],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(out.trim()).toBe(language.version);
+    }, 70_000);
+
+    it(
+      'prints Hello, World! (helloProgram, also the starter code)',
+      async () => {
+        expect(language.helloProgram).toBeDefined();
+        const source = readProgram(language, language.helloProgram ?? '');
+        const run = await runToEnd(alice, { ...target(language), source }, RUN_TIMEOUT_MS);
+        expect({ verdict: run.finished.verdict, stdout: text(run.outputs, 'stdout') }).toEqual({
+          verdict: 'OK',
+          stdout: 'Hello, World!\n',
+        });
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    const files = MULTI_FILE[language.versionOf ?? language.id];
+    if (files) {
+      it(
+        'runs a multi-file program (a function from lib/) and streams its output line by line',
+        async () => {
+          expect(files[0].path).toBe(language.fileName);
+          const run = await runToEnd(alice, { ...target(language), files }, RUN_TIMEOUT_MS);
+          expect({
+            verdict: run.finished.verdict,
+            stdout: text(run.outputs, 'stdout'),
+            stderr: text(run.outputs, 'stderr'),
+          }).toEqual({ verdict: 'OK', stdout: MULTI_FILE_OUTPUT, stderr: '' });
+          // Three lines 300 ms apart: the first must arrive on its own, ~600 ms before the last.
+          const stdout = run.outputs
+            .map((c, i) => ({ ...c, at: run.arrivals[i] }))
+            .filter((c) => c.stream === 'stdout');
+          expect(stdout[0].data).toBe('part 1 of 3\n');
+          const last = stdout.find((c) => c.data.includes('part 3 of 3'));
+          expect(last!.at - stdout[0].at).toBeGreaterThan(400);
+        },
+        TEST_TIMEOUT_MS,
+      );
+    }
+  });
+
+  it(
+    'applies per-language limits: a Java program may use more threads than the default pids',
+    async () => {
+      const java = languages.find((l) => l.id === 'java');
+      expect(java?.limits?.pids).toBeGreaterThan(64); // the worker's default RUN_PIDS
+      // 80 live threads plus the JVM's own: more than 64 processes/threads, fewer than 128.
+      const source = `
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -490,31 +418,32 @@ public class Main {
   }
 }
 `;
-    const run = await runToEnd(alice, { language: 'java', source }, RUN_TIMEOUT_MS);
-    expect(text(run.outputs, 'stderr')).toBe('');
-    expect(run.finished.verdict).toBe('OK');
-    expect(text(run.outputs, 'stdout')).toBe('80 threads alive at once\n');
-  },
-  TEST_TIMEOUT_MS,
-);
+      const run = await runToEnd(alice, { language: 'java', source }, RUN_TIMEOUT_MS);
+      expect(text(run.outputs, 'stderr')).toBe('');
+      expect(run.finished.verdict).toBe('OK');
+      expect(text(run.outputs, 'stdout')).toBe('80 threads alive at once\n');
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-it(
-  'refuses an unknown version with UNSUPPORTED_LANGUAGE, and takes a version prefix',
-  async () => {
-    const refused = await alice.emitWithAck('run:start', {
-      language: 'python',
-      version: '2.7',
-      source: 'print("x")',
-    });
-    expect(refused).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED_LANGUAGE' } });
-    const old = languages.find((l) => l.versionOf === 'python');
-    const prefix = old!.version.split('.').slice(0, 2).join('.');
-    const run = await runToEnd(
-      alice,
-      { language: 'python', version: prefix, source: 'import sys; print(sys.version_info[:2])' },
-      RUN_TIMEOUT_MS,
-    );
-    expect(text(run.outputs, 'stdout')).toBe(`(${prefix.replace('.', ', ')})\n`);
-  },
-  TEST_TIMEOUT_MS,
-);
+  it(
+    'refuses an unknown version with UNSUPPORTED_LANGUAGE, and takes a version prefix',
+    async () => {
+      const refused = await alice.emitWithAck('run:start', {
+        language: 'python',
+        version: '2.7',
+        source: 'print("x")',
+      });
+      expect(refused).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED_LANGUAGE' } });
+      const old = languages.find((l) => l.versionOf === 'python');
+      const prefix = old!.version.split('.').slice(0, 2).join('.');
+      const run = await runToEnd(
+        alice,
+        { language: 'python', version: prefix, source: 'import sys; print(sys.version_info[:2])' },
+        RUN_TIMEOUT_MS,
+      );
+      expect(text(run.outputs, 'stdout')).toBe(`(${prefix.replace('.', ', ')})\n`);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});

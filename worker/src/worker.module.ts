@@ -13,6 +13,7 @@ import { LanguageRepository } from './repositories/language.repository.js';
 import { RedisRepository } from './repositories/redis.repository.js';
 import { RunFeedRepository } from './repositories/run-feed.repository.js';
 import { RunRepository } from './repositories/run.repository.js';
+import { LanguageImagesService } from './services/language-images.service.js';
 import { RunExecutionService } from './services/run-execution.service.js';
 import { RunReaperService } from './services/run-reaper.service.js';
 import { StartupGateService } from './services/startup-gate.service.js';
@@ -35,6 +36,7 @@ export class WorkerModule {
         { provide: WORKER_CONFIG, useValue: config },
         DockerRepository,
         LanguageRepository,
+        LanguageImagesService,
         RedisRepository,
         RunFeedRepository,
         RunRepository,

@@ -217,7 +217,10 @@ const CLIENT_EVENT_DOCS = {
   },
   'languages:list': {
     summary: 'List the languages.',
-    description: 'Answers the languages the service can run (also `GET /api/languages`).',
+    description:
+      'Answers the languages the service can run (also `GET /api/languages`): those whose ' +
+      'sandbox image some running worker has. A language (or one of its `versions`) whose image ' +
+      'is not built is left out; its `run:start` is refused with `UNSUPPORTED_LANGUAGE`.',
     payload: emptySchema,
     result: languagesListResultSchema,
     examples: [{ name: 'list', summary: 'The payload is an empty object', payload: {} }],
@@ -536,7 +539,10 @@ const ERROR_TEXT: Record<(typeof ERROR_CODES)[number], string> = {
   INVALID: 'The payload fails validation; `details` lists `{ path, message }` per field',
   NOT_FOUND: 'No such run (or other object)',
   TOO_LARGE: 'Source or stdin over the payload limits',
-  UNSUPPORTED_LANGUAGE: 'No such language (see `languages:list`)',
+  UNSUPPORTED_LANGUAGE:
+    'No such language or version, or its sandbox image is not built on any running worker ' +
+    '(`details.reason: "image-not-built"`); `details.supported` lists the available ones ' +
+    '(see `languages:list`)',
   RATE_LIMITED: 'Too many requests; retry after `retryAfterMs`',
   BUSY:
     'The run queue is full (backpressure), or a store the service needs is briefly ' +

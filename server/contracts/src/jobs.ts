@@ -81,6 +81,11 @@ export const redisKeys = {
   workers: 'coderoom:workers',
   /** JSON RunLimits: a live worker's default limits, for `languages:list` (expires likewise). */
   workerLimits: (workerId: string) => `coderoom:worker:${workerId}:limits`,
+  /**
+   * JSON string[]: the language ids (other versions' too) whose sandbox image a live worker
+   * found; gateways list and admit only what some live worker has (expires likewise).
+   */
+  workerLanguages: (workerId: string) => `coderoom:worker:${workerId}:languages`,
   /** Concurrency of a live worker (expires with its heartbeat). */
   workerCapacity: (workerId: string) => `coderoom:worker:${workerId}:capacity`,
   /** Moving average of how long a run occupies a worker slot, in ms. */

@@ -49,7 +49,8 @@ export const liveRunStatusSchema = z
 export const verdictSchema = z
   .enum(VERDICTS)
   .describe(
-    'Outcome of a run or of one test case. Run mode: `OK`, `CE` (compile error), ' +
+    'Outcome of a run or of one test case. Run mode: `OK`, `CE` (compile error; also a run ' +
+      "that reached a worker without its language's image: the reason is the compile output), " +
       '`RE` (non-zero exit or signal), `TLE` (time limit exceeded), `MLE` (memory limit ' +
       'exceeded), `OLE` (output limit exceeded), `CANCELLED`, `SE` (system error). Submit mode ' +
       'uses `AC` (all tests passed) and `WA` (wrong answer) in place of `OK`, plus the others.',

@@ -21,6 +21,15 @@ export class LanguageCatalog {
     return this.all().filter((l) => !l.versionOf);
   }
 
+  /**
+   * The definitions that can run: those whose id is in `built` (the languages whose sandbox image
+   * some live worker has), or all of them when that is unknown (null). `languageInfos` of these
+   * lists a language only when its default version can run, and only the versions that can.
+   */
+  runnable(built: ReadonlySet<string> | null): LanguageDefinition[] {
+    return built ? this.all().filter((l) => built.has(l.id)) : this.all();
+  }
+
   get(id: string): LanguageDefinition | undefined {
     return this.languages.get(id);
   }

@@ -105,7 +105,7 @@ export class SessionEvents implements EventFamily {
         allow: instructorOf(this.sessions),
         cost: 2,
         handle: async ({ sessionId, language, source, files }, ctx) => {
-          const language_ = this.runs.language(language);
+          const language_ = await this.runs.language(language);
           const all = files ?? [{ path: language_.fileName, content: source ?? '' }];
           await this.sessions.broadcast(ctx.user, sessionId, language, all);
           return {};

@@ -8,8 +8,8 @@ import {
   type ProblemView,
   type SubmitSpec,
 } from '@coderoom/contracts';
-import { LanguageRepository } from '../repositories/language.repository.js';
 import { ProblemRepository, type ProblemDocument } from '../repositories/problem.repository.js';
+import { LanguageService } from './language.service.js';
 
 const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
@@ -21,7 +21,7 @@ export type ProblemReader = 'staff' | 'student';
 export class ProblemService {
   constructor(
     private readonly problems: ProblemRepository,
-    private readonly languages: LanguageRepository,
+    private readonly languages: LanguageService,
   ) {}
 
   async create(user: AuthUser, req: ProblemCreateRequest): Promise<ProblemView> {
@@ -44,14 +44,7 @@ export class ProblemService {
         `the tests are ${bytes} bytes together; the limit is ${CLASSROOM_LIMITS.problemBytes}`,
       );
     }
-    const unknown = [...(req.languages ?? []), ...Object.keys(req.starter ?? {})].filter(
-      (id) => !this.languages.get(id),
-    );
-    if (unknown.length) {
-      throw new CoderoomError('UNSUPPORTED_LANGUAGE', `unsupported language "${unknown[0]}"`, {
-        details: { supported: this.languages.all().map((l) => l.id) },
-      });
-    }
+    await this.languages.requireIds([...(req.languages ?? []), ...Object.keys(req.starter ?? {})]);
     const doc: ProblemDocument = {
       _id: randomUUID(),
       authorId: user.id,

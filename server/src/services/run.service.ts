@@ -5,7 +5,6 @@ import {
   CoderoomError,
   PAYLOAD_LIMITS,
   runStartTooLarge,
-  languageInfos,
   type AuthUser,
   type DashboardRun,
   type LanguageDefinition,
@@ -22,10 +21,8 @@ import {
 } from '@coderoom/contracts';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 import { FeedBusRepository } from '../repositories/feed-bus.repository.js';
-import { LanguageRepository } from '../repositories/language.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { QuotaRepository } from '../repositories/quota.repository.js';
-import { WorkerLimitsRepository } from '../repositories/worker-limits.repository.js';
 import { QueueRepository } from '../repositories/queue.repository.js';
 import { RunLogRepository, type LiveRunState } from '../repositories/run-log.repository.js';
 import { RunRepository } from '../repositories/run.repository.js';
@@ -34,6 +31,7 @@ import { RunFeedService, type FeedSink } from './run-feed.service.js';
 import { RunStoreService, type PendingStore } from './run-store.service.js';
 import { runView, type RunView } from './run-view.js';
 import { ClassroomBusRepository } from '../repositories/classroom-bus.repository.js';
+import { LanguageService } from './language.service.js';
 import { ProblemService, maxScoreOf } from './problem.service.js';
 import { SessionService } from './session.service.js';
 
@@ -47,7 +45,7 @@ export class RunService {
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-    private readonly languages: LanguageRepository,
+    private readonly languages: LanguageService,
     private readonly runs: RunRepository,
     private readonly store: RunStoreService,
     private readonly log: RunLogRepository,
@@ -57,22 +55,17 @@ export class RunService {
     private readonly quota: QuotaRepository,
     private readonly positions: QueuePositionService,
     private readonly metrics: MetricsRepository,
-    private readonly workerLimits: WorkerLimitsRepository,
     private readonly sessions: SessionService,
     private readonly problems: ProblemService,
     private readonly classroom: ClassroomBusRepository,
   ) {}
 
-  /** The installed language (in `version`, default: its default version), or UNSUPPORTED_LANGUAGE. */
-  language(id: string, version?: string): LanguageDefinition {
-    const language = this.languages.resolve(id, version);
-    if (!language) {
-      const what = version ? `"${id}" version "${version}"` : `"${id}"`;
-      throw new CoderoomError('UNSUPPORTED_LANGUAGE', `unsupported language ${what}`, {
-        details: { supported: this.languages.listed().map((l) => l.id) },
-      });
-    }
-    return language;
+  /**
+   * The available language (in `version`, default: its default version), or UNSUPPORTED_LANGUAGE
+   * (not installed, or its image not built on any live worker: LanguageService).
+   */
+  language(id: string, version?: string): Promise<LanguageDefinition> {
+    return this.languages.require(id, version);
   }
 
   /** FORBIDDEN unless the user started the run. */
@@ -128,9 +121,9 @@ export class RunService {
     this.positions.observe(e);
   }
 
-  /** Every language with the limits the workers apply (WorkerLimitsRepository). */
-  async listLanguages(): Promise<LanguageInfo[]> {
-    return languageInfos(this.languages.all(), await this.workerLimits.current());
+  /** Every available language with the limits the workers apply (LanguageService). */
+  listLanguages(): Promise<LanguageInfo[]> {
+    return this.languages.list();
   }
 
   /** Admits a run (`req` is a valid `run:start` payload: see runStartSchema). */
@@ -141,7 +134,7 @@ export class RunService {
   ): Promise<RunStartResult> {
     const tooLarge = runStartTooLarge(req);
     if (tooLarge) throw new CoderoomError('TOO_LARGE', tooLarge);
-    const language = this.language(req.language, req.version);
+    const language = await this.language(req.language, req.version);
     const { submit, maxScore } = await this.classroomChecks(user, req);
     const files: SourceFile[] = req.files ?? [
       { path: language.fileName, content: req.source ?? '' },

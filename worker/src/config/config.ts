@@ -32,6 +32,11 @@ const envSchema = z.object({
   DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
   /** Tag of the sandbox images (coderoom-sandbox-<image>:<tag>). */
   SANDBOX_IMAGE_TAG: z.string().default('latest'),
+  /**
+   * How often the worker looks again for its languages' images: one built (or removed) after
+   * start-up is offered (or withdrawn) within this time plus a heartbeat.
+   */
+  SANDBOX_IMAGE_SCAN_MS: z.coerce.number().int().min(500).max(3_600_000).default(30_000),
   /** OCI runtime for sandboxes: runc, or runsc (gVisor) when installed. */
   SANDBOX_RUNTIME: z.string().default('runc'),
   /** The seccomp profile of every sandbox (sandbox/seccomp/, generated from Docker's default). */
@@ -122,6 +127,8 @@ export interface WorkerConfig {
   httpHost: string;
   dockerSocket: string;
   imageTag: string;
+  /** SANDBOX_IMAGE_SCAN_MS. */
+  imageScanMs: number;
   runtime: string;
   /** SANDBOX_SECCOMP: path of the seccomp profile (JSON). */
   seccompProfile: string;
@@ -167,6 +174,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     httpHost: e.WORKER_HTTP_HOST,
     dockerSocket: e.DOCKER_SOCKET,
     imageTag: e.SANDBOX_IMAGE_TAG,
+    imageScanMs: e.SANDBOX_IMAGE_SCAN_MS,
     runtime: e.SANDBOX_RUNTIME,
     seccompProfile: e.SANDBOX_SECCOMP,
     sandboxStartMs: e.SANDBOX_START_MS,

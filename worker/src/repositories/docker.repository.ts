@@ -137,13 +137,13 @@ export class DockerRepository implements OnModuleInit {
     }
   }
 
-  async imageExists(image: string): Promise<boolean> {
-    try {
-      await this.docker.getImage(image).inspect();
-      return true;
-    } catch {
-      return false;
-    }
+  /**
+   * The images of this engine by name (`repo:tag`), in one call. Throws when Docker does not
+   * answer: an engine that is away must not look like one without images.
+   */
+  async imageNames(): Promise<Set<string>> {
+    const images = await this.docker.listImages();
+    return new Set(images.flatMap((i) => i.RepoTags ?? []));
   }
 
   /** A hardened, stopped container whose entrypoint (the runner) will read the run from stdin. */

@@ -151,19 +151,22 @@ export class RedisRepository implements OnApplicationShutdown {
   }
 
   /**
-   * Tells gateways how many runs this worker takes at once (for queue backpressure) and the
-   * default limits it applies (for `languages:list`).
+   * Tells gateways how many runs this worker takes at once (for queue backpressure), the
+   * default limits it applies and the languages whose image it has (for `languages:list` and
+   * admission).
    */
   async announceCapacity(
     workerId: string,
     concurrency: number,
     limits: RunLimits,
+    languages: string[],
     ttlMs: number,
   ): Promise<void> {
     await this.client
       .multi()
       .set(redisKeys.workerCapacity(workerId), concurrency, 'PX', ttlMs)
       .set(redisKeys.workerLimits(workerId), JSON.stringify(limits), 'PX', ttlMs)
+      .set(redisKeys.workerLanguages(workerId), JSON.stringify(languages), 'PX', ttlMs)
       .sadd(redisKeys.workers, workerId)
       .exec();
   }

@@ -11,6 +11,7 @@ import type { RunFeedRepository, RunFeedWriter } from '../repositories/run-feed.
 import type { RunRepository } from '../repositories/run.repository.js';
 import { RunExecutionService } from './run-execution.service.js';
 import { StartupGateService } from './startup-gate.service.js';
+import type { LanguageImagesService } from './language-images.service.js';
 import type { SandboxJanitorService } from './sandbox-janitor.service.js';
 import type { ReadySandbox, WarmPoolService } from './warm-pool.service.js';
 
@@ -90,6 +91,9 @@ describe('RunExecutionService', () => {
   /** Answers Docker gives late (a hung engine): the pool's sandbox, a created container id. */
   let hungEngine: { take?: Promise<ReadySandbox | null>; create: Promise<string> };
   let answerLate: { take: (s: ReadySandbox | null) => void; create: (id: string) => void };
+  /** Languages whose image this worker has (LanguageImagesService). */
+  let built: Set<string>;
+  let published: { stream: string; data: string }[];
 
   beforeEach(() => {
     jest.useFakeTimers();
@@ -99,13 +103,15 @@ describe('RunExecutionService', () => {
     stored = [];
     disposed = [];
     kills = 0;
+    built = new Set(['python']);
+    published = [];
     answerLate = { take: () => undefined, create: () => undefined };
     hungEngine = { create: new Promise<string>((r) => (answerLate.create = r)) };
     const writer = {
       runId: job.runId,
       sent: [],
       status: () => undefined,
-      output: () => undefined,
+      output: (parts: { stream: string; data: string }[]) => published.push(...parts),
       finish: (result: RunResult) => {
         if (finishFailures > 0) {
           finishFailures--;
@@ -163,6 +169,7 @@ describe('RunExecutionService', () => {
       janitor,
       pool,
       new StartupGateService(),
+      { has: (id: string) => built.has(id) } as unknown as LanguageImagesService,
     );
   });
   afterEach(() => {
@@ -232,5 +239,19 @@ describe('RunExecutionService', () => {
     answerLate.create('late-cold');
     await jest.advanceTimersByTimeAsync(1);
     expect(disposed).toEqual(['late-cold']);
+  });
+
+  it('ends a run whose language image this worker lacks as CE with the reason, never SE', async () => {
+    built = new Set(); // e.g. a mixed cluster: the gateway admitted it for another worker
+    const result = await service.execute(job);
+    expect(result).toMatchObject({ verdict: 'CE', exitCode: null, signal: null });
+    expect(announced).toEqual([result]);
+    expect(published).toEqual([
+      {
+        stream: 'compile',
+        data: 'language "python" is not available: coderoom-sandbox-base:latest is not built on this worker\n',
+      },
+    ]);
+    expect(disposed).toEqual([]); // no sandbox was taken
   });
 });

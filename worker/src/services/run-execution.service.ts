@@ -16,6 +16,7 @@ import { RunRepository } from '../repositories/run.repository.js';
 import { SandboxJanitorService } from './sandbox-janitor.service.js';
 import { StartupGateService } from './startup-gate.service.js';
 import { DockerWatchService } from './docker-watch.service.js';
+import { LanguageImagesService } from './language-images.service.js';
 import { WarmPoolService } from './warm-pool.service.js';
 import { SandboxRun, sandboxSpec, type SandboxRunDeps } from './sandbox-run.js';
 
@@ -56,17 +57,21 @@ export class RunExecutionService implements OnApplicationBootstrap, BeforeApplic
     janitor: SandboxJanitorService,
     private readonly pool: WarmPoolService,
     gate: StartupGateService,
+    private readonly images: LanguageImagesService,
     @Optional() dockerWatch?: DockerWatchService,
   ) {
     this.deps = {
       ...{ config, docker, languages, feeds, runs, metrics, janitor, pool, gate, dockerWatch },
+      images,
       logger: this.logger,
     };
   }
 
   /**
    * Fills the run-mode pools of WARM_POOL_LANGUAGES. An id that is not installed here stops
-   * start-up: a typo would otherwise only show as cold first runs.
+   * start-up: a typo would otherwise only show as cold first runs. One whose image is not built
+   * is left out (with a warning): its runs are refused, and its pool fills on a first run once
+   * the image is there.
    */
   onApplicationBootstrap(): void {
     const ids = this.config.warmPoolLanguages;
@@ -80,8 +85,13 @@ export class RunExecutionService implements OnApplicationBootstrap, BeforeApplic
     if (ids.length > 0 && this.config.warmPoolSize === 0) {
       this.logger.warn('WARM_POOL_LANGUAGES is set but WARM_POOL_SIZE is 0: no pool is filled');
     }
-    for (const id of ids)
+    const unbuilt = ids.filter((id) => !this.images.has(id));
+    if (unbuilt.length > 0) {
+      this.logger.warn(`WARM_POOL_LANGUAGES: no image built for ${unbuilt.join(', ')}: not filled`);
+    }
+    for (const id of ids.filter((i) => this.images.has(i))) {
       this.pool.prewarm(sandboxSpec(this.config, this.languages.get(id)!, 'run'));
+    }
   }
 
   /**

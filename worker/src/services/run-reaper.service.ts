@@ -13,6 +13,7 @@ import { DockerRepository } from '../repositories/docker.repository.js';
 import { ALIVE_TTL_MS, RedisRepository } from '../repositories/redis.repository.js';
 import { RunFeedRepository } from '../repositories/run-feed.repository.js';
 import { RunRepository } from '../repositories/run.repository.js';
+import { LanguageImagesService } from './language-images.service.js';
 
 /** How often this worker says it is alive (it counts as alive for ALIVE_TTL_MS). */
 const HEARTBEAT_MS = 2000;
@@ -59,6 +60,7 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
     private readonly feeds: RunFeedRepository,
     private readonly runs: RunRepository,
     private readonly docker: DockerRepository,
+    private readonly images: LanguageImagesService,
     @InjectQueue(RUN_QUEUE) private readonly queue: Queue<RunJob>,
   ) {}
 
@@ -92,6 +94,7 @@ export class RunReaperService implements OnApplicationBootstrap, OnApplicationSh
       this.config.workerId,
       this.config.concurrency,
       this.config.limits,
+      this.images.ids(),
       ALIVE_TTL_MS,
     );
   }

@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { WorkerConfig } from '../config/config.js';
 import type { DockerRepository } from '../repositories/docker.repository.js';
-import type { LanguageRepository } from '../repositories/language.repository.js';
 import type { MetricsRepository } from '../repositories/metrics.repository.js';
 import { SandboxJanitorService } from './sandbox-janitor.service.js';
 import { StartupGateService } from './startup-gate.service.js';
@@ -24,13 +23,7 @@ describe('SandboxJanitorService: when used sandboxes are removed', () => {
       pendingRemovals: { set: () => undefined },
       error: () => undefined,
     } as unknown as MetricsRepository;
-    janitor = new SandboxJanitorService(
-      { workerId: 'w' } as WorkerConfig,
-      docker,
-      {} as LanguageRepository,
-      metrics,
-      gate,
-    );
+    janitor = new SandboxJanitorService({ workerId: 'w' } as WorkerConfig, docker, metrics, gate);
   });
   afterEach(() => {
     jest.useRealTimers();

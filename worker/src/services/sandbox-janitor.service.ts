@@ -7,7 +7,6 @@ import {
 } from '@nestjs/common';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
 import { DockerRepository, LABEL_WORKER } from '../repositories/docker.repository.js';
-import { LanguageRepository } from '../repositories/language.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { StartupGateService } from './startup-gate.service.js';
 
@@ -26,8 +25,8 @@ const REMOVE_DELAY_MS = 30;
 const REMOVE_DEFER_MS = 250;
 
 /**
- * Boot checks: Docker answers, every language's image exists, and sandboxes left by a previous
- * crash of this worker (same WORKER_ID) are removed. Then it removes used sandboxes in the
+ * Boot checks: Docker answers (which images exist is LanguageImagesService's), and sandboxes left
+ * by a previous crash of this worker (same WORKER_ID) are removed. Then it removes used sandboxes in the
  * background (`dispose`), so a run's slot is free as soon as its result is out: every removal is
  * bounded, retried, counted (`coderoom_sandbox_removals_pending`, errors `remove`), and a
  * shutdown waits for all of them.
@@ -50,7 +49,6 @@ export class SandboxJanitorService implements OnApplicationBootstrap, OnApplicat
   constructor(
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
     private readonly docker: DockerRepository,
-    private readonly languages: LanguageRepository,
     private readonly metrics: MetricsRepository,
     private readonly gate: StartupGateService,
   ) {}
@@ -59,14 +57,6 @@ export class SandboxJanitorService implements OnApplicationBootstrap, OnApplicat
     this.metrics.pendingRemovals.set(0);
     if (!(await this.docker.ping())) {
       throw new Error(`Docker does not answer on ${this.config.dockerSocket}`);
-    }
-    const images = new Set(
-      this.languages.all().map((l) => `coderoom-sandbox-${l.image}:${this.config.imageTag}`),
-    );
-    for (const image of images) {
-      if (!(await this.docker.imageExists(image))) {
-        throw new Error(`sandbox image ${image} is missing: run node sandbox/build-images.mjs`);
-      }
     }
     const removed = await this.docker.removeLabelled(`${LABEL_WORKER}=${this.config.workerId}`);
     if (removed > 0) this.logger.warn(`removed ${removed} orphaned sandbox container(s)`);

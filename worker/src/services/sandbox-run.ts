@@ -21,6 +21,7 @@ import type { RunRepository } from '../repositories/run.repository.js';
 import { CpuBudget } from './cpu-budget.js';
 import { withDeadline as deadline } from './deadline.js';
 import type { DockerWatchService } from './docker-watch.service.js';
+import { sandboxImage, type LanguageImagesService } from './language-images.service.js';
 import { OutputCoalescer } from './output-coalescer.js';
 import { RunLifecycle } from './run-lifecycle.js';
 import {
@@ -63,6 +64,7 @@ export interface SandboxRunDeps {
   config: WorkerConfig;
   docker: DockerRepository;
   languages: LanguageRepository;
+  images: LanguageImagesService;
   feeds: RunFeedRepository;
   runs: RunRepository;
   metrics: MetricsRepository;
@@ -80,8 +82,9 @@ export interface SandboxRunDeps {
  *   new --check--> checked --getSandbox--> sandboxed --start--> started --waitForExit--> exited
  *   (checked | sandboxed | started | exited) --finish--> finished;  any --cleanUp--> cleaned
  *
- * `failed(err)` records an engine failure (Docker, image, protocol) at any step before `finish`:
- * the run then ends as SE (or CANCELLED, when a cancel stopped it before its sandbox started).
+ * `failed(err)` records an engine failure (Docker, protocol) at any step before `finish`: the run
+ * then ends as SE (or CANCELLED, when a cancel stopped it before its sandbox started; or CE, with
+ * the reason as compile output, when its language's image is not on this worker).
  * A cancel, the wall clock, the CPU budget and the output limit kill the sandbox at any time;
  * what happened is collected in `outcome` and judged in `finish` (verdict.ts).
  */
@@ -209,7 +212,13 @@ export class SandboxRun {
     const { config, docker, janitor, pool, gate } = this.deps;
     await janitor.ready;
     const language = this.deps.languages.get(this.job.language);
-    if (!language) throw new Error(`language ${this.job.language} is not installed on this worker`);
+    if (!language || !this.deps.images.has(language.id)) {
+      throw new LanguageUnavailable(
+        language
+          ? `${sandboxImage(config, language)} is not built on this worker`
+          : 'it is not installed on this worker',
+      );
+    }
     this.language = language;
     this.limits = limitsFor(config, language, this.job.mode);
     const spec = sandboxSpec(config, language, this.job.mode, this.job.submit);
@@ -351,6 +360,19 @@ export class SandboxRun {
   failed(err: unknown): void {
     if (err instanceof SandboxStuck) this.outcome.exitUnknown = true;
     if (err instanceof CancelledBeforeStart) return;
+    if (err instanceof LanguageUnavailable) {
+      // The gateway admits what some live worker has; this one lacks it (a mixed cluster, or an
+      // image removed since): the request cannot run here, and the system did not fail.
+      this.outcome.unavailable = true;
+      this.feed.output([
+        {
+          stream: 'compile',
+          data: `language "${this.job.language}" is not available: ${err.message}\n`,
+        },
+      ]);
+      this.deps.logger.warn({ msg: `language unavailable: ${err.message}`, runId: this.runId });
+      return;
+    }
     this.outcome.protocolError = true;
     this.deps.metrics.error('engine');
     this.deps.logger.error({
@@ -684,7 +706,7 @@ export function sandboxSpec(
     limits.memoryMb = submit.memoryMb ?? limits.memoryMb;
   }
   return {
-    image: `coderoom-sandbox-${language.image}:${config.imageTag}`,
+    image: sandboxImage(config, language),
     memoryMb: limits.memoryMb,
     cpus: limits.cpus,
     pids: limits.pids,
@@ -705,6 +727,9 @@ function limitsFor(
 ): RunLimits {
   return languageLimits(language, config.limits, mode);
 }
+
+/** The job's language cannot run on this worker (no image, or not installed): CE, never SE. */
+class LanguageUnavailable extends Error {}
 
 /** A cancel arrived while the container was being created: it is never started. */
 class CancelledBeforeStart extends Error {}

@@ -15,6 +15,8 @@ export interface RunOutcome {
   exitCode: number | null;
   /** The runner's protocol broke (no header): an engine fault, not the program's. */
   protocolError: boolean;
+  /** The job's language cannot run on this worker (its image is missing): CE, it never ran. */
+  unavailable?: boolean;
   /** Docker never reported the sandbox's exit, even after a kill: its end is unknown (SE). */
   exitUnknown?: boolean;
   /** Peak memory of the sandbox in KiB, when measured (DockerRepository.peakMemoryKb). */
@@ -42,7 +44,8 @@ const RUNNER_REFUSED_INPUT = new Set([91, 92]);
 
 /**
  * Order matters:
- * - a cancel wins over everything, then a sandbox whose end Docker never reported (SE);
+ * - a cancel wins over everything, then a language this worker cannot run (CE: nothing ran,
+ *   the reason is in the compile output), then a sandbox whose end Docker never reported (SE);
  * - a failed or timed-out compilation (wall clock or CPU time) is CE even when the compiler
  *   was OOM-killed (a compile-time bomb): the program itself never ran;
  * - memory wins over time and output: an OOM kill and our own SIGKILL both exit 137, only
@@ -59,6 +62,7 @@ export function judge(o: RunOutcome): Judgement {
     o.exitCode !== null && o.exitCode > 128 ? (SIGNAL_NAMES.get(o.exitCode - 128) ?? null) : null;
   const base = { exitCode: o.exitCode, signal };
   if (o.killedFor === 'CANCELLED') return { verdict: 'CANCELLED', ...base };
+  if (o.unavailable) return { verdict: 'CE', exitCode: null, signal: null };
   if (o.exitUnknown) return { verdict: 'SE', ...base };
   if (o.killedFor === 'COMPILE_TIMEOUT' || o.cpuExceeded === 'compile') {
     return { verdict: 'CE', ...base };
