@@ -291,7 +291,14 @@ export class SessionService {
     const { session } = await this.requireInstructor(user, sessionId);
     this.requireOpen(session);
     await this.repo.setReadOnly(sessionId, readOnly);
-    await this.changed(sessionId);
+    // Not `changed()`: the lock's own message evicts the cached session on every node, each
+    // just before it pushes `session:locked` to its members (receive, below).
+    this.evict(sessionId);
+    await this.bus.feed.locked({
+      sessionId,
+      readOnly,
+      by: { userId: user.id, name: user.name },
+    });
   }
 
   async broadcast(
@@ -398,6 +405,10 @@ export class SessionService {
         return;
       case 'p':
         this.bus.toLocalRoom(m.s, 'session:presence', { sessionId: m.s, members: m.m });
+        return;
+      case 'l':
+        this.evict(m.s);
+        this.bus.toLocalRoom(m.s, 'session:locked', m.e);
         return;
       case 'd':
         return;
