@@ -166,7 +166,8 @@ elseif op == 'conn' then
   local online = false
   local conns = redis.call('HVALS', KEYS[5])
   for _, v in ipairs(conns) do
-    if string.sub(v, 1, #user + 1) == user .. ' ' then online = true; break end
+    -- '<user id> <node id>': the user id is all before the last space (it may hold spaces).
+    if string.match(v, '^(.*) [^ ]*$') == user then online = true; break end
   end
   local cur = redis.call('HGET', KEYS[3], 'm:' .. user)
   local m = cur and cjson.decode(cur) or (ARGV[11] ~= '' and cjson.decode(ARGV[11]) or nil)
