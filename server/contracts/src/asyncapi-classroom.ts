@@ -431,7 +431,8 @@ export const CLASSROOM_SERVER_DOCS = {
     description:
       'Sent to the members on every change: a join, a leave, the last connection of a member ' +
       'closing, a gateway node dying (within 15 s), a member starting or finishing a run ' +
-      '(`activity`).',
+      '(`activity`). Each carries the whole list; changes closer together than 500 ms are ' +
+      'sent as one (the first at once, then the latest list at the end of the 500 ms).',
     payload: sessionPresenceEventSchema,
     examples: [
       {
