@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Classroom benchmark (issue 13): one session, BENCH_STUDENTS (60) students spread over two
-// gateway nodes, each starting a run in the session every ~BENCH_RUN_EVERY_MS (5000, jittered)
-// for BENCH_SECONDS (60) while BENCH_INSTRUCTORS (5) instructors, also spread over both nodes,
-// watch its dashboard, and two students (one per node) type into the shared document
-// (BENCH_DOC_RATE edits/s each). Reports
-//  - dashboard delivery latency: an update's `at` (when the feed published it) to each
-//    instructor's receipt, p50/p95/p99/max; and that every instructor got every seq once, without
-//    gaps, and saw every accepted run finish;
+// gateway nodes, each submitting to the session's problem (3 tests, one hidden) every
+// ~BENCH_RUN_EVERY_MS (5000, jittered) for BENCH_SECONDS (60) while BENCH_INSTRUCTORS (5)
+// instructors, also spread over both nodes, watch its dashboard, and two students (one per node)
+// type into the shared document (BENCH_DOC_RATE edits/s each). Reports
+//  - dashboard delivery latency: an update's `at` (stamped when its publisher, the worker for a
+//    submission's status, tests, verdict and progress, applied it to the feed) to each
+//    instructor's receipt, p50/p95/p99/max, for the worker's updates and for all; and that every
+//    instructor got every seq once, without gaps, and saw every accepted submission finish and
+//    its progress;
 //  - document edit propagation between nodes: from a member's `doc:update` emit to the receipt of
 //    the relayed `doc:update` by every member on the other node, p50/p95/p99; that every member
 //    got every edit, and the two editors converged;
@@ -41,10 +43,10 @@ const RUN_EVERY_MS = num('BENCH_RUN_EVERY_MS', 5000);
 const DOC_RATE = num('BENCH_DOC_RATE', 10);
 const GRACE_SECONDS = num('BENCH_GRACE_SECONDS', 30);
 const WORKERS = num('BENCH_WORKERS', 2);
-// Submissions are not graded by the worker yet (it runs a submit job like a run): `run` mode
-// with the sessionId puts the same updates (run started, its status, its verdict) on the
-// dashboard. BENCH_MODE=submit sends `mode: "submit"` with the problem instead.
-const MODE = env.BENCH_MODE ?? 'run';
+// `submit` (the default): graded submissions to the session's problem, 10% of them wrong;
+// `run`: plain runs in the session (a queued, a running and a finished update each).
+const MODE = env.BENCH_MODE ?? 'submit';
+if (!['submit', 'run'].includes(MODE)) throw new Error('BENCH_MODE: submit or run');
 const LOG_DIR = env.BENCH_LOG_DIR ?? join(REPO, '.local/log/bench-classroom');
 
 const redisUrl = new URL(env.REDIS_URL);
@@ -103,11 +105,21 @@ function eventLoop() {
 const rss = (pid) =>
   Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m)?.[1]) * 1024;
 
-async function sockets(url) {
+/** A gateway's metrics: its sockets, CPU seconds so far, event-loop lag since the last scrape. */
+async function gatewayMetrics(url) {
   const headers = { authorization: `Bearer ${serviceEnv.METRICS_TOKEN}` };
   const text = await (await fetch(`${url}/metrics`, { headers })).text();
-  return Number(text.match(/^coderoom_gateway_sockets (\S+)$/m)?.[1] ?? NaN);
+  const value = (name) =>
+    Number(text.match(new RegExp(`^coderoom_gateway_${name} (\\S+)$`, 'm'))?.[1] ?? NaN);
+  return {
+    sockets: value('sockets'),
+    cpuSeconds: value('process_cpu_seconds_total'),
+    // prom-client resets its event-loop histogram at every scrape.
+    lagP99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000,
+    lagMaxMs: value('nodejs_eventloop_lag_max_seconds') * 1000,
+  };
 }
+const sockets = async (url) => (await gatewayMetrics(url)).sockets;
 
 // ---------------------------------------------------------------------------------------------
 // Clients
@@ -139,6 +151,7 @@ const problem = {
   ],
 };
 const SOURCE = 'a, b = map(int, input().split())\nprint(a + b)\n';
+const WRONG = 'a, b = map(int, input().split())\nprint(a - b)\n';
 
 const counts = { started: 0, busy: 0, rateLimited: 0, errors: {} };
 const inc = (o, k) => (o[k] = (o[k] ?? 0) + 1);
@@ -153,7 +166,10 @@ async function student(s, sessionId, problemId, end) {
   await sleep(Math.random() * RUN_EVERY_MS);
   while (Date.now() < end) {
     const next = Date.now() + RUN_EVERY_MS * (0.75 + Math.random() / 2);
-    const payload = { language: 'python', source: SOURCE, sessionId, stdin: '20 22\n' };
+    const payload =
+      MODE === 'submit'
+        ? { language: 'python', source: Math.random() < 0.1 ? WRONG : SOURCE, sessionId }
+        : { language: 'python', source: SOURCE, sessionId, stdin: '20 22\n' };
     if (MODE === 'submit') Object.assign(payload, { mode: 'submit', problemId });
     try {
       const ack = await call(s, 'run:start', payload);
@@ -169,15 +185,31 @@ async function student(s, sessionId, problemId, end) {
   return mine;
 }
 
+/**
+ * Who published a dashboard update: the gateway (a member; a run admitted, `queued`) or the
+ * worker (a run's later statuses and verdict, its tests, the progress it recorded).
+ */
+const publishedBy = (u) =>
+  u.kind === 'member' || (u.kind === 'run' && u.run.status === 'queued') ? 'gateway' : 'worker';
+
 /** An instructor's view of the feed: latencies, seqs, the runs seen, and seen finished. */
 function dashboard(s, sessionId) {
-  const d = { s, latency: [], seqs: [], runs: new Set(), finished: new Set(), from: 0 };
+  const d = {
+    s,
+    latency: { worker: [], gateway: [] },
+    seqs: [],
+    runs: new Set(),
+    finished: new Set(),
+    progress: 0,
+    from: 0,
+  };
   s.on('dashboard:update', (u) => {
     if (u.sessionId !== sessionId) return;
-    if (u.at) d.latency.push(Date.now() - Date.parse(u.at));
+    if (u.at) d.latency[publishedBy(u)].push(Date.now() - Date.parse(u.at));
     d.seqs.push(u.seq);
     if (u.kind === 'run') d.runs.add(u.run.runId);
     if (u.kind === 'run' && u.run.status === 'finished') d.finished.add(u.run.runId);
+    if (u.kind === 'progress') d.progress++;
   });
   return d;
 }
@@ -278,6 +310,17 @@ async function main() {
   const crossNode = [];
   const docReceived = new Map();
   const all = [...students, ...instructors];
+  // What the members' sockets receive, by event: how many, and their size (every 20th measured).
+  const inbound = new Map();
+  let counting = false;
+  for (const s of all) {
+    s.onAny((event, payload) => {
+      if (!counting) return;
+      const e = inbound.get(event) ?? { n: 0, sampled: 0, bytes: 0 };
+      if (e.n++ % 20 === 0) (e.sampled++, (e.bytes += JSON.stringify(payload).length));
+      inbound.set(event, e);
+    });
+  }
   all.forEach((s, i) => {
     const node = i < STUDENTS ? i % 2 : (i - STUDENTS) % 2;
     s.on('doc:update', (e) => {
@@ -317,24 +360,34 @@ async function main() {
     () => (busiest = gateways.map((g, i) => Math.max(busiest[i], rss(g.pid)))),
     1000,
   );
+  const gatewaysBefore = await Promise.all(urls.map(gatewayMetrics));
   const loopDelay = eventLoop();
+  counting = true;
   const end = Date.now() + SECONDS * 1000;
   const [runIds] = await Promise.all([
     Promise.all(students.map((s) => student(s, sessionId, p.problemId, end))).then((r) => r.flat()),
     DOC_RATE > 0 ? Promise.all(editors.map((e) => type(e, end))) : null,
   ]);
   clearInterval(sampler);
+  counting = false;
+  const gatewaysAfter = await Promise.all(urls.map(gatewayMetrics));
 
   const loop = loopDelay.stop();
   // Let the runs in flight finish and the feed settle; then the feed's head, from a new watch.
   const graceEnd = Date.now() + GRACE_SECONDS * 1000;
+  // Settled: every run finished at its student and on every dashboard (a submission's last
+  // update is its progress, after its verdict), every edit answered.
   const settled = () =>
     runIds.every((r) => finishedAtStudent.has(r)) &&
+    boards.every(
+      (d) =>
+        runIds.every((r) => d.finished.has(r)) &&
+        (MODE !== 'submit' || d.progress >= runIds.length),
+    ) &&
     editors.every((e) => e.acked + e.refused === e.sent);
   while (Date.now() < graceEnd && !settled()) {
     await sleep(250);
   }
-  await sleep(1000); // the dashboard's last updates of those runs, if any
   const checker = await connectAs('bench-teacher', 'instructor', 0);
   const head = (await call(checker, 'dashboard:watch', { sessionId })).seq;
   while (Date.now() < graceEnd + 5000 && !boards.every((d) => Math.max(...d.seqs) >= head)) {
@@ -346,7 +399,11 @@ async function main() {
     editors[0].doc.getText('main.py').toString() === editors[1].doc.getText('main.py').toString();
 
   // Report.
-  const latency = boards.flatMap((d) => d.latency);
+  const latency = {
+    worker: boards.flatMap((d) => d.latency.worker),
+    all: boards.flatMap((d) => [...d.latency.worker, ...d.latency.gateway]),
+  };
+  const noProgress = boards.map((d) => Math.max(0, runIds.length - d.progress));
   const audits = boards.map((d) => audit(d, head));
   const unseen = boards.map((d) => runIds.filter((r) => !d.runs.has(r)).length);
   const unfinished = boards.map((d) => runIds.filter((r) => !d.finished.has(r)).length);
@@ -354,7 +411,10 @@ async function main() {
     s === editors[0].s ? editors[1].acked : s === editors[1].s ? editors[0].acked : edits;
   const docShort = all.filter((s) => (docReceived.get(s) ?? 0) < expectEdits(s)).length;
   const f = (x) => (x === undefined ? '-' : x < 10 ? x.toFixed(1) : x.toFixed(0));
-  const q = (xs) => [50, 95, 99].map((n) => f(pct(xs, n))).join(' / ') + ` / ${f(Math.max(...xs))}`;
+  const q = (xs) =>
+    xs.length === 0
+      ? '-'
+      : [50, 95, 99].map((n) => f(pct(xs, n))).join(' / ') + ` / ${f(Math.max(...xs))}`;
   const kib = (b) => (b / 1024).toFixed(0);
   const mib = (b) => (b / 2 ** 20).toFixed(1);
 
@@ -365,17 +425,19 @@ async function main() {
         .map((l) => l.toFixed(1))
         .join(' ')}. ${STUDENTS} students and ${INSTRUCTORS} ` +
       `instructors over 2 gateways (${members.join(' + ')} members; the gateways count ${counted.join(' + ')} sockets), ${WORKERS} workers; ` +
-      `mode \`${MODE}\`, a run per student every ~${RUN_EVERY_MS} ms for ${SECONDS} s; ` +
+      `mode \`${MODE}\`, a ${MODE === 'submit' ? 'submission (3 tests)' : 'run'} per student every ~${RUN_EVERY_MS} ms for ${SECONDS} s; ` +
       `${DOC_RATE} document edits/s from one student on each node.\n`,
   );
   console.log(
-    '| dashboard latency p50 / p95 / p99 / max (ms) | updates received per instructor | missing / duplicate / out of range seqs | accepted runs not on the dashboard | not seen finished there |',
+    '| dashboard latency from the worker p50 / p95 / p99 / max (ms) | all updates | updates received per instructor | missing / duplicate / out of range seqs | accepted runs not on the dashboard | not seen finished there | without progress |',
   );
-  console.log('| --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
   console.log(
-    `| ${q(latency)} | ${audits.map((a) => a.received).join(', ')} (head seq ${head}) | ` +
+    `| ${q(latency.worker)} (${latency.worker.length}) | ${q(latency.all)} (${latency.all.length}) | ` +
+      `${audits.map((a) => a.received).join(', ')} (head seq ${head}) | ` +
       `${audits.map((a) => `${a.missing}/${a.dup}/${a.outside}`).join(', ')} | ` +
-      `${unseen.join(', ')} of ${runIds.length} | ${unfinished.join(', ')} |`,
+      `${unseen.join(', ')} of ${runIds.length} | ${unfinished.join(', ')} | ` +
+      `${MODE === 'submit' ? noProgress.join(', ') : '-'} |`,
   );
   console.log(
     `\nRuns: ${counts.started} accepted, ${counts.busy} BUSY, ${counts.rateLimited} RATE_LIMITED, ` +
@@ -392,13 +454,29 @@ async function main() {
       `${docAck.length ? q(docAck) : '-'} | ${edits} / ` +
       `${editors.reduce((n, e) => n + e.refused, 0)} / ${inFlight} | ${docShort} of ${all.length} | ${converged} |`,
   );
-  console.log('\n| gateway | RSS before | members | idle, per member | busiest, per member |');
-  console.log('| --- | --- | --- | --- | --- |');
+  console.log(
+    `\nWhat the ${all.length} members' sockets received during the load (${SECONDS} s): ` +
+      [...inbound.entries()]
+        .sort((a, b) => b[1].n * (b[1].bytes / b[1].sampled) - a[1].n * (a[1].bytes / a[1].sampled))
+        .map(
+          ([event, e]) =>
+            `\`${event}\` ${e.n} (~${(e.bytes / e.sampled / 1024).toFixed(1)} KiB each, ` +
+            `${((e.n * e.bytes) / e.sampled / 2 ** 20 / SECONDS).toFixed(2)} MiB/s)`,
+        )
+        .join(', ') +
+      '.',
+  );
+  console.log(
+    '\n| gateway | RSS before | members | idle, per member | busiest, per member | CPU during the load | event-loop lag p99 / max |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
   gateways.forEach((_, i) =>
     console.log(
       `| ${i} | ${mib(base[i])} MiB | ${members[i]} | +${mib(idle[i] - base[i])} MiB, ` +
         `${kib((idle[i] - base[i]) / members[i])} KiB | +${mib(busiest[i] - base[i])} MiB, ` +
-        `${kib((busiest[i] - base[i]) / members[i])} KiB |`,
+        `${kib((busiest[i] - base[i]) / members[i])} KiB | ` +
+        `${(((gatewaysAfter[i].cpuSeconds - gatewaysBefore[i].cpuSeconds) / SECONDS) * 100).toFixed(0)}% of a core | ` +
+        `${f(gatewaysAfter[i].lagP99Ms)} / ${f(gatewaysAfter[i].lagMaxMs)} ms |`,
     ),
   );
   [...all, teacher, checker].forEach((s) => s.disconnect());

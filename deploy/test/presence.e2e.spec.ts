@@ -37,7 +37,8 @@ it('shows a member offline within 15 s when their gateway node is killed', async
   teacher.on('session:presence', (p) => {
     if (p.sessionId === sessionId) latest = p.members;
   });
-  const student = await stack.connect(await stack.token('presence-student', 'student'), {
+  // A name with a space: the sweep reads `<user id> <node id>` entries (user ids may hold them).
+  const student = await stack.connect(await stack.token('presence student', 'student'), {
     url: stack.urls[1],
   });
   await ok(student, 'session:join', { joinCode: session.joinCode });

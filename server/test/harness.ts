@@ -87,7 +87,13 @@ export interface Stack {
   token(name: string, role?: Role): Promise<string>;
   connect(
     token: string,
-    opts?: { transports?: string[]; url?: string; reconnection?: boolean },
+    opts?: {
+      transports?: string[];
+      url?: string;
+      reconnection?: boolean;
+      /** Keep cookies (Node's cookie jar): long-polling through the balancer needs its sticky cookie. */
+      withCredentials?: boolean;
+    },
   ): Promise<ClientSocket>;
   logs(): string;
   stop(): Promise<void>;
@@ -364,6 +370,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         transports: o.transports ?? ['websocket'],
         reconnection: o.reconnection ?? false,
         forceNew: true,
+        ...(o.withCredentials ? { withCredentials: true } : {}),
       });
       sockets.push(s);
       await new Promise<void>((resolve, reject) => {

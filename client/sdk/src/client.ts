@@ -115,6 +115,7 @@ const SESSION_EVENTS = [
   'session:presence',
   'session:closed',
   'session:broadcast',
+  'session:locked',
   'session:shared',
   'doc:update',
   'doc:awareness',

@@ -12,7 +12,7 @@ export {
   type WatchOptions,
 } from './client.js';
 export { Run, type RunEvents } from './run.js';
-export { Session, type BroadcastRequest, type SessionEvents } from './session.js';
+export { Session, type BroadcastRequest, type LockedBy, type SessionEvents } from './session.js';
 export { SessionDocument, type SessionDocumentEvents } from './session-document.js';
 export { Dashboard, type DashboardEvents, type DashboardOptions } from './dashboard.js';
 export { applyDashboardUpdate, DASHBOARD_RUNS } from './dashboard-state.js';
@@ -58,6 +58,7 @@ export type {
   ServerToClientEvents,
   SessionBroadcastEvent,
   SessionCreatePayload,
+  SessionLockedEvent,
   SessionPresenceEvent,
   SessionSharedEvent,
   SessionStatus,

@@ -89,6 +89,28 @@ describe('sessions: live events', () => {
     expect(session.canEdit).toBe(false);
     client.close();
   });
+
+  it('follows session:locked pushes: readOnly, canEdit, and locked (with who) on changes only', async () => {
+    const { client, socket, session } = await inSession(sessionView({ role: 'student' }));
+    const locks: unknown[] = [];
+    session.on('locked', (readOnly, by) => locks.push([readOnly, by?.name ?? null]));
+    const grace = { userId: 'grace', name: 'Grace' };
+    socket.fire('session:locked', { sessionId: 'other', readOnly: true, by: grace });
+    expect(session.readOnly).toBe(false);
+    socket.fire('session:locked', { sessionId: 's1', readOnly: true, by: grace });
+    expect(session.readOnly).toBe(true);
+    expect(session.canEdit).toBe(false);
+    expect(session.view.readOnly).toBe(true);
+    // Locked again: nothing changed, no event.
+    socket.fire('session:locked', { sessionId: 's1', readOnly: true, by: grace });
+    socket.fire('session:locked', { sessionId: 's1', readOnly: false, by: grace });
+    expect(session.canEdit).toBe(true);
+    expect(locks).toEqual([
+      [true, 'Grace'],
+      [false, 'Grace'],
+    ]);
+    client.close();
+  });
 });
 
 describe('sessions: instructor actions', () => {

@@ -9,6 +9,7 @@ import type {
   SessionBroadcastPayload,
   SessionClosedEvent,
   SessionInstructorsPayload,
+  SessionLockedEvent,
   SessionPresenceEvent,
   SessionSharedEvent,
   SessionView,
@@ -32,10 +33,11 @@ export interface SessionEvents {
   /** A member shared a run: `client.watch(e.runId)` now works for every member. */
   shared: (e: SessionSharedEvent) => void;
   /**
-   * `readOnly` changed, as seen by this client: its own `lock()`, or a newer view (`refresh()`,
-   * the re-entry after a reconnect). The server sends no event of its own for a lock.
+   * `readOnly` changed, as seen by this client: an instructor's lock or unlock pushed by the
+   * server (`session:locked`; `by` says who), this client's own `lock()`, or a newer view
+   * (`refresh()`, the re-entry after a reconnect; `by` is then null).
    */
-  locked: (readOnly: boolean) => void;
+  locked: (readOnly: boolean, by: LockedBy | null) => void;
   /** `session.view` was replaced (any of the above, a refresh, a re-entry). */
   view: (view: SessionView) => void;
   /**
@@ -47,11 +49,15 @@ export interface SessionEvents {
   error: (err: CoderoomError) => void;
 }
 
+/** The instructor who locked or unlocked the document (`session:locked`). */
+export type LockedBy = SessionLockedEvent['by'];
+
 /** Classroom events of the server, routed to a session by `sessionId`. */
 export type SessionFeedEvent =
   | { kind: 'session:presence'; event: SessionPresenceEvent }
   | { kind: 'session:closed'; event: SessionClosedEvent }
   | { kind: 'session:broadcast'; event: SessionBroadcastEvent }
+  | { kind: 'session:locked'; event: SessionLockedEvent }
   | { kind: 'session:shared'; event: SessionSharedEvent }
   | { kind: 'doc:update'; event: DocUpdateEvent }
   | { kind: 'doc:awareness'; event: DocAwarenessEvent }
@@ -82,8 +88,8 @@ export type BroadcastRequest = Omit<SessionBroadcastPayload, 'sessionId'>;
  * A classroom session this client is in (`client.createSession`, `joinSession`, `session`).
  *
  * `view` is the session as this user may see it, kept current: members from
- * `session:presence`, `status` from `session:closed`, `readOnly` from this client's `lock()` and
- * newer views. After a reconnect the handle enters the session again by itself
+ * `session:presence`, `status` from `session:closed`, `readOnly` from `session:locked` (and this
+ * client's `lock()`, and newer views). After a reconnect the handle enters the session again by itself
  * (`session:get`), then its document syncs and its dashboard resumes.
  */
 export class Session {
@@ -288,6 +294,11 @@ export class Session {
       case 'session:broadcast':
         this.#events.emit('broadcast', e.event);
         return;
+      case 'session:locked':
+        if (typeof e.event.readOnly === 'boolean') {
+          this.#applyView({ ...this.#view, readOnly: e.event.readOnly }, e.event.by ?? null);
+        }
+        return;
       case 'session:shared':
         this.#events.emit('shared', e.event);
         return;
@@ -355,10 +366,10 @@ export class Session {
     this.#end(err);
   }
 
-  #applyView(view: SessionView): void {
+  #applyView(view: SessionView, lockedBy: LockedBy | null = null): void {
     const before = this.#view;
     this.#view = view;
-    if (before.readOnly !== view.readOnly) this.#events.emit('locked', view.readOnly);
+    if (before.readOnly !== view.readOnly) this.#events.emit('locked', view.readOnly, lockedBy);
     if (before.status !== 'closed' && view.status === 'closed') this.#events.emit('closed');
     if (before.members !== view.members) this.#events.emit('presence', view.members);
     this.#events.emit('view', view);

@@ -312,8 +312,9 @@ describe('the classroom through the SDK', () => {
     await until('the instructor edit reaches ben', () => b.text().includes('the instructor may;'));
     expect(t.text()).not.toContain('typed while locked;');
 
+    // The unlock is pushed (session:locked): the provider resumes by itself.
     await session.lock(false);
-    await benSession.refresh();
+    await until('ben hears of the unlock', () => !benSession.readOnly);
     await b.provider.flush();
     await until('the kept edit arrives', () => t.text().includes('typed while locked;'));
   }, 60_000);

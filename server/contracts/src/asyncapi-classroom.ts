@@ -29,6 +29,7 @@ import {
   sessionInstructorsSchema,
   sessionJoinSchema,
   sessionLockSchema,
+  sessionLockedEventSchema,
   sessionPresenceEventSchema,
   sessionResultSchema,
   sessionShareSchema,
@@ -186,8 +187,9 @@ export const CLASSROOM_CLIENT_DOCS = {
     summary: 'Make the shared document read-only for students, or editable again.',
     description:
       "While `readOnly`, students' `doc:update` answers `FORBIDDEN` (their awareness still " +
-      'flows, so the instructor sees where they look). Members get `session:presence`-style ' +
-      'news through `session:get`; the web client shows the lock. Its instructors only. ' +
+      'flows, so the instructor sees where they look). Every member, on every gateway node, ' +
+      'gets `session:locked` (also when the setting did not change); `session:get` reads it ' +
+      'too. Its instructors only; the session must be open (`CONFLICT`). ' +
       AUTHZ,
     payload: sessionLockSchema,
     result: emptyResultSchema,
@@ -417,6 +419,7 @@ type ClassroomServerEvent =
   | 'session:presence'
   | 'session:closed'
   | 'session:broadcast'
+  | 'session:locked'
   | 'session:shared'
   | 'doc:update'
   | 'doc:awareness'
@@ -428,7 +431,8 @@ export const CLASSROOM_SERVER_DOCS = {
     description:
       'Sent to the members on every change: a join, a leave, the last connection of a member ' +
       'closing, a gateway node dying (within 15 s), a member starting or finishing a run ' +
-      '(`activity`).',
+      '(`activity`). Each carries the whole list; changes closer together than 500 ms are ' +
+      'sent as one (the first at once, then the latest list at the end of the 500 ms).',
     payload: sessionPresenceEventSchema,
     examples: [
       {
@@ -457,6 +461,29 @@ export const CLASSROOM_SERVER_DOCS = {
           from: { userId: 'u-teacher', name: 'Grace' },
           language: 'python',
           files: [{ path: 'main.py', content: 'print("hi")\n' }],
+        },
+      },
+    ],
+  },
+  'session:locked': {
+    summary: 'The shared document was locked or unlocked.',
+    description:
+      'Sent to every member (the instructor who did it included) on every gateway node when ' +
+      "an instructor sends `session:lock`. While `readOnly` is true, students' `doc:update` " +
+      'answers `FORBIDDEN`; a client disables editing for students until one with `readOnly` ' +
+      'false follows. A gateway forgets its cached copy of the session before it forwards this ' +
+      'event, so an edit sent after an unlock arrived is accepted on any node. Members see ' +
+      'the events of all nodes in one order (one Redis channel); `session:get` answers the ' +
+      'stored setting (after a reconnect, read it there).',
+    payload: sessionLockedEventSchema,
+    examples: [
+      {
+        name: 'locked',
+        summary: 'Grace locked the document',
+        payload: {
+          sessionId: SESSION_ID,
+          readOnly: true,
+          by: { userId: 'u-teacher', name: 'Grace' },
         },
       },
     ],
@@ -570,6 +597,7 @@ export const CLASSROOM_SCHEMA_NAMES: [z.ZodType, string][] = [
   [sessionPresenceEventSchema, 'SessionPresenceEvent'],
   [sessionClosedEventSchema, 'SessionClosedEvent'],
   [sessionBroadcastEventSchema, 'SessionBroadcastEvent'],
+  [sessionLockedEventSchema, 'SessionLockedEvent'],
   [sessionSharedEventSchema, 'SessionSharedEvent'],
   [docUpdateEventSchema, 'DocUpdateEvent'],
   [docAwarenessEventSchema, 'DocAwarenessEvent'],

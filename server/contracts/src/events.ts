@@ -33,6 +33,7 @@ import type {
   SessionInstructorsPayload,
   SessionJoinPayload,
   SessionLockPayload,
+  SessionLockedEvent,
   SessionPresenceEvent,
   SessionResult,
   SessionSharedEvent,
@@ -75,6 +76,7 @@ export interface ServerToClientEvents {
   'session:presence': (e: SessionPresenceEvent) => void;
   'session:closed': (e: SessionClosedEvent) => void;
   'session:broadcast': (e: SessionBroadcastEvent) => void;
+  'session:locked': (e: SessionLockedEvent) => void;
   'session:shared': (e: SessionSharedEvent) => void;
   'doc:update': (e: DocUpdateEvent) => void;
   'doc:awareness': (e: DocAwarenessEvent) => void;
@@ -114,6 +116,7 @@ export const SERVER_EVENTS = [
   'session:presence',
   'session:closed',
   'session:broadcast',
+  'session:locked',
   'session:shared',
   'doc:update',
   'doc:awareness',

@@ -427,14 +427,28 @@ export const sessionPresenceEventSchema = z
 export const sessionClosedEventSchema = z
   .object({ sessionId: sessionIdField })
   .describe('The session was closed: no more runs, joins or edits.');
+/** Who did something to a session (an instructor's id and display name). */
+const actorSchema = (what: string) =>
+  z.object({ userId: userIdField, name: z.string() }).describe(what);
 export const sessionBroadcastEventSchema = z
   .object({
     sessionId: sessionIdField,
-    from: z.object({ userId: userIdField, name: z.string() }).describe('The instructor.'),
+    from: actorSchema('The instructor.'),
     language: z.string(),
     files: z.array(sourceFileSchema),
   })
   .describe("An instructor's code, pushed to every member.");
+export const sessionLockedEventSchema = z
+  .object({
+    sessionId: sessionIdField,
+    readOnly: z
+      .boolean()
+      .describe('True: students may not edit the shared document; false: they may again.'),
+    by: actorSchema('The instructor who locked or unlocked it.'),
+  })
+  .describe(
+    'The shared document was locked (read-only for students) or unlocked, by `session:lock`.',
+  );
 export const sessionSharedEventSchema = z
   .object({ sessionId: sessionIdField, runId: idSchema, userId: userIdField })
   .describe('A member shared a run: every member may now `run:watch` it.');
@@ -451,6 +465,7 @@ export const docAwarenessEventSchema = z
 export type SessionPresenceEvent = z.infer<typeof sessionPresenceEventSchema>;
 export type SessionClosedEvent = z.infer<typeof sessionClosedEventSchema>;
 export type SessionBroadcastEvent = z.infer<typeof sessionBroadcastEventSchema>;
+export type SessionLockedEvent = z.infer<typeof sessionLockedEventSchema>;
 export type SessionSharedEvent = z.infer<typeof sessionSharedEventSchema>;
 export type DocUpdateEvent = z.infer<typeof docUpdateEventSchema>;
 export type DocAwarenessEvent = z.infer<typeof docAwarenessEventSchema>;

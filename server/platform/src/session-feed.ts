@@ -7,6 +7,7 @@ import {
   type DashboardUpdate,
   type Member,
   type Progress,
+  type SessionLockedEvent,
 } from '@coderoom/contracts';
 import { defineScript, type RedisScript } from './redis-script.js';
 
@@ -54,8 +55,13 @@ export const sessionKeys = {
 export type ClassroomMessage =
   | { t: 'd'; u: DashboardUpdate }
   | { t: 'p'; s: string; m: Member[] }
-  /** A session's stored settings changed (lock, close, members): drop cached copies. */
-  | { t: 's'; s: string };
+  /** A session's stored settings changed (close, members): drop cached copies. */
+  | { t: 's'; s: string }
+  /**
+   * The session was locked or unlocked: drop cached copies, then tell the members (each node
+   * its own), so that an edit sent after the news is judged by the new setting on any node.
+   */
+  | { t: 'l'; s: string; e: SessionLockedEvent };
 
 // One script for every change, so numbering, state, log and publishing are one atomic step.
 // KEYS: seq, log, state, runs, conns. ARGV: op, session id, channel, ttl, log max, runs max,
@@ -160,7 +166,8 @@ elseif op == 'conn' then
   local online = false
   local conns = redis.call('HVALS', KEYS[5])
   for _, v in ipairs(conns) do
-    if string.sub(v, 1, #user + 1) == user .. ' ' then online = true; break end
+    -- '<user id> <node id>': the user id is all before the last space (it may hold spaces).
+    if string.match(v, '^(.*) [^ ]*$') == user then online = true; break end
   end
   local cur = redis.call('HGET', KEYS[3], 'm:' .. user)
   local m = cur and cjson.decode(cur) or (ARGV[11] ~= '' and cjson.decode(ARGV[11]) or nil)
@@ -344,7 +351,19 @@ export class SessionFeed {
 
   /** Tells every gateway that a session's stored settings changed. */
   async invalidate(sessionId: string): Promise<void> {
-    const message: ClassroomMessage = { t: 's', s: sessionId };
+    await this.publish({ t: 's', s: sessionId });
+  }
+
+  /**
+   * Tells every gateway that a session was locked or unlocked (they drop their cached copies,
+   * then push `session:locked` to their members). One channel: every node sees these in one
+   * order, after the invalidations published before them.
+   */
+  async locked(event: SessionLockedEvent): Promise<void> {
+    await this.publish({ t: 'l', s: event.sessionId, e: event });
+  }
+
+  private async publish(message: ClassroomMessage): Promise<void> {
     await this.redis.publish(CLASSROOM_CHANNEL, JSON.stringify(message));
   }
 }

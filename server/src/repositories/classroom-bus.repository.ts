@@ -191,7 +191,9 @@ export class ClassroomBusRepository implements OnModuleInit, OnApplicationShutdo
         for (const sessionId of sessions) {
           const conns = await this.redis.client.hgetall(sessionKeys.conns(sessionId));
           for (const [socketId, value] of Object.entries(conns)) {
-            const [userId, owner] = value.split(' ');
+            // `<user id> <node id>`: a user id may hold spaces (dev tokens' `dev:<name>`).
+            const cut = value.lastIndexOf(' ');
+            const [userId, owner] = [value.slice(0, cut), value.slice(cut + 1)];
             if (owner === node)
               await this.feed.connection(sessionId, 'remove', socketId, userId, node);
           }

@@ -6,6 +6,7 @@ import {
   JOIN_CODE_ALPHABET,
   JOIN_CODE_LENGTH,
   type AuthUser,
+  type Member,
   type MemberRole,
   type ProblemView,
   type SessionView,
@@ -21,10 +22,17 @@ import {
   type MembershipDocument,
   type SessionDocument,
 } from '../repositories/session.repository.js';
+import { LatestThrottle } from './latest-throttle.js';
 import { ProblemService, problemView } from './problem.service.js';
 
 /** How long a node trusts its cached copy of a session or a membership (changes also evict it). */
 const CACHE_MS = 30_000;
+/**
+ * A node pushes a session's presence to its members at most this often (the latest list). Every
+ * run of a member changes it (queued, running, finished) and each push carries every member: a
+ * class of 60 submitting every 5 s made ~36 pushes/s of ~7 KiB to every member (deploy/bench).
+ */
+export const PRESENCE_PUSH_MS = 500;
 const CODE_ATTEMPTS = 20;
 
 /** A user's standing in a session: 'instructor' (its instructors, and admins) or 'student'. */
@@ -52,6 +60,7 @@ export class SessionService {
   private readonly members = new Map<string, Cached<MembershipDocument | null>>();
   /** Sessions each local connection is in. */
   private readonly entered = new Map<string, Map<string, string>>();
+  private readonly presence: LatestThrottle<Member[]>;
 
   constructor(
     private readonly repo: SessionRepository,
@@ -59,6 +68,9 @@ export class SessionService {
     private readonly languages: LanguageRepository,
     private readonly bus: ClassroomBusRepository,
   ) {
+    this.presence = new LatestThrottle(PRESENCE_PUSH_MS, (sessionId, members) =>
+      this.bus.toLocalRoom(sessionId, 'session:presence', { sessionId, members }),
+    );
     bus.onMessage((m) => this.receive(m));
   }
 
@@ -291,7 +303,14 @@ export class SessionService {
     const { session } = await this.requireInstructor(user, sessionId);
     this.requireOpen(session);
     await this.repo.setReadOnly(sessionId, readOnly);
-    await this.changed(sessionId);
+    // Not `changed()`: the lock's own message evicts the cached session on every node, each
+    // just before it pushes `session:locked` to its members (receive, below).
+    this.evict(sessionId);
+    await this.bus.feed.locked({
+      sessionId,
+      readOnly,
+      by: { userId: user.id, name: user.name },
+    });
   }
 
   async broadcast(
@@ -397,7 +416,11 @@ export class SessionService {
         this.evict(m.s);
         return;
       case 'p':
-        this.bus.toLocalRoom(m.s, 'session:presence', { sessionId: m.s, members: m.m });
+        this.presence.push(m.s, m.m);
+        return;
+      case 'l':
+        this.evict(m.s);
+        this.bus.toLocalRoom(m.s, 'session:locked', m.e);
         return;
       case 'd':
         return;

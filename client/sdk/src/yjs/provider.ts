@@ -297,10 +297,11 @@ export class CoderoomYjsProvider {
   }
 
   /**
-   * A refusal with `FORBIDDEN` most likely means the session was locked, which the server
-   * announces to nobody: read the session again, so `session.readOnly` (and the `locked` event
-   * the web page shows) is right, and a later unlock seen by this client resumes sending. If the
-   * session turns out editable (unlocked meanwhile), try once more.
+   * A refusal with `FORBIDDEN` most likely means the session was locked and the edit crossed
+   * the server's `session:locked` push (or the push was missed while reconnecting): read the
+   * session again, so `session.readOnly` (and the `locked` event the web page shows) is right,
+   * and the next unlock this client sees (pushed, or read) resumes sending. If the session
+   * turns out editable (unlocked meanwhile), try once more.
    */
   #learnLock(refusal: CoderoomError): void {
     this.session.refresh().then(
