@@ -660,3 +660,16 @@ export async function okEvent<E extends ClientEvent>(
   if (!ack.ok) throw new Error(`${event}: ${ack.error.code} ${ack.error.message}`);
   return ack;
 }
+
+/** Emits a client event and expects a refusal with `code` (the event is named on a mismatch). */
+export async function refusedEvent<E extends ClientEvent>(
+  s: ClientSocket,
+  event: E,
+  payload: EventPayload<E>,
+  code: string,
+): Promise<void> {
+  const ack = await callEvent(s, event, payload, 20_000);
+  if (ack.ok || ack.error.code !== code) {
+    throw new Error(`${event}: expected ${code}, got ${ack.ok ? 'ok' : ack.error.code}`);
+  }
+}

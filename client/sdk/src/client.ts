@@ -372,6 +372,13 @@ export class CoderoomClient {
     return checkProblem((await this.#request('problem:get', { problemId })).problem, 'problem:get');
   }
 
+  /** The problems this user created, newest first (`problem:list`; `instructor` or `admin` role). */
+  async problems(): Promise<ProblemView[]> {
+    const { problems } = await this.#request('problem:list', {});
+    if (!Array.isArray(problems)) throw malformed('problem:list', problems);
+    return problems.map((p) => checkProblem(p, 'problem:list'));
+  }
+
   /**
    * Reconnects now: after `disconnected` (e.g. a refused fixed token), or to skip the backoff
    * delay while `reconnecting`. Does nothing if connected.

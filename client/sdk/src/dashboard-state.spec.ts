@@ -54,6 +54,23 @@ describe('applyDashboardUpdate', () => {
     ).toBe(s1);
   });
 
+  it("makes a run that is not finished its owner's activity, and ends it when it finishes", () => {
+    const s0 = snapshot({ members: [{ ...member('bob'), activity: null }] });
+    const running = dashboardRun('r1', minute(1), { status: 'running' });
+    const s1 = applyDashboardUpdate(s0, up({ kind: 'run', run: running }));
+    expect(s1.members[0].activity).toEqual({ runId: 'r1', status: 'running' });
+    // The same status again: the members list is kept as it is.
+    expect(applyDashboardUpdate(s1, up({ kind: 'run', run: running })).members).toBe(s1.members);
+    // An older run finishing does not end the current one.
+    const old = dashboardRun('r0', minute(0), { status: 'finished', verdict: 'OK' });
+    expect(applyDashboardUpdate(s1, up({ kind: 'run', run: old })).members[0].activity).toEqual({
+      runId: 'r1',
+      status: 'running',
+    });
+    const done = dashboardRun('r1', minute(1), { status: 'finished', verdict: 'OK' });
+    expect(applyDashboardUpdate(s1, up({ kind: 'run', run: done })).members[0].activity).toBeNull();
+  });
+
   it('keeps runs newest first, updates a known run in place, and holds at most 200', () => {
     let s = snapshot();
     s = applyDashboardUpdate(s, up({ kind: 'run', run: dashboardRun('b', minute(2)) }));

@@ -13,8 +13,8 @@ type SnapshotMember = DashboardSnapshot['members'][number];
 /**
  * The snapshot after one update: what the server's snapshot would be one seq later. Pure: the
  * snapshot given is not changed; the result shares the lists the update does not touch, so a
- * UI can tell what changed by identity. `test` updates leave the snapshot as it is (it holds no
- * test cases; the {@link Dashboard} keeps them per run).
+ * UI can tell what changed by identity. `test` updates leave the snapshot as it is (a finished
+ * submission's `run` carries its tests; the {@link Dashboard} keeps the live ones per run).
  */
 export function applyDashboardUpdate(
   snapshot: DashboardSnapshot,
@@ -29,7 +29,11 @@ export function applyDashboardUpdate(
       }
       return { ...snapshot, members: upsertMember(snapshot.members, update.member) };
     case 'run':
-      return { ...snapshot, runs: upsertRun(snapshot.runs, update.run) };
+      return {
+        ...snapshot,
+        runs: upsertRun(snapshot.runs, update.run),
+        members: runActivity(snapshot.members, update.run),
+      };
     case 'progress':
       return { ...snapshot, progress: upsertProgress(snapshot.progress, update.progress) };
     case 'test':
@@ -51,6 +55,27 @@ function upsertMember(
   const activity = member.activity !== undefined ? member.activity : (members[i]?.activity ?? null);
   const next: SnapshotMember = { ...members[i], ...member, activity };
   return i < 0 ? [...members, next] : members.map((m, j) => (j === i ? next : m));
+}
+
+/**
+ * What a member runs, as the server folds a run update into its state: a run that is not
+ * finished is its owner's activity; a finished one ends it if it was the activity. The list is
+ * returned as it is when nothing changes.
+ */
+function runActivity(members: readonly SnapshotMember[], run: DashboardRun): SnapshotMember[] {
+  const i = members.findIndex((m) => m.userId === run.userId);
+  if (i < 0) return members as SnapshotMember[];
+  const current = members[i].activity;
+  let activity = current;
+  if (run.status !== 'finished') activity = { runId: run.runId, status: run.status };
+  else if (current?.runId === run.runId) activity = null;
+  if (
+    activity === current ||
+    (activity && current && activity.runId === current.runId && activity.status === current.status)
+  ) {
+    return members as SnapshotMember[];
+  }
+  return members.map((m, j) => (j === i ? { ...m, activity } : m));
 }
 
 /** Newest first by `createdAt`; a known run is updated in place; the oldest beyond 200 go. */

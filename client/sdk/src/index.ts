@@ -34,6 +34,7 @@ export type {
   ApiError,
   AuthUser,
   ClientToServerEvents,
+  DashboardCodeResult,
   DashboardRun,
   DashboardSnapshot,
   DashboardUpdate,

@@ -1,4 +1,5 @@
 import type {
+  DashboardCodeResult,
   DashboardUpdate,
   DocAwarenessEvent,
   DocUpdateEvent,
@@ -251,6 +252,15 @@ export class Session {
   /** `client.run(...)` in this session (`sessionId` filled in): a run, or a submission. */
   run(request: Omit<RunStartPayload, 'sessionId'>): Promise<Run> {
     return this.#host.run({ ...request, sessionId: this.id });
+  }
+
+  /**
+   * The program of a run of this session as it was started (`dashboard:code`; instructors, e.g.
+   * to show a student's code). Rejects with `NOT_FOUND` just after the run started (its document
+   * is written after `run:start`'s answer): ask again a moment later.
+   */
+  async code(runId: string): Promise<DashboardCodeResult> {
+    return this.#host.request('dashboard:code', { sessionId: this.id, runId });
   }
 
   /**

@@ -1,6 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CoderoomClient, fetchDevToken, type Role } from '@coderoom/sdk';
+import { REPO } from '../../../server/test/harness.js';
+
+/** The built client the tests' gateways serve (`STATIC_DIR`). */
+export const DIST = `${REPO}client/web/dist`;
+/**
+ * Screenshots go to .local/screenshots (ignored by git), or, with UPDATE_SCREENSHOTS=1, to the
+ * committed ones that README.md shows: a test run does not leave the work tree changed.
+ */
+export const SHOTS =
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? `${REPO}client/web/screenshots`
+    : `${REPO}.local/screenshots`;
 
 /** Debian's Chromium; playwright never downloads a browser here. */
 export function launchChromium(): Promise<Browser> {
@@ -151,4 +164,21 @@ export async function until<T>(
     last = await read();
   }
   return last;
+}
+
+/**
+ * A connected SDK client for `name` with a dev token of `role` (a student or an instructor in the
+ * test process, beside the browsers); kept in `clients` so the test can close them all.
+ */
+export async function sdkClientOf(
+  url: string,
+  name: string,
+  role: Role,
+  clients: CoderoomClient[],
+): Promise<CoderoomClient> {
+  const client = await CoderoomClient.connect(url, {
+    getToken: async () => (await fetchDevToken(url, { name, role })).token,
+  });
+  clients.push(client);
+  return client;
 }

@@ -188,6 +188,27 @@ describe('the editor screen, against the real stack', () => {
     expect(await page.locator('[data-testid="run-button"]').isEnabled()).toBe(true);
   }, 60_000);
 
+  it('runs the version picked for a language that has several', async () => {
+    await openPage('vera');
+    await page.selectOption('[data-testid="language-select"]', 'python');
+    const versions = await page
+      .locator('[data-testid="version-select"] option')
+      .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    expect(versions.length).toBeGreaterThan(1);
+    const older = versions[versions.length - 1];
+    await page.selectOption('[data-testid="version-select"]', older);
+    await setProgram(page, 'import sys\nprint("v%d.%d" % sys.version_info[:2])\n');
+    await page.click('[data-testid="run-button"]');
+    await waitOrExplain('[data-testid="verdict"][data-verdict="OK"]');
+    // The program prints major.minor; the versions listed may say more (3.11.2).
+    const minor = (v: string) => v.split('.').slice(0, 2).join('.');
+    expect(minor(older)).not.toBe(minor(versions[0]));
+    expect(await terminalRows(page)).toContain(`v${minor(older)}`);
+    // A language with one version has no picker.
+    await page.selectOption('[data-testid="language-select"]', 'c');
+    expect(await page.locator('[data-testid="version-select"]').count()).toBe(0);
+  }, 60_000);
+
   it("answers the starter program's prompt on the input line, and closes its input with EOF", async () => {
     await openPage('bob');
     // A fresh browser opens Python with its starter, which asks for a name.

@@ -552,6 +552,10 @@ export const CLASSROOM_SERVER_DOCS = {
             verdict: 'WA',
             score: 1,
             maxScore: 2,
+            tests: [
+              { index: 0, verdict: 'AC', hidden: false },
+              { index: 1, verdict: 'WA', hidden: true },
+            ],
             createdAt: AT,
           },
         },

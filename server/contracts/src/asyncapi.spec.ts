@@ -6,6 +6,11 @@ import { ackSchema, connectErrorSchema } from './acks.js';
 import { asyncApiId, buildAsyncApiDocument } from './asyncapi.js';
 import { ERROR_CODES } from './errors.js';
 import { CLIENT_EVENTS, SERVER_EVENTS } from './events.js';
+import {
+  dashboardCodeResultSchema,
+  dashboardCodeSchema,
+  problemListResultSchema,
+} from './instructor.js';
 import { PAYLOAD_LIMITS } from './limits.js';
 import {
   emptyResultSchema,
@@ -102,6 +107,8 @@ const CLIENT_ZOD: Record<(typeof CLIENT_EVENTS)[number], [z.ZodType, z.ZodObject
   'doc:awareness': [docAwarenessSchema, emptyResultSchema],
   'dashboard:watch': [dashboardWatchSchema, dashboardWatchResultSchema],
   'dashboard:unwatch': [sessionIdSchema, emptyResultSchema],
+  'problem:list': [emptySchema, problemListResultSchema],
+  'dashboard:code': [dashboardCodeSchema, dashboardCodeResultSchema],
 };
 const SERVER_ZOD: Record<(typeof SERVER_EVENTS)[number], z.ZodType> = {
   'run:status': runStatusEventSchema,

@@ -44,6 +44,7 @@ import {
   CLASSROOM_SCHEMA_NAMES,
   CLASSROOM_SERVER_DOCS,
 } from './asyncapi-classroom.js';
+import { INSTRUCTOR_CLIENT_DOCS, INSTRUCTOR_SCHEMA_NAMES } from './instructor.js';
 
 // The AsyncAPI 3.0 document of the socket.io API, generated from the contracts: event names from
 // CLIENT_EVENTS/SERVER_EVENTS, payloads from the zod schemas, limits and error codes from their
@@ -242,6 +243,7 @@ const CLIENT_EVENT_DOCS = {
     },
   },
   ...CLASSROOM_CLIENT_DOCS,
+  ...INSTRUCTOR_CLIENT_DOCS,
 } satisfies { [E in ClientEvent]: ClientEventDoc<E> };
 
 /** Each event documented with exactly its payload and result types (not merely compatible ones). */
@@ -412,6 +414,7 @@ const NAMED_SCHEMAS = new Map<z.ZodType, string>([
   [ackErrSchema, 'AckError'],
   [connectErrorSchema, 'ConnectError'],
   ...CLASSROOM_SCHEMA_NAMES,
+  ...INSTRUCTOR_SCHEMA_NAMES,
 ]);
 
 /** The acknowledgement schema of each result schema, named after it (`RunStartAck`). */

@@ -39,6 +39,7 @@ import type {
   SessionSharedEvent,
   SessionSharePayload,
 } from './sessions.js';
+import type { DashboardCodePayload, DashboardCodeResult, ProblemListResult } from './instructor.js';
 
 /** Client-to-server events (API.md "Runs"). Every one takes an acknowledgement. */
 export interface ClientToServerEvents {
@@ -65,6 +66,9 @@ export interface ClientToServerEvents {
   'doc:awareness': (payload: DocAwarenessPayload, ack: AckFn<object>) => void;
   'dashboard:watch': (payload: DashboardWatchPayload, ack: AckFn<DashboardWatchResult>) => void;
   'dashboard:unwatch': (payload: SessionIdPayload, ack: AckFn<object>) => void;
+  // The instructor's screens (instructor.ts).
+  'problem:list': (payload: object, ack: AckFn<ProblemListResult>) => void;
+  'dashboard:code': (payload: DashboardCodePayload, ack: AckFn<DashboardCodeResult>) => void;
 }
 
 /** Server-to-client events. */
@@ -106,6 +110,8 @@ export const CLIENT_EVENTS = [
   'doc:awareness',
   'dashboard:watch',
   'dashboard:unwatch',
+  'problem:list',
+  'dashboard:code',
 ] as const satisfies readonly (keyof ClientToServerEvents)[];
 
 export const SERVER_EVENTS = [

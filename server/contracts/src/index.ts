@@ -6,6 +6,7 @@ export * from './languages.js';
 export * from './limits.js';
 export * from './runs.js';
 export * from './sessions.js';
+export * from './instructor.js';
 export * from './slots.js';
 export * from './acks.js';
 export * from './asyncapi.js';

@@ -326,6 +326,19 @@ export const dashboardRunSchema = z
     verdict: verdictSchema.optional(),
     score: z.number().optional(),
     maxScore: z.number().optional(),
+    tests: z
+      .array(
+        z.object({
+          index: z.number().int().min(0),
+          verdict: runTestEventSchema.shape.verdict,
+          hidden: z.boolean(),
+        }),
+      )
+      .describe(
+        "A finished submission's test cases (verdict by index; hidden ones too, as this goes " +
+          'to instructors only), so a snapshot tells which tests fail without the `test` updates.',
+      )
+      .optional(),
     createdAt: isoTime('When the run was started'),
   })
   .describe('A run of the session as the dashboard shows it.');

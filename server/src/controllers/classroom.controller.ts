@@ -33,6 +33,15 @@ export class ClassroomController {
     return { ok: true, problem: await this.problems.create(user, req) };
   }
 
+  /** `GET /api/problems` (as `problem:list`): the problems the caller wrote, newest first. */
+  @Get('problems')
+  async listProblems(
+    @CurrentUser() user: AuthUser,
+  ): Promise<{ ok: true; problems: ProblemView[] }> {
+    await roles('instructor', 'admin')(user, undefined);
+    return { ok: true, problems: await this.problems.list(user) };
+  }
+
   @Get('problems/:id')
   async getProblem(
     @CurrentUser() user: AuthUser,

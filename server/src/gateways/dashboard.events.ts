@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { dashboardWatchSchema, sessionIdSchema } from '@coderoom/contracts';
+import { dashboardCodeSchema, dashboardWatchSchema, sessionIdSchema } from '@coderoom/contracts';
 import { DashboardService } from '../services/dashboard.service.js';
 import { SessionService } from '../services/session.service.js';
 import {
@@ -43,6 +43,11 @@ export class DashboardEvents implements EventFamily {
           this.dashboards.unwatch(sessionId, ctx.socket.id);
           return {};
         },
+      }),
+      defineEvent('dashboard:code', {
+        schema: dashboardCodeSchema,
+        allow: instructorOf(this.sessions),
+        handle: ({ sessionId, runId }) => this.dashboards.code(sessionId, runId),
       }),
     ];
   }

@@ -69,6 +69,16 @@ export class ProblemRepository implements OnModuleInit {
     return this.problems.findById(problemId).lean<ProblemDocument>().exec();
   }
 
+  /** The problems `authorId` created, newest first. */
+  byAuthor(authorId: string, limit: number): Promise<ProblemDocument[]> {
+    return this.problems
+      .find({ authorId })
+      .sort({ createdAt: -1 })
+      .limit(limit)
+      .lean<ProblemDocument[]>()
+      .exec();
+  }
+
   findMany(ids: string[]): Promise<ProblemDocument[]> {
     return this.problems
       .find({ _id: { $in: ids } })

@@ -2,6 +2,7 @@ import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@ne
 import type { Model } from 'mongoose';
 import {
   CLASSROOM_LIMITS,
+  dashboardTests,
   type DashboardRun,
   type OutputChunk,
   type RunResult,
@@ -153,8 +154,19 @@ export class RunRepository implements OnModuleInit, OnModuleDestroy {
         ...(d.result ? { verdict: d.result.verdict } : {}),
         ...(d.result?.score !== undefined ? { score: d.result.score } : {}),
         ...(d.result?.maxScore !== undefined ? { maxScore: d.result.maxScore } : {}),
+        ...dashboardTests(d.result?.tests),
         createdAt: new Date(d.createdAt!).toISOString(),
       }));
+  }
+
+  /** A run's program and whose it is, without its output (the dashboard's view of a student). */
+  async findProgram(
+    runId: string,
+  ): Promise<Pick<StoredRun, '_id' | 'ownerId' | 'sessionId' | 'language' | 'files'> | null> {
+    return this.runs
+      .findById(runId, { ownerId: 1, sessionId: 1, language: 1, files: 1 })
+      .lean<StoredRun>()
+      .exec();
   }
 
   async find(runId: string): Promise<StoredRun | null> {

@@ -1,5 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { DashboardSnapshot, DashboardUpdate, DashboardWatchResult } from '@coderoom/contracts';
+import {
+  CoderoomError,
+  type DashboardCodeResult,
+  type DashboardSnapshot,
+  type DashboardUpdate,
+  type DashboardWatchResult,
+} from '@coderoom/contracts';
 import type { ClassroomMessage } from '@coderoom/platform';
 import { ClassroomBusRepository } from '../repositories/classroom-bus.repository.js';
 import { ProblemRepository } from '../repositories/problem.repository.js';
@@ -85,6 +91,20 @@ export class DashboardService {
     }
     w.cursor = seq;
     await this.release(sessionId, w);
+  }
+
+  /**
+   * `dashboard:code`: the program of a run of the session (the caller is one of its
+   * instructors). NOT_FOUND for a run of another session, or one whose document the gateway has
+   * not written yet (that happens just after `run:start`'s ack).
+   */
+  async code(sessionId: string, runId: string): Promise<DashboardCodeResult> {
+    const run = await this.runs.findProgram(runId);
+    if (!run || run.sessionId !== sessionId || !run.ownerId || !run.files?.length) {
+      throw new CoderoomError('NOT_FOUND', `run ${runId} of this session not found (yet)`);
+    }
+    const files = run.files.map(({ path, content }) => ({ path, content }));
+    return { runId, userId: run.ownerId, language: run.language ?? '', files };
   }
 
   unwatch(sessionId: string, sinkId: string): void {

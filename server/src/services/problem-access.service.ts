@@ -23,6 +23,11 @@ export class ProblemAccessService {
     return this.problems.create(user, req);
   }
 
+  /** The problems the user wrote (they are their author: every test shown). */
+  list(user: AuthUser): Promise<ProblemView[]> {
+    return this.problems.listOwn(user);
+  }
+
   async get(user: AuthUser, problemId: string): Promise<ProblemView> {
     const p = await this.problems.load(problemId);
     const reader = await this.sessions.problemReader(user, problemId, p.authorId);

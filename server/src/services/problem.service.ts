@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import {
   CLASSROOM_LIMITS,
   CoderoomError,
+  PROBLEM_LIST_MAX,
   type AuthUser,
   type ProblemCreateRequest,
   type ProblemView,
@@ -72,6 +73,12 @@ export class ProblemService {
     const p = await this.problems.find(problemId);
     if (!p) throw new CoderoomError('NOT_FOUND', `problem ${problemId} not found`);
     return p;
+  }
+
+  /** `problem:list`: the problems the user wrote, newest first, as their author sees them. */
+  async listOwn(user: AuthUser): Promise<ProblemView[]> {
+    const docs = await this.problems.byAuthor(user.id, PROBLEM_LIST_MAX);
+    return docs.map((p) => problemView(p, 'staff'));
   }
 
   loadMany(ids: string[]): Promise<ProblemDocument[]> {

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
+  dashboardTests,
   redisKeys,
   releaseRunSlots,
   type DashboardChange,
@@ -62,6 +63,7 @@ export class SessionRunFeed {
         status: 'finished',
         verdict: result.verdict,
         ...(score !== undefined ? { score } : {}),
+        ...dashboardTests(result.tests),
       },
     });
     const { problemId, maxScore } = this.run;

@@ -42,6 +42,10 @@ export interface ConnectionOptions {
  */
 export class Connection extends Store<ConnectionState> {
   readonly client: CoderoomClient;
+  /** The gateway's URL (for HTTP routes such as the results CSV). */
+  readonly url: string;
+  /** A fresh token for this user (for HTTP routes: `Authorization: Bearer`). */
+  readonly token: () => Promise<string>;
   #started = false;
 
   constructor(opts: ConnectionOptions) {
@@ -55,9 +59,11 @@ export class Connection extends Store<ConnectionState> {
     const getToken =
       opts.getToken ??
       (async (name: string) => (await fetchDevToken(opts.url, { name, role: 'student' })).token);
+    this.url = opts.url;
+    this.token = () => getToken(opts.name);
     this.client = new CoderoomClient(
       opts.url,
-      { getToken: () => getToken(opts.name) },
+      { getToken: this.token },
       {
         path: '/socket.io',
         ...(opts.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: opts.ackTimeoutMs }),

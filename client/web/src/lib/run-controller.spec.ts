@@ -166,4 +166,65 @@ describe('RunController', () => {
     expect(data.join('')).toBe('1\n2\n3\n');
     client.close();
   });
+
+  it('sends the picked version with the run', async () => {
+    const { socket, controller, client } = await setup();
+    void controller.start({
+      language: 'python',
+      version: '3.11',
+      files: main,
+      stdin: '',
+      interactive: false,
+    });
+    expect(socket.last('run:start').payload).toEqual({
+      language: 'python',
+      version: '3.11',
+      source: 'print(1)',
+    });
+    client.close();
+  });
+
+  it("watches someone else's run: backlog then live output; a newer watch unwatches it", async () => {
+    const { socket, controller, events, client } = await setup();
+    const summary = (runId: string) => ({
+      runId,
+      ownerId: 'ann',
+      language: 'python',
+      mode: 'run' as const,
+      status: 'running' as const,
+      createdAt: at,
+      startedAt: at,
+      finishedAt: null,
+      lastSeq: 1,
+      result: null,
+    });
+    void controller.watch('r7');
+    expect(socket.last('run:watch').payload).toEqual({ runId: 'r7', afterSeq: 0 });
+    socket.last('run:watch').answer({
+      ok: true,
+      run: summary('r7'),
+      backlog: [{ runId: 'r7', seq: 1, stream: 'stdout', data: 'one\n' }],
+    });
+    await flush();
+    socket.fire('run:output', { runId: 'r7', seq: 2, stream: 'stdout', data: 'two\n' });
+    expect(controller.value).toMatchObject({ runId: 'r7', phase: 'running', inputClosed: true });
+    const data = () => events.flatMap((e) => (e.kind === 'chunk' ? [e.chunk.data] : []));
+    expect(data().join('')).toBe('one\ntwo\n');
+
+    // Two watches in a row: the first one's late answer is dropped, r7 is unwatched.
+    void controller.watch('r8');
+    const r8 = socket.last('run:watch');
+    void controller.watch('r9');
+    const r9 = socket.last('run:watch');
+    expect(socket.last('run:unwatch').payload).toEqual({ runId: 'r7' });
+    r9.answer({ ok: true, run: summary('r9'), backlog: [] });
+    await flush();
+    r8.answer({ ok: true, run: summary('r8'), backlog: [] });
+    await flush();
+    expect(controller.value.runId).toBe('r9');
+    expect(socket.last('run:unwatch').payload).toEqual({ runId: 'r8' });
+    socket.fire('run:output', { runId: 'r7', seq: 3, stream: 'stdout', data: 'late\n' });
+    expect(data().join('')).toBe('one\ntwo\n');
+    client.close();
+  });
 });

@@ -29,6 +29,8 @@ export interface RunView {
 
 export interface RunRequest {
   language: string;
+  /** One of the language's `versions` (`languages:list`); absent: its default. */
+  version?: string;
   /** One file: sent as `source`; more: sent as `files` (the first is the language's main file). */
   files: readonly SourceFile[];
   stdin: string;
@@ -42,6 +44,8 @@ export type OutputEvent =
 /** The part of `CoderoomClient` a controller needs (so tests can hand in a fake). */
 export interface RunStarter {
   run(request: RunStartPayload): Promise<Run>;
+  /** Follows someone else's run (`run:watch`): needed by `watch` only. */
+  watch?(runId: string): Promise<Run>;
 }
 
 const IDLE: RunView = {
@@ -71,6 +75,10 @@ export class RunController extends Store<RunView> {
   #run: Run | null = null;
   #detach: () => void = () => undefined;
   #cancelRequested = false;
+  /** The run shown was someone else's, followed with `watch` (unwatched when left). */
+  #watching = false;
+  /** Bumped by every `start`/`watch`: an answer for an older one is dropped. */
+  #generation = 0;
 
   constructor(client: RunStarter, now: () => number = () => performance.now()) {
     super(IDLE);
@@ -89,11 +97,55 @@ export class RunController extends Store<RunView> {
     return () => this.#outputListeners.delete(fn);
   }
 
+  /**
+   * Shows someone else's run (an instructor following a student): its output so far, then live,
+   * until it ends or another run is watched. Errors end up in `value.error`.
+   */
+  async watch(runId: string): Promise<void> {
+    const client = this.#client;
+    if (!client.watch) throw new Error('this client cannot watch runs');
+    if (this.#run?.id === runId && !this.value.error) return;
+    const generation = this.#leave();
+    this.#emit({ kind: 'reset' });
+    this.set({ ...IDLE, runId, phase: 'starting' });
+    let run: Run;
+    try {
+      run = await client.watch(runId);
+    } catch (e) {
+      if (generation === this.#generation)
+        this.set({ ...IDLE, runId, error: toUiError(e), errorAt: Date.now() });
+      return;
+    }
+    if (generation !== this.#generation) {
+      void run.unwatch().catch(() => undefined);
+      return;
+    }
+    this.#watching = true;
+    this.#follow(run, false);
+  }
+
+  /** Stops showing the current run (a watched one is unwatched); the view goes idle. */
+  stop(): void {
+    this.#leave();
+    this.#emit({ kind: 'reset' });
+    this.set(IDLE);
+  }
+
+  /** Detaches from the run shown (unwatching someone else's); returns the new generation. */
+  #leave(): number {
+    this.#detach();
+    this.#detach = () => undefined;
+    const prev = this.#run;
+    if (prev && this.#watching && !prev.done) void prev.unwatch().catch(() => undefined);
+    this.#run = null;
+    this.#watching = false;
+    return ++this.#generation;
+  }
+
   /** Starts a run; errors end up in `value.error`. */
   async start(req: RunRequest): Promise<void> {
     if (this.busy) return;
-    this.#detach();
-    this.#run = null;
+    this.#leave();
     this.#cancelRequested = false;
     this.#emit({ kind: 'reset' });
     this.set({ ...IDLE, phase: 'starting', interactive: req.interactive });
@@ -104,6 +156,7 @@ export class RunController extends Store<RunView> {
     try {
       run = await this.#client.run({
         language: req.language,
+        ...(req.version ? { version: req.version } : {}),
         ...program,
         ...(req.stdin === '' ? {} : { stdin: req.stdin }),
         ...(req.interactive ? { interactive: true } : {}),
