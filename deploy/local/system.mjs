@@ -54,19 +54,51 @@ export async function ensurePackages(sup) {
   await aptInstall(sup, pkgs);
 }
 
+/**
+ * The Node ABI node_modules' native addons were built for (node-gyp builds, e.g. ssh2's crypto
+ * binding and cpu-features): an install by another Node (the machine's, before the stack ran on
+ * the pinned one) is rebuilt for this one, else those addons fail to load (their packages fall
+ * back to JavaScript without a word).
+ */
+const ABI_MARKER = path.join(REPO, 'node_modules', '.coderoom-node.json');
+const installedAbi = () => {
+  try {
+    return JSON.parse(fs.readFileSync(ABI_MARKER, 'utf8')).modules;
+  } catch {
+    return null;
+  }
+};
+const recordAbi = () =>
+  fs.writeFileSync(
+    ABI_MARKER,
+    `${JSON.stringify({ node: process.version, modules: process.versions.modules })}\n`,
+  );
+
 export async function ensureNpmDeps(sup) {
   const marker = path.join(REPO, 'node_modules', '.package-lock.json');
   const lock = path.join(REPO, 'package-lock.json');
   const mtime = (f) => fs.statSync(f, { throwIfNoEntry: false })?.mtimeMs;
-  if (mtime(marker) && mtime(marker) >= mtime(lock)) return log('npm dependencies: up to date');
+  if (mtime(marker) && mtime(marker) >= mtime(lock)) {
+    if (installedAbi() === process.versions.modules) return log('npm dependencies: up to date');
+    const t0 = Date.now();
+    log(
+      `npm rebuild: native addons for Node ${process.version} (ABI ${process.versions.modules}) ...`,
+    );
+    if ((await sup.run('npm', 'npm', ['rebuild'], { cwd: REPO })) !== 0) {
+      throw new StackError('npm rebuild failed');
+    }
+    recordAbi();
+    return log(`npm rebuild done (${secs(t0)})`);
+  }
   const t0 = Date.now();
   // `npm install`, not `npm ci`: it installs the locked versions too, but npm 11 writes locks
   // without other platforms' optional packages and then its own `npm ci` refuses them.
-  log('npm install (locked versions) ...');
+  log(`npm install (locked versions, Node ${process.version}) ...`);
   const args = ['install', '--no-audit', '--no-fund'];
   if ((await sup.run('npm', 'npm', args, { cwd: REPO })) !== 0) {
     throw new StackError('npm install failed');
   }
+  recordAbi();
   log(`npm install done (${secs(t0)})`);
 }
 

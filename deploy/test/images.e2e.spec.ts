@@ -20,6 +20,7 @@ import {
   type ContainerStack,
   type ImageTags,
 } from './container-stack.js';
+import { NODE_PIN } from '../local/node-runtime.mjs';
 
 let images: ImageTags;
 let stack: ContainerStack;
@@ -45,8 +46,8 @@ it('runs both images as uid 1000 with a HEALTHCHECK that reports healthy', async
       90_000,
     );
   }
-  // Node 24 inside, whatever the machine runs.
-  expect(docker('exec', stack.gateways[0], 'node', '--version')).toMatch(/^v24\./);
+  // The pinned Node inside (deploy/docker/node-version.json), whatever the machine runs.
+  expect(docker('exec', stack.gateways[0], 'node', '--version')).toBe(`v${NODE_PIN.node}`);
 }, 200_000);
 
 async function connect(token: string): Promise<ClientSocket> {

@@ -77,8 +77,10 @@ export class Data extends Construct {
     // BullMQ needs every key kept: an evicted job or lock loses runs silently. The queue, the
     // replay logs (bounded, with a TTL) and the live state must fit in memory: the alarm on
     // DatabaseMemoryUsagePercentage warns long before writes start failing with OOM.
+    // Valkey 8 (Redis 7.2's fork: the same commands, what BullMQ and socket.io use) or Redis 7.
+    const valkey = s.redis.engine === 'valkey';
     const params = new elasticache.CfnParameterGroup(this, 'RedisParams', {
-      cacheParameterGroupFamily: 'redis7',
+      cacheParameterGroupFamily: valkey ? 'valkey8' : 'redis7',
       description: 'Coderoom: noeviction (BullMQ loses jobs silently when keys are evicted)',
       properties: { 'maxmemory-policy': 'noeviction' },
     });
@@ -86,8 +88,8 @@ export class Data extends Construct {
     this.replicationGroup = new elasticache.CfnReplicationGroup(this, 'Redis', {
       replicationGroupId: `coderoom-${s.envName}`,
       replicationGroupDescription: `Coderoom ${s.envName}: queue, replay logs, live state, pub/sub`,
-      engine: 'redis',
-      engineVersion: '7.1',
+      engine: s.redis.engine,
+      engineVersion: valkey ? '8.0' : '7.1',
       cacheNodeType: s.redis.nodeType,
       numCacheClusters: 1 + s.redis.replicas,
       automaticFailoverEnabled: ha,

@@ -146,9 +146,10 @@ export class Gateway extends Construct {
       cluster,
       taskDefinition: task,
       desiredCount: s.gateway.minTasks,
-      vpcSubnets: net.privateSubnets,
+      vpcSubnets: net.computeSubnets,
       securityGroups: [this.securityGroup],
-      assignPublicIp: false,
+      // In public subnets a task needs its own address to reach ECR, Logs and Secrets Manager.
+      assignPublicIp: s.computeSubnets === 'public',
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
       circuitBreaker: { enable: true, rollback: true },

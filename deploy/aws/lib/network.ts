@@ -5,8 +5,9 @@ import { Construct } from 'constructs';
 import type { Settings } from './settings.js';
 
 /**
- * Two AZs (the ALB needs two). Public subnets hold only the ALB; gateways, workers, Redis and
- * the database live in isolated subnets with no route to the internet at all: no NAT gateway
+ * Two AZs (the ALB needs two). Public subnets hold the ALB (and, with computeSubnets=public, the
+ * gateways and worker hosts); Redis, the database and by default the gateways and workers live
+ * in isolated subnets with no route to the internet at all: no NAT gateway
  * (~33 USD/month each plus traffic). What they must reach of AWS goes through VPC endpoints:
  * S3 (gateway endpoint, free: ECR's image layers), ECR, CloudWatch Logs, Secrets Manager, and in
  * production Auto Scaling (a worker host ends its termination hook). The sandboxes themselves
@@ -17,8 +18,15 @@ export class Network extends Construct {
   /** Interface endpoints; `allowFrom` opens them to a security group. */
   readonly endpoints: ec2.InterfaceVpcEndpoint[] = [];
 
+  /** Where gateways and worker hosts run (Settings.computeSubnets). */
+  readonly computeSubnets: ec2.SubnetSelection;
+
   constructor(scope: Construct, id: string, s: Settings) {
     super(scope, id);
+    this.computeSubnets = {
+      subnetType:
+        s.computeSubnets === 'public' ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_ISOLATED,
+    };
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: 0,
@@ -38,19 +46,24 @@ export class Network extends Construct {
         }),
       ),
     });
+    // Gateways and workers in public subnets reach AWS's APIs over the internet gateway (their
+    // security groups admit nothing from outside): no interface endpoint to pay for.
+    const services: [string, ec2.InterfaceVpcEndpointAwsService][] =
+      s.computeSubnets === 'public'
+        ? []
+        : [
+            ['EcrApi', ec2.InterfaceVpcEndpointAwsService.ECR],
+            ['EcrDocker', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
+            ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
+            ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+          ];
+    if (s.autoscalingEndpoint && s.computeSubnets === 'isolated') {
+      services.push(['AutoScaling', ec2.InterfaceVpcEndpointAwsService.AUTOSCALING]);
+    }
     const endpointSubnets: ec2.SubnetSelection = {
       subnetType: ec2.SubnetType.PRIVATE_ISOLATED,
       availabilityZones: this.vpc.availabilityZones.slice(0, s.endpointAzs),
     };
-    const services: [string, ec2.InterfaceVpcEndpointAwsService][] = [
-      ['EcrApi', ec2.InterfaceVpcEndpointAwsService.ECR],
-      ['EcrDocker', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
-      ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
-      ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
-    ];
-    if (s.autoscalingEndpoint) {
-      services.push(['AutoScaling', ec2.InterfaceVpcEndpointAwsService.AUTOSCALING]);
-    }
     for (const [name, service] of services) {
       this.endpoints.push(
         this.vpc.addInterfaceEndpoint(name, {
@@ -78,7 +91,7 @@ export class Network extends Construct {
     for (const e of this.endpoints) e.connections.allowDefaultPortFrom(peer);
   }
 
-  /** The subnets of everything but the ALB. */
+  /** The isolated subnets: Redis and the database always, gateways and workers by default. */
   get privateSubnets(): ec2.SubnetSelection {
     return { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
   }

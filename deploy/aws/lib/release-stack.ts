@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { type Construct } from 'constructs';
 import { suppressReleaseFindings } from './nag.js';
+import { NODE_VERSION } from './node-version.js';
 import { repositoryNames, sandboxImageNames } from './sandbox-images.js';
 
 export interface ReleaseStackProps extends StackProps {
@@ -14,8 +15,11 @@ export interface ReleaseStackProps extends StackProps {
   sandboxImages?: string[];
 }
 
-/** The Node image the pipeline builds the gateway and worker on (any registry with Node 24). */
-export const PIPELINE_NODE_BASE = 'public.ecr.aws/docker/library/node:24-bookworm-slim';
+/**
+ * The official Node image the pipeline builds the gateway and worker on: the pinned version
+ * (deploy/docker/node-version.json), the one the local stack and its tests run on.
+ */
+export const PIPELINE_NODE_BASE = `public.ecr.aws/docker/library/node:${NODE_VERSION}-bookworm-slim`;
 
 /**
  * What both environments share: the ECR repositories (gateway, worker, one per sandbox image;

@@ -4,9 +4,21 @@
 export type EnvName = 'staging' | 'production';
 export type ClientHosting = 'cloudfront' | 'gateway';
 export type Database = 'documentdb' | 'atlas';
+/** `small`: production sized for ~150 USD/month on demand (README.md, "Cost"). */
+export type Profile = 'standard' | 'small';
+/**
+ * Where gateways and worker hosts run. `isolated`: subnets with no route out; AWS services
+ * through interface endpoints (~7.30 USD/month each per AZ). `public`: public subnets with a
+ * public IPv4 address each (~3.65 USD/month) and no inbound rule but the ALB's, no interface
+ * endpoint; Redis and the database stay isolated either way.
+ */
+export type ComputeSubnets = 'isolated' | 'public';
+export type RedisEngine = 'redis' | 'valkey';
 
 export interface Settings {
   envName: EnvName;
+  profile: Profile;
+  computeSubnets: ComputeSubnets;
   /** Where the web client is served from: S3 behind CloudFront, or the gateway (STATIC_DIR). */
   clientHosting: ClientHosting;
   /** ACM certificate (in the stack's region) for the ALB's HTTPS listener; unset: HTTP only. */
@@ -47,8 +59,12 @@ export interface Settings {
     onDemandInstances: number;
     /** WORKER_CONCURRENCY: runs at once per host (one worker process per host). */
     concurrency: number;
+    /** Root volume (GiB): the sandbox images (~3 GB) and Docker's scratch space. */
+    volumeGiB: number;
   };
   redis: {
+    /** ElastiCache for Valkey (Redis 7.2's fork, same commands) costs ~20 % less per node. */
+    engine: RedisEngine;
     nodeType: string;
     /** Read replicas; with >= 1 and multiAz the primary fails over to a replica in another AZ. */
     replicas: number;
@@ -61,9 +77,13 @@ export interface Settings {
   retainData: boolean;
 }
 
-const PRESETS: Record<EnvName, Omit<Settings, 'imageTag' | 'sandboxRelease'>> = {
+type Preset = Omit<Settings, 'imageTag' | 'sandboxRelease'>;
+
+const PRESETS: Record<EnvName, Preset> = {
   staging: {
     envName: 'staging',
+    profile: 'standard',
+    computeSubnets: 'isolated',
     clientHosting: 'cloudfront',
     database: 'documentdb',
     gvisor: false,
@@ -76,14 +96,23 @@ const PRESETS: Record<EnvName, Omit<Settings, 'imageTag' | 'sandboxRelease'>> = 
       maxInstances: 2,
       onDemandInstances: 0,
       concurrency: 2,
+      volumeGiB: 40,
     },
-    redis: { nodeType: 'cache.t4g.micro', replicas: 0, multiAz: false, snapshotRetentionDays: 0 },
+    redis: {
+      engine: 'redis',
+      nodeType: 'cache.t4g.micro',
+      replicas: 0,
+      multiAz: false,
+      snapshotRetentionDays: 0,
+    },
     documentdb: { instanceType: 'db.t4g.medium', instances: 1, backupRetentionDays: 1 },
     logRetentionDays: 7,
     retainData: false,
   },
   production: {
     envName: 'production',
+    profile: 'standard',
+    computeSubnets: 'isolated',
     clientHosting: 'cloudfront',
     database: 'documentdb',
     gvisor: false,
@@ -96,12 +125,53 @@ const PRESETS: Record<EnvName, Omit<Settings, 'imageTag' | 'sandboxRelease'>> = 
       maxInstances: 6,
       onDemandInstances: 1,
       concurrency: 2,
+      volumeGiB: 40,
     },
-    redis: { nodeType: 'cache.t4g.small', replicas: 1, multiAz: true, snapshotRetentionDays: 7 },
+    redis: {
+      engine: 'redis',
+      nodeType: 'cache.t4g.small',
+      replicas: 1,
+      multiAz: true,
+      snapshotRetentionDays: 7,
+    },
     documentdb: { instanceType: 'db.t4g.medium', instances: 2, backupRetentionDays: 7 },
     logRetentionDays: 30,
     retainData: true,
   },
+};
+
+/**
+ * A small production (`-c env=production -c profile=small`): every part still survives the loss
+ * of one instance, task or AZ except the database's instance (DocumentDB keeps its storage in 3
+ * AZs; a lost instance is replaced in ~10 minutes, which the service rides out as its failure
+ * table says). What it gives up against `production`, for ~150 USD/month on demand (README.md):
+ * one on-demand gateway and worker host at the base (Spot above), smaller sizes, one database
+ * instance, Valkey, and gateways and worker hosts in public subnets instead of interface endpoints.
+ */
+const SMALL_PRODUCTION: Preset = {
+  ...PRESETS.production,
+  profile: 'small',
+  computeSubnets: 'public',
+  endpointAzs: 1,
+  autoscalingEndpoint: false,
+  gateway: { cpu: 256, memoryMiB: 512, minTasks: 2, maxTasks: 4, onDemandTasks: 1 },
+  workers: {
+    instanceType: 't3a.small',
+    minInstances: 1,
+    maxInstances: 3,
+    onDemandInstances: 1,
+    concurrency: 2,
+    volumeGiB: 30,
+  },
+  redis: {
+    engine: 'valkey',
+    nodeType: 'cache.t4g.micro',
+    replicas: 1,
+    multiAz: true,
+    snapshotRetentionDays: 7,
+  },
+  documentdb: { instanceType: 'db.t4g.medium', instances: 1, backupRetentionDays: 7 },
+  logRetentionDays: 14,
 };
 
 /** A CDK context reader: `app.node.tryGetContext`. */
@@ -147,7 +217,11 @@ const bool = (ctx: Context, key: string, def: boolean): boolean => {
  */
 export function settingsFrom(ctx: Context): Settings {
   const envName = oneOf(ctx, 'env', ['staging', 'production'] as const, 'staging');
-  const p = PRESETS[envName];
+  const profile = oneOf(ctx, 'profile', ['standard', 'small'] as const, 'standard');
+  if (profile === 'small' && envName !== 'production') {
+    throw new Error('context profile=small: a size of env=production (staging is small already)');
+  }
+  const p = profile === 'small' ? SMALL_PRODUCTION : PRESETS[envName];
   const database = oneOf(ctx, 'database', ['documentdb', 'atlas'] as const, p.database);
   const atlasEndpointService = str(ctx, 'atlasEndpointService');
   if (database === 'atlas' && !atlasEndpointService) {
@@ -184,6 +258,7 @@ export function settingsFrom(ctx: Context): Settings {
   return {
     ...p,
     clientHosting: oneOf(ctx, 'clientHosting', ['cloudfront', 'gateway'] as const, p.clientHosting),
+    computeSubnets: oneOf(ctx, 'computeSubnets', ['isolated', 'public'] as const, p.computeSubnets),
     database,
     atlasEndpointService,
     certificateArn,
@@ -198,6 +273,7 @@ export function settingsFrom(ctx: Context): Settings {
     workers,
     redis: {
       ...p.redis,
+      engine: oneOf(ctx, 'redisEngine', ['redis', 'valkey'] as const, p.redis.engine),
       nodeType: str(ctx, 'redisNodeType') ?? p.redis.nodeType,
     },
     documentdb: {

@@ -145,7 +145,7 @@ export class Workers extends Construct {
         {
           deviceName: '/dev/xvda',
           // The sandbox images (~3 GB) and Docker's scratch space.
-          volume: ec2.BlockDeviceVolume.ebs(40, {
+          volume: ec2.BlockDeviceVolume.ebs(s.workers.volumeGiB, {
             encrypted: true,
             volumeType: ec2.EbsDeviceVolumeType.GP3,
             deleteOnTermination: true,
@@ -156,7 +156,7 @@ export class Workers extends Construct {
     this.asg = new autoscaling.AutoScalingGroup(this, 'Asg', {
       autoScalingGroupName: asgName,
       vpc: net.vpc,
-      vpcSubnets: net.privateSubnets,
+      vpcSubnets: net.computeSubnets,
       minCapacity: s.workers.minInstances,
       maxCapacity: s.workers.maxInstances,
       mixedInstancesPolicy: {
@@ -290,7 +290,8 @@ function hostScript(o: HostScriptOptions): string[] {
     'until [ "$(md autoscaling/target-lifecycle-state)" = Terminated ] || md spot/instance-action >/dev/null; do sleep 5; done',
     `docker stop --time ${DRAIN_SECONDS} coderoom-worker`,
     'docker stop coderoom-metrics',
-    s.autoscalingEndpoint
+    // The Auto Scaling API: through its endpoint, or over the internet from a public subnet.
+    s.autoscalingEndpoint || s.computeSubnets === 'public'
       ? `aws autoscaling complete-lifecycle-action --region ${o.region} --auto-scaling-group-name ${o.asgName} --lifecycle-hook-name ${DRAIN_HOOK} --instance-id "$(md instance-id)" --lifecycle-action-result CONTINUE`
       : `# no Auto Scaling endpoint: the hook ends by its timeout (${HOOK_TIMEOUT_SECONDS} s)`,
     'DRAIN',

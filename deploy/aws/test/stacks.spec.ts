@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- a synthesized CloudFormation template is untyped JSON; the assertions are the types. */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { Validations } from 'aws-cdk-lib';
+import { readFileSync } from 'node:fs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { GATEWAY_TIMING } from '../lib/gateway.js';
 import { sandboxImageNames } from '../lib/sandbox-images.js';
@@ -291,6 +292,95 @@ describe('environments differ where they should', () => {
   });
 });
 
+describe('small production (-c env=production -c profile=small): the sizes of the cost table', () => {
+  const small = build({ env: 'production', profile: 'small', alarmEmail: 'ops@coderoom.example' });
+  let t: Synthesized['template'];
+  beforeAll(() => {
+    t = small.template;
+  });
+
+  it('synthesizes with no cdk-nag finding left', () => {
+    expect(() => small.app.synth()).not.toThrow();
+  });
+
+  it('runs two 0.25 vCPU / 0.5 GB gateways, one of them on-demand, up to four', () => {
+    const task = only(t, 'AWS::ECS::TaskDefinition');
+    expect(task).toMatchObject({ Cpu: '256', Memory: '512' });
+    expect(task.RuntimePlatform?.CpuArchitecture ?? 'X86_64').toBe('X86_64');
+    const svc = only(t, 'AWS::ECS::Service');
+    expect(svc.DesiredCount).toBe(2);
+    expect(svc.CapacityProviderStrategy).toEqual([
+      { CapacityProvider: 'FARGATE', Base: 1, Weight: 0 },
+      { CapacityProvider: 'FARGATE_SPOT', Weight: 1 },
+    ]);
+    const target = only(t, 'AWS::ApplicationAutoScaling::ScalableTarget');
+    expect(target).toMatchObject({ MinCapacity: 2, MaxCapacity: 4 });
+  });
+
+  it('runs one on-demand t3a.small worker host (30 GB) at the base, Spot above, up to three', () => {
+    const lt = only(t, 'AWS::EC2::LaunchTemplate').LaunchTemplateData;
+    expect(lt.InstanceType).toBe('t3a.small');
+    expect(lt.BlockDeviceMappings[0].Ebs).toMatchObject({ VolumeSize: 30, Encrypted: true });
+    const asg = only(t, 'AWS::AutoScaling::AutoScalingGroup');
+    expect([Number(asg.MinSize), Number(asg.MaxSize)]).toEqual([1, 3]);
+    expect(asg.MixedInstancesPolicy.InstancesDistribution).toMatchObject({
+      OnDemandBaseCapacity: 1,
+      OnDemandPercentageAboveBaseCapacity: 0,
+    });
+    expect(asg.VPCZoneIdentifier.length).toBe(2);
+    // From a public subnet the host reaches the Auto Scaling API: a drained host goes at once.
+    expect(text(lt.UserData)).toContain('aws autoscaling complete-lifecycle-action');
+  });
+
+  it('keeps Valkey on two cache.t4g.micro nodes in two AZs with failover, and one DocumentDB instance', () => {
+    const redis = only(t, 'AWS::ElastiCache::ReplicationGroup');
+    expect(redis).toMatchObject({
+      Engine: 'valkey',
+      CacheNodeType: 'cache.t4g.micro',
+      NumCacheClusters: 2,
+      MultiAZEnabled: true,
+      AutomaticFailoverEnabled: true,
+      TransitEncryptionEnabled: true,
+      AtRestEncryptionEnabled: true,
+    });
+    const params = only(t, 'AWS::ElastiCache::ParameterGroup');
+    expect(params.CacheParameterGroupFamily).toBe('valkey8');
+    expect(params.Properties['maxmemory-policy']).toBe('noeviction');
+    t.resourceCountIs('AWS::DocDB::DBInstance', 1);
+    expect(only(t, 'AWS::DocDB::DBInstance').DBInstanceClass).toBe('db.t4g.medium');
+  });
+
+  it('puts gateways and worker hosts in public subnets with nothing inbound but the ALB, and no interface endpoint', () => {
+    const endpoints = resources(t, 'AWS::EC2::VPCEndpoint').map(([, e]) => e);
+    expect(endpoints.map((e) => e.VpcEndpointType ?? 'Gateway')).toEqual(['Gateway']); // S3, free
+    const svc = only(t, 'AWS::ECS::Service');
+    expect(svc.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp).toBe('ENABLED');
+    const publicSubnets = resources(t, 'AWS::EC2::Subnet')
+      .filter(([, s]) => s.MapPublicIpOnLaunch === true)
+      .map(([id]) => id);
+    const ids = (list: unknown[]) => list.map((x) => text(x));
+    const inPublic = (list: unknown[]) =>
+      ids(list).every((x) => publicSubnets.some((id) => x.includes(id)));
+    expect(inPublic(svc.NetworkConfiguration.AwsvpcConfiguration.Subnets)).toBe(true);
+    expect(inPublic(only(t, 'AWS::AutoScaling::AutoScalingGroup').VPCZoneIdentifier)).toBe(true);
+    // Redis and the database stay in the isolated subnets.
+    const redisSubnets = only(t, 'AWS::ElastiCache::SubnetGroup').SubnetIds as unknown[];
+    expect(ids(redisSubnets).some((x) => publicSubnets.some((id) => x.includes(id)))).toBe(false);
+    const open = resources(t, 'AWS::EC2::SecurityGroup')
+      .flatMap(([, g]) => (g.SecurityGroupIngress ?? []) as Record<string, any>[])
+      .concat(resources(t, 'AWS::EC2::SecurityGroupIngress').map(([, r]) => r))
+      .filter((r) => r.CidrIp === '0.0.0.0/0' || r.CidrIpv6 === '::/0');
+    expect(open.every((r) => r.FromPort === 80 || r.FromPort === 443)).toBe(true);
+    t.resourceCountIs('AWS::EC2::NatGateway', 0);
+  });
+
+  it('keeps logs 14 days', () => {
+    const days = resources(t, 'AWS::Logs::LogGroup').map(([, g]) => g.RetentionInDays as number);
+    expect(days).toContain(14);
+    expect(Math.max(...days)).toBeLessThanOrEqual(14);
+  });
+});
+
 describe('cdk-nag in these tests can fail', () => {
   it('an unacknowledged finding (a bucket without access logs) makes synthesis throw', () => {
     const { app, stack } = build({ env: 'staging', clientHosting: 'gateway' });
@@ -336,6 +426,21 @@ describe('the release pipeline', () => {
     expect(spec).toContain('node deploy/docker/images.mjs build');
     expect(spec).toContain('node deploy/docker/images.mjs push --registry');
   });
+
+  it('builds on the official Node image of the pinned version, the one the local stack runs on', () => {
+    const pin = JSON.parse(
+      readFileSync(new URL('../../docker/node-version.json', import.meta.url), 'utf8'),
+    ) as { node: string };
+    const env = only(t, 'AWS::CodeBuild::Project').Environment.EnvironmentVariables;
+    expect(env).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Name: 'NODE_BASE',
+          Value: `public.ecr.aws/docker/library/node:${pin.node}-bookworm-slim`,
+        }),
+      ]),
+    );
+  });
 });
 
 describe('settings from the context', () => {
@@ -350,6 +455,9 @@ describe('settings from the context', () => {
       /minimum above its maximum/,
     );
     expect(() => settingsFrom(ctx({ gvisor: 'yes' }))).toThrow(/true or false/);
+    expect(() => settingsFrom(ctx({ env: 'staging', profile: 'small' }))).toThrow(
+      /profile=small: a size of env=production/,
+    );
   });
 
   it('overrides sizes for a small production', () => {
