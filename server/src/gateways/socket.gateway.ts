@@ -82,7 +82,7 @@ export class SocketGateway
         },
       );
     });
-    this.bus.attach(server, (e) => this.runs.receiveFeed(e));
+    this.bus.attach((e) => this.runs.receiveFeed(e));
     this.classroom.attach(server);
   }
 
