@@ -70,6 +70,8 @@ export class SocketGateway
         return;
       }
       const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
+      // Kept by socket.io for the connection's lifetime, read only here.
+      socket.handshake.auth = {};
       this.auth.verify(token).then(
         (user) => {
           (socket as CoderoomSocket).data.user = user;
