@@ -10,6 +10,13 @@ export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The number in environment variable `name` (`dflt` when unset); stops on anything but >= 0. */
+export const num = (name, dflt) => {
+  const v = Number(process.env[name] ?? dflt);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`${name}: not a number >= 0`);
+  return v;
+};
+
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
 export const freePort = () =>
   new Promise((resolve) => {

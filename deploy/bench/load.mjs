@@ -3,6 +3,7 @@
 // BullMQ -> workers -> Docker sandboxes -> every gateway -> clients) under many clients at once.
 // Starts its own gateways behind HAProxy (cookie-sticky, deploy/local/haproxy.mjs) and workers,
 // then
+//  I. BENCH_IDLE (500) idle connections: each gateway's RSS and V8 heap per connection;
 //  A. BENCH_CLIENTS (200) clients, distinct users, each looping a short Python program for
 //     BENCH_LOAD_SECONDS (60): time to first output, delivery latency, runs/s, refusals, errors,
 //     stuck runs;
@@ -19,9 +20,10 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
+import WebSocket from 'ws';
 import { haproxyConfig } from '../local/haproxy.mjs';
 import { launch as launchProc } from '../local/launcher.mjs';
-import { devToken, freePort, machine, sleep, waitHttp } from './common.mjs';
+import { devToken, freePort, machine, num, sleep, waitHttp } from './common.mjs';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 // The gateway's own MongoDB client, to check the stored results (not a dependency of the root).
@@ -30,13 +32,9 @@ const env = process.env;
 for (const v of ['REDIS_URL', 'MONGODB_URI']) {
   if (!env[v]) throw new Error(`${v} is not set: run BENCH=load node deploy/local/stack.mjs bench`);
 }
-const num = (name, dflt) => {
-  const v = Number(env[name] ?? dflt);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`${name}: not a number >= 0`);
-  return v;
-};
 const CLIENTS = num('BENCH_CLIENTS', 200);
 const WATCHERS = num('BENCH_WATCHERS', 500);
+const IDLE = num('BENCH_IDLE', 500);
 const SECONDS = num('BENCH_LOAD_SECONDS', 60);
 const GRACE_SECONDS = num('BENCH_GRACE_SECONDS', 30);
 const GATEWAYS = num('BENCH_GATEWAYS', 2);
@@ -45,7 +43,7 @@ const CONCURRENCY = String(num('BENCH_WORKER_CONCURRENCY', 2));
 const WARM_POOL = String(num('BENCH_WARM_POOL', 2));
 const WATCH_LINES = num('BENCH_WATCH_LINES', 200);
 const TRANSPORTS = (env.BENCH_TRANSPORTS ?? 'polling,websocket').split(',');
-const PHASES = (env.BENCH_PHASES ?? 'a,b').split(',');
+const PHASES = (env.BENCH_PHASES ?? 'i,a,b').split(',');
 const LOG_DIR = env.BENCH_LOG_DIR ?? join(REPO, '.local/log/bench-load');
 const ACK_TIMEOUT_MS = 20000;
 const CLK_TCK = 100; // USER_HZ of /proc/<pid>/stat on Linux
@@ -129,12 +127,66 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 const node = process.execPath;
-const sys = { lb: '', lbPort: 0, gwPorts: [], gateways: [], workers: [], haproxy: null };
+const sys = {
+  lb: '',
+  lbPort: 0,
+  gwPorts: [],
+  inspectPorts: [],
+  gateways: [],
+  workers: [],
+  haproxy: null,
+};
 
+/** Phase I's gateways listen for the inspector (127.0.0.1), to collect garbage before measuring. */
 function launchGateway(i, suffix) {
-  return launch(`gateway-${i}${suffix}`, node, [join(REPO, 'server/dist/src/main.js')], {
-    PORT: String(sys.gwPorts[i]),
-  });
+  const inspect =
+    suffix === '' && PHASES.includes('i') ? [`--inspect=127.0.0.1:${sys.inspectPorts[i]}`] : [];
+  return launch(
+    `gateway-${i}${suffix}`,
+    node,
+    [...inspect, join(REPO, 'server/dist/src/main.js')],
+    {
+      PORT: String(sys.gwPorts[i]),
+    },
+  );
+}
+
+/**
+ * A gateway's memory after a full garbage collection, through its inspector (Node's own
+ * protocol): `process.memoryUsage()` once `HeapProfiler.collectGarbage` has run twice, so that
+ * the heap holds live objects only. null when the gateway has no inspector.
+ */
+async function collectedMemory(i) {
+  try {
+    const [target] = await (
+      await fetch(`http://127.0.0.1:${sys.inspectPorts[i]}/json/list`)
+    ).json();
+    const ws = new WebSocket(target.webSocketDebuggerUrl);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    let id = 0;
+    const call = (method, params = {}) =>
+      new Promise((resolve) => {
+        const mine = ++id;
+        const onMessage = (raw) => {
+          const m = JSON.parse(raw);
+          if (m.id !== mine) return;
+          ws.off('message', onMessage);
+          resolve(m.result);
+        };
+        ws.on('message', onMessage);
+        ws.send(JSON.stringify({ id: mine, method, params }));
+      });
+    await call('HeapProfiler.collectGarbage');
+    await call('HeapProfiler.collectGarbage');
+    const r = await call('Runtime.evaluate', {
+      expression: 'JSON.stringify(process.memoryUsage())',
+      returnByValue: true,
+    });
+    ws.close();
+    return JSON.parse(r.result.value);
+  } catch {
+    return null;
+  }
 }
 
 async function waitGateways() {
@@ -151,6 +203,7 @@ async function startSystem() {
   sys.lbPort = await freePort();
   sys.lb = `http://127.0.0.1:${sys.lbPort}`;
   for (let i = 0; i < GATEWAYS; i++) sys.gwPorts.push(await freePort());
+  for (let i = 0; i < GATEWAYS; i++) sys.inspectPorts.push(await freePort());
   sys.gateways = sys.gwPorts.map((_, i) => launchGateway(i, ''));
   const workerPorts = [];
   for (let i = 0; i < WORKERS; i++) workerPorts.push(await freePort());
@@ -226,27 +279,31 @@ function machineCpu() {
   return { busy: total - n[3] - n[4], total };
 }
 
-/** The connected sockets a gateway counts itself (its /metrics gauge). */
-async function gatewaySockets(i) {
+/**
+ * What a gateway says about itself on /metrics: its connected sockets and its V8 heap in use
+ * (live objects plus garbage not collected yet).
+ */
+async function gatewayMetrics(i) {
   try {
     const text = await (
       await fetch(`http://127.0.0.1:${sys.gwPorts[i]}/metrics`, {
         headers: { authorization: `Bearer ${serviceEnv.METRICS_TOKEN}` },
       })
     ).text();
-    return Number(text.match(/^coderoom_gateway_sockets (\S+)$/m)?.[1] ?? NaN);
+    const metric = (name) => Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1] ?? NaN);
+    return {
+      sockets: metric('coderoom_gateway_sockets'),
+      heap: metric('coderoom_gateway_nodejs_heap_size_used_bytes'),
+    };
   } catch {
-    return NaN;
+    return { sockets: NaN, heap: NaN };
   }
 }
 
-/** RSS and sockets of every gateway now. */
+/** RSS, V8 heap in use and sockets of every gateway now. */
 async function snapshot() {
   return Promise.all(
-    sys.gateways.map(async (g, i) => ({
-      rss: rssBytes(g.proc.pid),
-      sockets: await gatewaySockets(i),
-    })),
+    sys.gateways.map(async (g, i) => ({ rss: rssBytes(g.proc.pid), ...(await gatewayMetrics(i)) })),
   );
 }
 
@@ -619,6 +676,46 @@ async function phaseA() {
   return { base, idle, busyMax, busyEnd, connected: sockets.length, seconds, cookies, st, cpuUse };
 }
 
+/**
+ * Phase I: what an idle connection costs a gateway. Fresh gateways, then BENCH_IDLE clients
+ * connect (long-polling first, then the websocket upgrade, like browsers) and do nothing;
+ * measured after a full garbage collection in each gateway (through its inspector), before, 2 s
+ * after the last one connected and 10 s after (the long-polling requests' HTTP keep-alive
+ * connections are closed by then: Node's 5 s keepAliveTimeout).
+ */
+async function phaseIdle() {
+  const measure = () =>
+    Promise.all(
+      sys.gateways.map(async (_, i) => ({
+        ...(await collectedMemory(i)),
+        sockets: (await gatewayMetrics(i)).sockets,
+      })),
+    );
+  await sleep(3000); // the gateways' own start-up work settles
+  const base = await measure();
+  const errors = {};
+  const { sockets, seconds } = await connectMany(IDLE, 'idle', 'student', errors);
+  await sleep(2000);
+  const early = await measure();
+  await sleep(8000);
+  const settled = await measure();
+  for (const s of sockets) s.disconnect();
+  return { base, early, settled, connected: sockets.length, seconds, errors };
+}
+
+/** Phase I's table rows: memory after a full GC, per connection. */
+function idleRows(label, snap, base) {
+  return snap.map((g, i) => {
+    const per = (key) =>
+      g.sockets > 0 && g[key] !== undefined
+        ? ((g[key] - base[i][key]) / g.sockets / 1024).toFixed(1)
+        : '–';
+    const ext = (m) => (m.external ?? NaN) + (m.arrayBuffers ?? 0);
+    const extPer = g.sockets > 0 ? ((ext(g) - ext(base[i])) / g.sockets / 1024).toFixed(1) : '–';
+    return `| g${i} | ${label} | ${g.sockets} | ${g.rss === undefined ? '?' : mib(g.rss)} | ${per('rss')} | ${per('heapUsed')} | ${extPer} |`;
+  });
+}
+
 async function phaseB() {
   const base = await snapshot();
   const errors = {};
@@ -765,8 +862,9 @@ function memoryRows(label, snap, base, rssOverride) {
     const rss = rssOverride?.[i] ?? g.rss;
     const n = g.sockets;
     const dRss = rss - base[i].rss;
-    const per = n > 0 ? (dRss / n / 1024).toFixed(0) : '–';
-    return `| g${i} | ${label} | ${Number.isNaN(n) ? '?' : n} | ${mib(rss)} | ${mib(dRss)} | ${per} |`;
+    const per = (d) => (n > 0 && !Number.isNaN(d) ? (d / n / 1024).toFixed(1) : '–');
+    const heap = rssOverride ? '–' : per(g.heap - base[i].heap);
+    return `| g${i} | ${label} | ${Number.isNaN(n) ? '?' : n} | ${mib(rss)} | ${mib(dRss)} | ${per(dRss)} | ${heap} |`;
   });
 }
 
@@ -824,9 +922,18 @@ try {
 
 let a = null;
 let b = null;
+let idle = null;
 const cpuTables = [];
 try {
+  if (PHASES.includes('i') && IDLE > 0) {
+    idle = await phaseIdle();
+    out('');
+    out(
+      `## I: ${IDLE} idle connections: connected ${idle.connected}/${IDLE} in ${idle.seconds.toFixed(1)} s; sockets per gateway: ${split(idle.settled)}; errors: ${counts(idle.errors)} (memory below)`,
+    );
+  }
   if (PHASES.includes('a') && CLIENTS > 0) {
+    if (idle) await restartGateways();
     a = await phaseA();
     const st = a.st;
     out('');
@@ -872,7 +979,7 @@ try {
     cpuTables.push(['A: the runs', a.cpuUse]);
   }
   if (PHASES.includes('b') && WATCHERS > 0) {
-    if (a) await restartGateways();
+    if (a || idle) await restartGateways();
     b = await phaseB();
     out('');
     out(
@@ -901,15 +1008,35 @@ try {
   out(`**The benchmark itself failed:** ${err.stack}`);
 }
 
-if (a || b) {
-  out('');
-  out('## Gateway memory (RSS from /proc/<pid>/status, sockets from /metrics)');
+if (idle) {
   out('');
   out(
-    '| gateway | state | sockets | RSS (MiB) | RSS delta vs 0 clients (MiB) | RSS delta per connection (KiB) |',
+    '## Gateway memory per idle connection (after a full GC in the gateway: `process.memoryUsage()` through its inspector)',
   );
-  out('|---|---|---|---|---|---|');
+  out('');
+  out(
+    '| gateway | state | sockets | RSS (MiB) | RSS per connection (KiB) | V8 heap used per connection (KiB) | external + array buffers per connection (KiB) |',
+  );
+  out('|---|---|---|---|---|---|---|');
+  const rows = [
+    ...idleRows('0 clients', idle.base, idle.base),
+    ...idleRows(`${IDLE} idle, +2 s`, idle.early, idle.base),
+    ...idleRows(`${IDLE} idle, +10 s`, idle.settled, idle.base),
+  ];
+  rows.sort((x, y) => x.slice(0, 6).localeCompare(y.slice(0, 6)));
+  rows.forEach((r) => out(r));
+}
+
+if (a || b) {
+  out('');
+  out('## Gateway memory (RSS from /proc/<pid>/status; sockets and V8 heap in use from /metrics)');
+  out('');
+  out(
+    '| gateway | state | sockets | RSS (MiB) | RSS delta vs 0 clients (MiB) | RSS delta per connection (KiB) | heap delta per connection (KiB) |',
+  );
+  out('|---|---|---|---|---|---|---|');
   const rows = [];
+
   if (a) {
     rows.push(...memoryRows('A: 0 clients', a.base, a.base));
     rows.push(...memoryRows(`A: ${CLIENTS} clients idle`, a.idle, a.base));

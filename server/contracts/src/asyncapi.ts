@@ -135,6 +135,17 @@ const CLIENT_EVENT_DOCS = {
           ],
         },
       },
+      {
+        name: 'typecheck',
+        summary:
+          'TypeScript type-checked before it runs (its default version only transpiles: type ' +
+          'errors are not CE there)',
+        payload: {
+          language: 'typescript',
+          version: '7.0.2+typecheck',
+          source: 'const n: number = 6 * 7;\nconsole.log(n);\n',
+        },
+      },
     ],
     ackExample: { runId: RUN_ID, status: 'queued', position: 1 },
     refusedExample: { code: 'UNSUPPORTED_LANGUAGE', message: 'unsupported language "klingon"' },

@@ -131,7 +131,8 @@ export const SERVER_EVENTS = [
 
 /**
  * One event of a run's feed, published by whoever moves the run (worker, or the gateway for a
- * run cancelled while queued) to every gateway node. Gateways forward it to the sockets that
+ * run cancelled while queued) on the run's feed channel (`redisKeys.feedChannel`), which the
+ * gateway nodes with watchers of the run subscribe to. Gateways forward it to the sockets that
  * watch the run, each from its own cursor, which is what makes `run:watch` exact.
  */
 export type RunFeedEvent =
@@ -140,9 +141,8 @@ export type RunFeedEvent =
   | { kind: 'run:test'; event: RunTestEvent }
   | { kind: 'run:finished'; event: RunFinishedEvent };
 
-/** Events between nodes (socket.io server-side emits over the Redis adapter). */
-export interface InterServerEvents {
-  'run:feed': (e: RunFeedEvent) => void;
-  /** A gateway's own check that feed messages reach it through Redis (gates its connections, /health, /ready). */
-  'feed:probe': (nonce: string) => void;
-}
+/**
+ * Events between nodes (socket.io server-side emits over the Redis adapter): none today. Run
+ * feeds travel on per-run Redis channels instead, so a node receives only the runs it serves.
+ */
+export type InterServerEvents = Record<never, never>;

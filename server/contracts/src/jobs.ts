@@ -102,4 +102,11 @@ export const redisKeys = {
   reconcileLease: 'coderoom:reconcile:lease',
   /** Pub/sub channel on which workers hear cancel requests (message: run id). */
   cancelChannel: 'coderoom:cancel',
+  /**
+   * Sharded pub/sub channel (SPUBLISH / SSUBSCRIBE, Redis >= 7) of one run's feed: JSON
+   * RunFeedEvents in order. Only gateways with watchers of the run subscribe to it.
+   */
+  feedChannel: (runId: string) => `coderoom:run:${runId}:feed`,
+  /** Sharded channel of one gateway's own feed probe (it checks that the feed reaches it). */
+  feedProbeChannel: (nodeId: string) => `coderoom:feed-probe:${nodeId}`,
 } as const;

@@ -120,7 +120,10 @@ export const runStartSchema = z
       .max(32)
       .describe(
         'Version of the language, one of its `versions` in `languages:list`, or a prefix of ' +
-          "one up to a dot (`3.11` for `3.11.2`). Default: the language's `version`.",
+          "one up to a dot (`3.11` for `3.11.2`). Default: the language's `version`. A version " +
+          'may name a variant of the same compiler after a `+`: TypeScript runs by transpiling ' +
+          'only (type errors are not `CE`), `7.0.2+typecheck` type-checks first (a type error ' +
+          "is `CE`, with the compiler's messages).",
       )
       .optional(),
     source: z

@@ -22,6 +22,13 @@ export class RedisIoAdapter extends IoAdapter {
     } as ServerOptions);
     const redis = this.appContext.get(RedisRepository);
     server.adapter(createAdapter(redis.adapterPub, redis.adapterSub));
+    // engine.io keeps the first HTTP request of every connection (its headers, and with
+    // long-polling its keep-alive socket) for the connection's lifetime; nothing here reads it
+    // (the handshake's auth travels in the CONNECT packet), so drop it ("Memory usage",
+    // socket.io docs).
+    server.engine.on('connection', (raw: { request: unknown }) => {
+      raw.request = null;
+    });
     return server;
   }
 }

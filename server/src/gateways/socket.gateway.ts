@@ -70,6 +70,8 @@ export class SocketGateway
         return;
       }
       const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
+      // Kept by socket.io for the connection's lifetime, read only here.
+      socket.handshake.auth = {};
       this.auth.verify(token).then(
         (user) => {
           (socket as CoderoomSocket).data.user = user;
@@ -82,7 +84,7 @@ export class SocketGateway
         },
       );
     });
-    this.bus.attach(server, (e) => this.runs.receiveFeed(e));
+    this.bus.attach((e) => this.runs.receiveFeed(e));
     this.classroom.attach(server);
   }
 

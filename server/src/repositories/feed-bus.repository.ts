@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Emitter } from '@socket.io/redis-emitter';
 import type { Server } from 'socket.io';
-import type {
-  ClientToServerEvents,
-  InterServerEvents,
-  RunFeedEvent,
-  ServerToClientEvents,
+import {
+  redisKeys,
+  type ClientToServerEvents,
+  type InterServerEvents,
+  type RunFeedEvent,
+  type ServerToClientEvents,
 } from '@coderoom/contracts';
 import { RedisRepository } from './redis.repository.js';
 
@@ -20,16 +20,19 @@ const LOST_PROBES = 2;
 export type CoderoomServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents>;
 
 /**
- * Run feed transport between nodes: socket.io server-side emits over the Redis adapter. Workers
- * publish through the Redis emitter; a gateway publishes here (rare: a run cancelled while still
- * queued), and its own handler gets the event too.
+ * Run feed transport between nodes: one Redis sharded pub/sub channel per run
+ * (`redisKeys.feedChannel`, SPUBLISH / SSUBSCRIBE, Redis >= 7). Workers publish a run's events
+ * on its channel; this node subscribes to the channels of the runs it has watchers of
+ * (`listen` / `forget`, driven by RunFeedService), so it never receives, parses or even hears of
+ * the output of runs it does not serve, however many gateways and runs there are.
  */
 @Injectable()
 export class FeedBusRepository implements OnApplicationShutdown {
   private readonly logger = new Logger(FeedBusRepository.name);
-  private server: CoderoomServer | null = null;
   private handler: (e: RunFeedEvent) => void = () => undefined;
-  private readonly emitter: Emitter<InterServerEvents>;
+  /** Channel -> resolves once Redis confirmed the subscription (removed when it failed). */
+  private readonly channels = new Map<string, Promise<void>>();
+  private readonly probeChannel = redisKeys.feedProbeChannel(randomUUID());
   private readonly probes = new Map<string, () => void>();
   private timer: NodeJS.Timeout | null = null;
   /** True while the last probe came back: feed events published in Redis reach this node. */
@@ -39,28 +42,66 @@ export class FeedBusRepository implements OnApplicationShutdown {
   private lost = 0;
 
   constructor(private readonly redis: RedisRepository) {
-    // The adapter's publishing connection waits out an outage (a rejected publish would be unhandled).
-    this.emitter = new Emitter<InterServerEvents>(redis.adapterPub);
+    redis.feedSub.on('smessage', (channel: string, message: string) => {
+      if (channel === this.probeChannel) {
+        this.probes.get(message)?.();
+        return;
+      }
+      let e: RunFeedEvent;
+      try {
+        e = JSON.parse(message) as RunFeedEvent;
+      } catch {
+        this.logger.warn({ msg: 'unreadable feed message', channel });
+        return;
+      }
+      this.handler(e);
+    });
   }
 
-  /** Called once the socket.io server exists: `handler` receives every node's feed events. */
-  attach(server: CoderoomServer, handler: (e: RunFeedEvent) => void): void {
-    this.server = server;
+  /** Called once at start: `handler` receives the events of every run this node listens to. */
+  attach(handler: (e: RunFeedEvent) => void): void {
     this.handler = handler;
-    server.of('/').on('run:feed', (e: RunFeedEvent) => handler(e));
-    server.of('/').on('feed:probe', (nonce: string) => this.probes.get(nonce)?.());
     this.schedule(0);
   }
 
-  publish(e: RunFeedEvent): void {
-    this.server?.serverSideEmit('run:feed', e);
-    this.handler(e);
+  /**
+   * This node wants the run's events: resolves once the subscription is in effect in Redis, so
+   * every event published after that (and after a read that follows it) reaches this node.
+   * Rejects when Redis cannot be reached (then nothing is subscribed).
+   */
+  listen(runId: string): Promise<void> {
+    return this.subscribe(redisKeys.feedChannel(runId));
+  }
+
+  /** This node no longer serves the run (its last watcher went, or the run ended). */
+  forget(runId: string): void {
+    const channel = redisKeys.feedChannel(runId);
+    if (!this.channels.delete(channel)) return;
+    // Sent after the subscription on the same connection: Redis applies them in that order.
+    this.redis.feedSub
+      .sunsubscribe(channel)
+      .catch((err: Error) => this.logger.warn(`feed unsubscribe: ${err.message}`));
+  }
+
+  /** Runs whose channels this node is subscribed to (or subscribing). */
+  get listening(): number {
+    return this.channels.size - (this.channels.has(this.probeChannel) ? 1 : 0);
   }
 
   /**
-   * Sends a probe the way workers send feed events (the Redis emitter) and waits for it to come
-   * back through this node's adapter subscription. Until the first one does, the node is not
-   * ready: a run started earlier could miss its first events.
+   * Publishes an event on its run's channel (rare here: a run cancelled while still queued).
+   * This node's own watchers get it back through their subscription, like every other node's.
+   */
+  publish(e: RunFeedEvent): void {
+    this.redis.adapterPub
+      .spublish(redisKeys.feedChannel(e.event.runId), JSON.stringify(e))
+      .catch((err: Error) => this.logger.error(`feed publish: ${err.message}`));
+  }
+
+  /**
+   * Sends a probe on this node's own sharded channel, the way workers send feed events, and
+   * waits for it to come back through the feed subscription connection. Until the first one
+   * does, the node is not ready: a run started earlier could miss its first events.
    */
   async probe(): Promise<boolean> {
     // While Redis is away a probe would only wait in the client's queue (and pile up there).
@@ -68,12 +109,15 @@ export class FeedBusRepository implements OnApplicationShutdown {
     const nonce = randomUUID();
     let timer: NodeJS.Timeout | undefined;
     try {
+      await this.subscribe(this.probeChannel);
       const back = new Promise<boolean>((resolve) => {
         this.probes.set(nonce, () => resolve(true));
         timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
       });
-      this.emitter.serverSideEmit('feed:probe', nonce);
+      await this.redis.adapterPub.spublish(this.probeChannel, nonce);
       return await back;
+    } catch {
+      return false;
     } finally {
       clearTimeout(timer);
       this.probes.delete(nonce);
@@ -83,6 +127,17 @@ export class FeedBusRepository implements OnApplicationShutdown {
   onApplicationShutdown(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  private subscribe(channel: string): Promise<void> {
+    const known = this.channels.get(channel);
+    if (known) return known;
+    const subscribed = this.redis.feedSub.ssubscribe(channel).then(() => undefined);
+    this.channels.set(channel, subscribed);
+    subscribed.catch(() => {
+      if (this.channels.get(channel) === subscribed) this.channels.delete(channel);
+    });
+    return subscribed;
   }
 
   private schedule(ms: number): void {

@@ -7,8 +7,9 @@ import { GATEWAY_CONFIG, type GatewayConfig } from '../config/config.js';
 export const FAIL_FAST_RETRIES = 3;
 
 /**
- * Owns the gateway's Redis connections: one for commands, and the publish/subscribe pair the
- * socket.io Redis adapter needs (a subscribed connection can run nothing else).
+ * Owns the gateway's Redis connections: one for commands, the publish/subscribe pair the
+ * socket.io Redis adapter needs (a subscribed connection can run nothing else), and one
+ * subscribed to the run feeds this node serves (FeedBusRepository).
  */
 @Injectable()
 export class RedisRepository implements OnApplicationShutdown {
@@ -16,20 +17,23 @@ export class RedisRepository implements OnApplicationShutdown {
   readonly client: Redis;
   readonly adapterPub: Redis;
   readonly adapterSub: Redis;
+  readonly feedSub: Redis;
 
   constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig) {
     this.client = this.connect(config.redisUrl, 'commands');
     this.adapterPub = this.connect(config.redisUrl, 'adapter-pub');
     this.adapterSub = this.connect(config.redisUrl, 'adapter-sub');
+    this.feedSub = this.connect(config.redisUrl, 'feed-sub');
   }
 
   private connect(url: string, role: string): Redis {
     const client = new Redis(url, {
-      // Commands fail within a few seconds while Redis is away (the client gets BUSY and
-      // retries) instead of piling up; the adapter's pair waits, as the adapter expects.
-      maxRetriesPerRequest: role === 'commands' ? FAIL_FAST_RETRIES : null,
+      // Commands and feed subscriptions fail within a few seconds while Redis is away (the
+      // client gets BUSY and retries) instead of piling up; the adapter's pair waits, as the
+      // adapter expects.
+      maxRetriesPerRequest: role === 'commands' || role === 'feed-sub' ? FAIL_FAST_RETRIES : null,
       connectionName: `coderoom-gateway-${role}`,
-      ...(role === 'adapter-sub' ? SUBSCRIBER_OPTIONS : {}),
+      ...(role.endsWith('-sub') ? SUBSCRIBER_OPTIONS : {}),
     });
     client.on('error', (err: Error) => this.logger.warn(`redis (${role}): ${err.message}`));
     return client;
@@ -42,7 +46,7 @@ export class RedisRepository implements OnApplicationShutdown {
         if (c.status === 'ready') resolve();
         else c.once('ready', () => resolve());
       });
-    await Promise.all([this.client, this.adapterPub, this.adapterSub].map(ready));
+    await Promise.all([this.client, this.adapterPub, this.adapterSub, this.feedSub].map(ready));
   }
 
   async ping(): Promise<boolean> {
@@ -54,6 +58,8 @@ export class RedisRepository implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([this.client.quit(), this.adapterPub.quit(), this.adapterSub.quit()]);
+    await Promise.allSettled(
+      [this.client, this.adapterPub, this.adapterSub, this.feedSub].map((c) => c.quit()),
+    );
   }
 }

@@ -12,9 +12,10 @@ const DEBOUNCE_MS = 250;
 const POLL_MS = 1000;
 
 /**
- * Tells the watchers of this node's queued runs their place in the queue: whenever any run
- * leaves the queue or this node enqueues one (which may go ahead of others), and every
- * POLL_MS, the positions of the local queued runs are read again (one Redis call) and changed
+ * Tells the watchers of this node's queued runs their place in the queue: whenever a run this
+ * node serves leaves the queue or this node enqueues one (which may go ahead of others), and
+ * every POLL_MS (runs of other nodes leave the queue too, and this node does not hear their
+ * feeds), the positions of the local queued runs are read again (one Redis call) and changed
  * ones are sent as `run:status { status: "queued", position }`.
  */
 @Injectable()
@@ -43,7 +44,7 @@ export class QueuePositionService implements OnModuleDestroy {
     this.schedule();
   }
 
-  /** Called for every feed event this node receives. */
+  /** Called for every feed event this node receives (those of the runs it has watchers of). */
   observe(e: RunFeedEvent): void {
     if (e.kind === 'run:status' && e.event.status !== 'queued') {
       this.queued.delete(e.event.runId);

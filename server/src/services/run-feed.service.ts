@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { RunFeedEvent } from '@coderoom/contracts';
+import { FeedBusRepository } from '../repositories/feed-bus.repository.js';
 
 /** Where a watched run's events go: in production a socket, in tests a recorder. */
 export interface FeedSink {
@@ -19,17 +20,24 @@ interface Watch {
 const MAX_PENDING = 10_000;
 
 /**
- * This node's registry of who watches which run. Every gateway receives every run's feed
- * (worker -> Redis -> all nodes) and forwards each event to its local watchers, each from its
- * own cursor. This is what makes `run:watch { afterSeq }` exact: no gap, no duplicate.
+ * This node's registry of who watches which run. While a run has watchers here, the node
+ * listens to the run's feed channel (worker -> Redis -> the nodes that listen) and forwards
+ * each event to its local watchers, each from its own cursor. This is what makes
+ * `run:watch { afterSeq }` exact: no gap, no duplicate.
  */
 @Injectable()
 export class RunFeedService {
   private readonly byRun = new Map<string, Map<string, Watch>>();
   private readonly bySink = new Map<string, Set<string>>();
 
-  /** Starts delivering a run's events to a sink, from `afterSeq` on. */
-  subscribe(runId: string, sink: FeedSink, afterSeq: number, syncing: boolean): void {
+  constructor(private readonly bus: FeedBusRepository) {}
+
+  /**
+   * Starts delivering a run's events to a sink, from `afterSeq` on. Resolves once this node
+   * receives the run's feed (at once when it already did): anything written to the run's log
+   * after that arrives live. Rejects when Redis is unreachable; the caller then unsubscribes.
+   */
+  subscribe(runId: string, sink: FeedSink, afterSeq: number, syncing: boolean): Promise<void> {
     let watches = this.byRun.get(runId);
     if (!watches) this.byRun.set(runId, (watches = new Map<string, Watch>()));
     const existing = watches.get(sink.id);
@@ -41,6 +49,7 @@ export class RunFeedService {
     let runs = this.bySink.get(sink.id);
     if (!runs) this.bySink.set(sink.id, (runs = new Set<string>()));
     runs.add(runId);
+    return this.bus.listen(runId);
   }
 
   /**
@@ -57,9 +66,7 @@ export class RunFeedService {
   }
 
   unsubscribe(runId: string, sinkId: string): void {
-    const watches = this.byRun.get(runId);
-    watches?.delete(sinkId);
-    if (watches?.size === 0) this.byRun.delete(runId);
+    this.drop(runId, sinkId);
     const runs = this.bySink.get(sinkId);
     runs?.delete(runId);
     if (runs?.size === 0) this.bySink.delete(sinkId);
@@ -67,12 +74,16 @@ export class RunFeedService {
 
   /** Forgets a sink everywhere (socket disconnected). */
   removeSink(sinkId: string): void {
-    for (const runId of this.bySink.get(sinkId) ?? []) {
-      const watches = this.byRun.get(runId);
-      watches?.delete(sinkId);
-      if (watches?.size === 0) this.byRun.delete(runId);
-    }
+    for (const runId of this.bySink.get(sinkId) ?? []) this.drop(runId, sinkId);
     this.bySink.delete(sinkId);
+  }
+
+  /** Removes one watch; the run's last one here ends this node's interest in its feed. */
+  private drop(runId: string, sinkId: string): void {
+    const watches = this.byRun.get(runId);
+    if (!watches?.delete(sinkId) || watches.size > 0) return;
+    this.byRun.delete(runId);
+    this.bus.forget(runId);
   }
 
   dispatch(e: RunFeedEvent): void {

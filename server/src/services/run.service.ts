@@ -115,7 +115,7 @@ export class RunService {
     };
   }
 
-  /** Every feed event of every run reaches each node here. */
+  /** The feed events of every run this node has watchers of reach it here. */
   receiveFeed(e: RunFeedEvent): void {
     this.feed.dispatch(e);
     this.positions.observe(e);
@@ -144,32 +144,47 @@ export class RunService {
     const now = new Date();
     const mode = req.mode ?? 'run';
     const interactive = req.interactive ?? false;
+    // The owner listens to the run's feed from before its job exists, so not a single event
+    // can be missed; the subscription is made while the admission runs (awaited before the
+    // enqueue below) and undone if the run is not admitted.
+    const listening = owner ? this.feed.subscribe(runId, owner, 0, false) : Promise.resolve();
+    listening.catch(() => undefined);
+    const refused = <E>(err: E): E => {
+      if (owner) this.feed.unsubscribe(runId, owner.id);
+      return err;
+    };
     // One round trip: backpressure, quotas, fair-share ranks and the run's live state.
-    const admission = await this.quota.admit({
-      runId,
-      userId: user.id,
-      sessionId: req.sessionId ?? null,
-      limits: this.config.quotas[user.role],
-      busyWaitMs: this.config.busyWaitMs,
-      assumedRunMs: ASSUMED_RUN_MS,
-      origin: {
-        ownerId: user.id,
-        language: language.id,
-        mode,
-        interactive,
-        createdAt: now.toISOString(),
+    const admission = await this.quota
+      .admit({
+        runId,
+        userId: user.id,
         sessionId: req.sessionId ?? null,
-        problemId: req.problemId ?? null,
-      },
-    });
-    if (admission.outcome === 'busy') {
-      throw new CoderoomError('BUSY', 'the run queue is full; try again shortly', {
-        retryAfterMs: Math.min(
-          60_000,
-          Math.max(1000, Math.ceil(admission.expectedWaitMs - this.config.busyWaitMs)),
-        ),
-        details: { waiting: admission.waiting, expectedWaitMs: admission.expectedWaitMs },
+        limits: this.config.quotas[user.role],
+        busyWaitMs: this.config.busyWaitMs,
+        assumedRunMs: ASSUMED_RUN_MS,
+        origin: {
+          ownerId: user.id,
+          language: language.id,
+          mode,
+          interactive,
+          createdAt: now.toISOString(),
+          sessionId: req.sessionId ?? null,
+          problemId: req.problemId ?? null,
+        },
+      })
+      .catch((err: unknown) => {
+        throw refused(err);
       });
+    if (admission.outcome === 'busy') {
+      throw refused(
+        new CoderoomError('BUSY', 'the run queue is full; try again shortly', {
+          retryAfterMs: Math.min(
+            60_000,
+            Math.max(1000, Math.ceil(admission.expectedWaitMs - this.config.busyWaitMs)),
+          ),
+          details: { waiting: admission.waiting, expectedWaitMs: admission.expectedWaitMs },
+        }),
+      );
     }
     if (admission.outcome === 'limited') {
       const q = this.config.quotas[user.role];
@@ -178,10 +193,12 @@ export class RunService {
         minute: `at most ${q.perMinute} runs per minute`,
         day: `at most ${q.perDay} runs per day`,
       }[admission.limit];
-      throw new CoderoomError('RATE_LIMITED', message, {
-        retryAfterMs: admission.retryAfterMs,
-        details: { limit: admission.limit },
-      });
+      throw refused(
+        new CoderoomError('RATE_LIMITED', message, {
+          retryAfterMs: admission.retryAfterMs,
+          details: { limit: admission.limit },
+        }),
+      );
     }
     traceRun('gateway-admitted', runId);
     const priority = admission.priority;
@@ -201,10 +218,9 @@ export class RunService {
       createdAt: now,
       expireAt: new Date(now.getTime() + this.config.runRetentionDays * 86_400_000),
     });
-    // Subscribe the owner before the job exists, so not a single event can be missed.
-    if (owner) this.feed.subscribe(runId, owner, 0, false);
     let position: number;
     try {
+      await listening;
       position = await this.queue.enqueue(
         {
           runId,
@@ -359,10 +375,10 @@ export class RunService {
     afterSeq: number,
     sink: FeedSink,
   ): Promise<{ answer: RunWatchResult; deliveredSeq: number }> {
-    // Subscribed first, its events held back until completeWatch: whatever is written after
-    // the reads below arrives as a live event, so nothing can fall in between.
-    this.feed.subscribe(runId, sink, afterSeq, true);
+    // Subscribed first (in Redis too), its events held back until completeWatch: whatever is
+    // written after the reads below arrives as a live event, so nothing can fall in between.
     try {
+      await this.feed.subscribe(runId, sink, afterSeq, true);
       const { run, live } = await this.findAllowed(user, runId);
       const lastSeq = live?.lastSeq ?? lastSeqOf(run.output);
       const fromLog = live ? await this.log.backlog(runId, afterSeq, lastSeq) : null;

@@ -6,8 +6,8 @@ import { RedisRepository } from './redis.repository.js';
 
 // The worker's Lua scripts against a real Redis (database 17 of REDIS_URL).
 
-/** The socket.io request channel the emitter (and so the finish script) publishes on. */
-const CHANNEL = 'socket.io-request#/#';
+/** The run's sharded feed channel, on which the finish script announces the end. */
+const CHANNEL = redisKeys.feedChannel('r');
 if (!process.env.REDIS_URL) {
   throw new Error(
     'REDIS_URL is not set: run the tests with "npm test", or export what "node deploy/local/stack.mjs infra" prints',
@@ -32,7 +32,7 @@ let published: string[];
 /** Everything published so far has reached the subscriber: a marker sent after it did. */
 async function delivered(): Promise<string[]> {
   const marker = `marker-${Math.random()}`;
-  await redis.publish(CHANNEL, marker);
+  await redis.spublish(CHANNEL, marker);
   for (let i = 0; i < 200 && !published.includes(marker); i++) {
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -43,8 +43,8 @@ beforeAll(async () => {
   repo = new RedisRepository({ redisUrl: url.toString() } as WorkerConfig);
   redis = new Redis(url.toString());
   listener = new Redis(url.toString());
-  listener.on('message', (_channel: string, message: string) => published.push(message));
-  await listener.subscribe(CHANNEL);
+  listener.on('smessage', (_channel: string, message: string) => published.push(message));
+  await listener.ssubscribe(CHANNEL);
 });
 afterAll(async () => {
   await repo.onApplicationShutdown();
@@ -85,8 +85,9 @@ describe('finishRun', () => {
     expect(await redis.zcard('sess-slots')).toBe(0);
     const messages = await delivered();
     expect(messages).toHaveLength(1);
-    expect(JSON.parse(messages[0])).toMatchObject({
-      data: ['run:feed', { kind: 'run:finished', event: { runId: 'r', ...result } }],
+    expect(JSON.parse(messages[0])).toEqual({
+      kind: 'run:finished',
+      event: { runId: 'r', ...result },
     });
   });
 
@@ -102,5 +103,22 @@ describe('finishRun', () => {
     expect(await repo.finishRun('r', 'alice', result, 'worker:x', 60, at)).toBe('lost');
     expect(await redis.hget(redisKeys.state('r'), 'result')).toBeNull();
     expect(await delivered()).toHaveLength(0);
+  });
+});
+
+describe('publish', () => {
+  const chunk = (runId: string, seq: number) => ({
+    kind: 'run:output' as const,
+    event: { runId, seq, stream: 'stdout' as const, data: `${runId}#${seq}` },
+  });
+
+  it("sends a run's events on that run's channel only, in order", async () => {
+    repo.publish(chunk('r', 1));
+    repo.publish(chunk('other', 1));
+    repo.publish(chunk('r', 2));
+    // Same connection as the publishes: once it answers, they have been handled by Redis.
+    expect(await repo.ping()).toBe(true);
+    const messages = (await delivered()).map((m) => JSON.parse(m) as unknown);
+    expect(messages).toEqual([chunk('r', 1), chunk('r', 2)]);
   });
 });

@@ -1,9 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { Emitter } from '@socket.io/redis-emitter';
 import {
   redisKeys,
-  type InterServerEvents,
   type OutputChunk,
   type RunFeedEvent,
   type RunLimits,
@@ -41,8 +39,8 @@ return 'ok'
 /**
  * The end of a run, atomically: claim the finished guard, store the result, free the run's
  * fair-share slots (the owner's and the session's, as `releaseRunSlots` in contracts does),
- * publish run:finished. KEYS: finished guard, state, owner's active set. ARGV: claimer token,
- * TTL (s), result JSON, run id, channel, message, end time (ISO).
+ * publish run:finished on the run's feed channel. KEYS: finished guard, state, owner's active
+ * set. ARGV: claimer token, TTL (s), result JSON, run id, feed channel, message, end time (ISO).
  */
 const FINISH = `
 local holder = redis.call('GET', KEYS[1])
@@ -54,7 +52,7 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[4])
 local session = redis.call('HGET', KEYS[2], 'sessionSlots')
 if session then redis.call('ZREM', session, ARGV[4]) end
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+redis.call('SPUBLISH', ARGV[5], ARGV[6])
 return 'claimed'
 `;
 
@@ -77,7 +75,6 @@ export class RedisRepository implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisRepository.name);
   readonly client: Redis;
   private readonly sub: Redis;
-  private readonly emitter: Emitter;
   private readonly cancelListeners = new Map<string, () => void>();
   private readonly inputListeners = new Map<string, () => void>();
   /** Lua scripts defined on the command connection so far (see `script`). */
@@ -88,7 +85,6 @@ export class RedisRepository implements OnApplicationShutdown {
   constructor(@Inject(WORKER_CONFIG) readonly config: WorkerConfig) {
     this.client = this.connect('commands');
     this.sub = this.connect('cancel-sub');
-    this.emitter = new Emitter(this.client);
     this.sub.on('message', (channel: string, runId: string) =>
       (channel === redisKeys.stdinChannel ? this.inputListeners : this.cancelListeners).get(
         runId,
@@ -109,10 +105,20 @@ export class RedisRepository implements OnApplicationShutdown {
     return client;
   }
 
-  /** Sends one feed event to every gateway node (socket.io server-side emit). */
+  /**
+   * Sends one feed event to the gateway nodes that watch its run: a sharded pub/sub message on
+   * the run's channel, which only those nodes subscribe to (a publish nobody hears costs Redis
+   * a lookup). On the command connection, so it follows the log writes issued before it.
+   */
   publish(e: RunFeedEvent): void {
-    const event: keyof InterServerEvents = 'run:feed';
-    this.emitter.serverSideEmit(event, e);
+    this.publishEncoded(e.event.runId, JSON.stringify(e));
+  }
+
+  /** `publish` of a RunFeedEvent already encoded as JSON. */
+  publishEncoded(runId: string, json: string): void {
+    this.client
+      .spublish(redisKeys.feedChannel(runId), json)
+      .catch((err: Error) => this.logger.warn(`feed publish: ${err.message}`));
   }
 
   onCancel(runId: string, listener: () => void): () => void {
@@ -274,10 +280,9 @@ export class RedisRepository implements OnApplicationShutdown {
     ttlSeconds: number,
     finishedAt: Date,
   ): Promise<'claimed' | 'already' | 'lost'> {
-    const [channel, message] = this.feedMessage({
-      kind: 'run:finished',
-      event: { runId, ...result },
-    });
+    const channel = redisKeys.feedChannel(runId);
+    const finished: RunFeedEvent = { kind: 'run:finished', event: { runId, ...result } };
+    const message = JSON.stringify(finished);
     const keys = [redisKeys.finished(runId), redisKeys.state(runId), redisKeys.active(ownerId)];
     const args = [
       ...[token, ttlSeconds, JSON.stringify(result), runId, channel, message],
@@ -303,18 +308,6 @@ export class RedisRepository implements OnApplicationShutdown {
       (...a: (string | number)[]) => Promise<unknown>
     >;
     return commands[name](...keys, ...args);
-  }
-
-  /** The channel and message the emitter publishes for a feed event (for a script to publish). */
-  private feedMessage(e: RunFeedEvent): [string, string] {
-    let out: [string, string] | null = null;
-    const capture = {
-      publish: (channel: string, message: string) => void (out = [channel, message]),
-    };
-    const event: keyof InterServerEvents = 'run:feed';
-    new Emitter(capture).serverSideEmit(event, e);
-    if (!out) throw new Error('the emitter published nothing');
-    return out;
   }
 
   /** The replay log as stored (for a run whose worker died: its output so far). */

@@ -142,21 +142,29 @@ export class RunFeedWriter {
     this.session?.status(status);
   }
 
+  /**
+   * One coalescer flush: its chunks go into the replay log in one transaction, then out on the
+   * feed. Each chunk is JSON-encoded once: the feed message wraps the log entry's text.
+   */
   output(parts: OutputPart[]): void {
+    if (parts.length === 0) return;
     const key = redisKeys.log(this.runId);
-    for (const part of parts) {
+    const encoded = parts.map((part) => {
       const chunk: OutputChunk = { runId: this.runId, seq: ++this.seq, ...part };
       this.chunks.push(chunk);
-      this.track(
-        this.redis.client
-          .multi()
-          .rpush(key, JSON.stringify(chunk))
-          .hset(redisKeys.state(this.runId), 'lastSeq', chunk.seq)
-          .expire(key, this.ttl)
-          .expire(redisKeys.state(this.runId), this.ttl)
-          .exec(),
-      );
-      this.redis.publish({ kind: 'run:output', event: chunk });
+      return JSON.stringify(chunk);
+    });
+    this.track(
+      this.redis.client
+        .multi()
+        .rpush(key, ...encoded)
+        .hset(redisKeys.state(this.runId), 'lastSeq', this.seq)
+        .expire(key, this.ttl)
+        .expire(redisKeys.state(this.runId), this.ttl)
+        .exec(),
+    );
+    for (const json of encoded) {
+      this.redis.publishEncoded(this.runId, `{"kind":"run:output","event":${json}}`);
     }
   }
 
