@@ -7,7 +7,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { RunJob, RunResult } from '@coderoom/contracts';
-import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
+import { WORKER_CONFIG, tierOf, type WorkerConfig } from '../config/config.js';
 import { DockerRepository } from '../repositories/docker.repository.js';
 import { LanguageRepository } from '../repositories/language.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
@@ -16,6 +16,7 @@ import { RunRepository } from '../repositories/run.repository.js';
 import { SandboxJanitorService } from './sandbox-janitor.service.js';
 import { StartupGateService } from './startup-gate.service.js';
 import { DockerWatchService } from './docker-watch.service.js';
+import { SlotPoolService } from './slot-pool.service.js';
 import { WarmPoolService } from './warm-pool.service.js';
 import { SandboxRun, sandboxSpec, type SandboxRunDeps } from './sandbox-run.js';
 
@@ -57,9 +58,11 @@ export class RunExecutionService implements OnApplicationBootstrap, BeforeApplic
     private readonly pool: WarmPoolService,
     gate: StartupGateService,
     @Optional() dockerWatch?: DockerWatchService,
+    @Optional() slots?: SlotPoolService,
   ) {
     this.deps = {
       ...{ config, docker, languages, feeds, runs, metrics, janitor, pool, gate, dockerWatch },
+      slots,
       logger: this.logger,
     };
   }
@@ -80,7 +83,8 @@ export class RunExecutionService implements OnApplicationBootstrap, BeforeApplic
     if (ids.length > 0 && this.config.warmPoolSize === 0) {
       this.logger.warn('WARM_POOL_LANGUAGES is set but WARM_POOL_SIZE is 0: no pool is filled');
     }
-    for (const id of ids)
+    // Languages of the slot tier get their slots from SlotPoolService instead.
+    for (const id of ids.filter((l) => tierOf(this.config, l) === 'container'))
       this.pool.prewarm(sandboxSpec(this.config, this.languages.get(id)!, 'run'));
   }
 
