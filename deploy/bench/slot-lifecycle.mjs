@@ -25,6 +25,7 @@ const config = {
   runtime: 'runc',
   tier: 'slot',
   tierByLanguage: {},
+  seccompProfile: join(REPO, 'sandbox/seccomp/coderoom.json'),
   slotSeccompProfile: join(REPO, 'sandbox/seccomp/coderoom-slot.json'),
   slotSupervisor: join(REPO, 'sandbox/slot/supervisor.py'),
   slotRuns: 100_000, // no recycling inside a cell: the cgroups of retired slots would vanish from the sum

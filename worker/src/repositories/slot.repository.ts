@@ -97,14 +97,13 @@ export class SlotRepository {
       },
       ShmSize: SHM_BYTES,
       CapDrop: ['ALL'],
-      SecurityOpt: [
-        'no-new-privileges',
-        this.seccomp,
-        // Docker's masked and read-only /proc paths make the kernel refuse a fresh procfs mount
-        // (it must not reveal more than the one it would cover): off, so bwrap can give each run
-        // its own /proc, where the supervisor masks the same paths again and mounts it read-only.
-        'systempaths=unconfined',
-      ],
+      SecurityOpt: ['no-new-privileges', this.seccomp],
+      // Docker's masked and read-only /proc paths make the kernel refuse a fresh procfs mount
+      // (it must not reveal more than the one it would cover): none (what the CLI's
+      // `--security-opt systempaths=unconfined` sends), so bwrap can give each run its own /proc,
+      // where the supervisor masks the same paths again and mounts it read-only.
+      MaskedPaths: [],
+      ReadonlyPaths: [],
       LogConfig: { Type: 'none', Config: {} },
       Init: true,
       IpcMode: 'private',

@@ -376,7 +376,7 @@ export class SlotPoolService implements OnApplicationBootstrap, BeforeApplicatio
     if (!slot.dead) slot.die(why);
     const idle = this.idle.get(slot.key);
     if (idle?.includes(slot)) idle.splice(idle.indexOf(slot), 1);
-    if (why !== 'recycled' && why !== 'enough idle slots') {
+    if (!this.closed && why !== 'recycled' && why !== 'enough idle slots') {
       this.metrics.error('slot');
       this.logger.warn({
         msg: `slot retired: ${why}`,
