@@ -56,6 +56,8 @@ const startStack = (warm, db) =>
     env: {
       WORKER_CONCURRENCY: process.env.BENCH_WORKER_CONCURRENCY ?? '4',
       WARM_POOL_SIZE: warm ? '4' : '0',
+      // BENCH_TIER=slot: the "warm" worker runs on the slot tier (sandbox/slot/README.md).
+      ...(warm && process.env.BENCH_TIER ? { SANDBOX_TIER: process.env.BENCH_TIER } : {}),
     },
   });
 

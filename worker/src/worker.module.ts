@@ -18,6 +18,8 @@ import { RunExecutionService } from './services/run-execution.service.js';
 import { RunReaperService } from './services/run-reaper.service.js';
 import { StartupGateService } from './services/startup-gate.service.js';
 import { SandboxJanitorService } from './services/sandbox-janitor.service.js';
+import { SlotRepository } from './repositories/slot.repository.js';
+import { SlotPoolService } from './services/slot-pool.service.js';
 import { WarmPoolService } from './services/warm-pool.service.js';
 
 @Module({})
@@ -43,6 +45,8 @@ export class WorkerModule {
         StartupGateService,
         SandboxJanitorService,
         WarmPoolService,
+        SlotRepository,
+        SlotPoolService,
         RunExecutionService,
         RunReaperService,
         RunProcessor,

@@ -15,6 +15,17 @@ const defaultSeccompProfile = fileURLToPath(
   new URL('../../../../sandbox/seccomp/coderoom.json', import.meta.url),
 );
 
+const defaultSlotSeccompProfile = fileURLToPath(
+  new URL('../../../../sandbox/seccomp/coderoom-slot.json', import.meta.url),
+);
+const defaultSlotSupervisor = fileURLToPath(
+  new URL('../../../../sandbox/slot/supervisor.py', import.meta.url),
+);
+
+/** Where a run executes (sandbox/slot/README.md): a fresh container, or a reused slot. */
+export type SandboxTier = 'container' | 'slot';
+const tier = z.enum(['container', 'slot']);
+
 const envSchema = z.object({
   REDIS_URL: z.string().url(),
   MONGODB_URI: z
@@ -51,6 +62,28 @@ const envSchema = z.object({
     .min(1000)
     .max(600_000)
     .default(DEFAULT_SANDBOX_START_MS),
+  /** The execution tier of every language (SANDBOX_TIER_LANGUAGES overrides it per language). */
+  SANDBOX_TIER: tier.default('container'),
+  /** Per-language tiers, `id=tier` comma-separated (e.g. `python=slot,java=container`). */
+  SANDBOX_TIER_LANGUAGES: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)
+        .map((p) => p.split('=').map((x) => x.trim())),
+    )
+    .pipe(
+      z.array(z.tuple([z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'a language id'), tier])),
+    ),
+  /** The seccomp profile of slot containers (our profile plus what bubblewrap needs). */
+  SANDBOX_SLOT_SECCOMP: z.string().default(defaultSlotSeccompProfile),
+  /** The supervisor a slot runs (sent to it at start). */
+  SANDBOX_SLOT_SUPERVISOR: z.string().default(defaultSlotSupervisor),
+  /** A slot container is replaced after this many runs (and after any anomaly at once). */
+  SLOT_RUNS: z.coerce.number().int().min(1).max(100_000).default(200),
   /** Started sandboxes kept ready per (image, limits); 0 turns the warm pool off. */
   WARM_POOL_SIZE: z.coerce.number().int().min(0).max(64).default(2),
   /** Upper bound on ready sandboxes across all pools of this worker. */
@@ -137,6 +170,15 @@ export interface WorkerConfig {
    * it a hung Docker engine ends the run as SE instead of holding its slot for ever.
    */
   sandboxStartMs: number;
+  /** SANDBOX_TIER. */
+  tier: SandboxTier;
+  /** SANDBOX_TIER_LANGUAGES: language id -> tier, over `tier`. */
+  tierByLanguage: Record<string, SandboxTier>;
+  /** SANDBOX_SLOT_SECCOMP, SANDBOX_SLOT_SUPERVISOR: files of the slot tier. */
+  slotSeccompProfile: string;
+  slotSupervisor: string;
+  /** SLOT_RUNS: runs per slot container before it is replaced. */
+  slotRuns: number;
   warmPoolSize: number;
   warmPoolMax: number;
   /** WARM_POOL_LANGUAGES. */
@@ -148,6 +190,11 @@ export interface WorkerConfig {
 }
 
 export const WORKER_CONFIG = Symbol('WORKER_CONFIG');
+
+/** The tier a language's runs execute on. */
+export function tierOf(config: WorkerConfig, languageId: string): SandboxTier {
+  return config.tierByLanguage[languageId] ?? config.tier;
+}
 
 /** Reads the environment once; a bad or missing variable stops start-up with a list of problems. */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
@@ -178,6 +225,11 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     runtime: e.SANDBOX_RUNTIME,
     seccompProfile: e.SANDBOX_SECCOMP,
     sandboxStartMs: e.SANDBOX_START_MS,
+    tier: e.SANDBOX_TIER,
+    tierByLanguage: Object.fromEntries(e.SANDBOX_TIER_LANGUAGES),
+    slotSeccompProfile: e.SANDBOX_SLOT_SECCOMP,
+    slotSupervisor: e.SANDBOX_SLOT_SUPERVISOR,
+    slotRuns: e.SLOT_RUNS,
     warmPoolSize: e.WARM_POOL_SIZE,
     warmPoolMax: e.WARM_POOL_MAX,
     warmPoolLanguages: e.WARM_POOL_LANGUAGES,

@@ -114,7 +114,7 @@ export class DockerRepository implements OnModuleInit {
   private readonly parents = new Map<string, string>();
 
   /** This deployment's LABEL_SCOPE value: a hash of its Redis URL (no secret in a label). */
-  private readonly scope: string;
+  readonly scope: string;
   /** `seccomp=<profile JSON>` for SecurityOpt: our profile, whatever Docker's own default is. */
   private readonly seccomp: string;
 
@@ -370,6 +370,11 @@ export class DockerRepository implements OnModuleInit {
     return new Set(list.map((c) => c.Labels[LABEL_WORKER]).filter(Boolean));
   }
 
+  /** Whether sandboxes get parent cgroups of their own here (cgroup v1, cgroupfs, root). */
+  peakCgroupsUsed(): Promise<boolean> {
+    return this.usePeakCgroups();
+  }
+
   /** Per-sandbox parent cgroups: only where we can read and remove them (see CGROUP_PARENT_DIR). */
   private usePeakCgroups(): Promise<boolean> {
     this.peakCgroups ??= (async () => {
@@ -445,15 +450,15 @@ export class DockerRepository implements OnModuleInit {
 }
 
 /** The seccomp profile as one line of JSON; a missing or broken file stops the worker's start. */
-function loadSeccompProfile(file: string): string {
+export function loadSeccompProfile(file: string, variable = 'SANDBOX_SECCOMP'): string {
   let profile: unknown;
   try {
     profile = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`SANDBOX_SECCOMP: cannot read the seccomp profile ${file}: ${String(err)}`);
+    throw new Error(`${variable}: cannot read the seccomp profile ${file}: ${String(err)}`);
   }
   if (typeof profile !== 'object' || profile === null || !('syscalls' in profile)) {
-    throw new Error(`SANDBOX_SECCOMP: ${file} is not a seccomp profile (no "syscalls")`);
+    throw new Error(`${variable}: ${file} is not a seccomp profile (no "syscalls")`);
   }
   return JSON.stringify(profile);
 }

@@ -7,7 +7,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { RunJob, RunResult } from '@coderoom/contracts';
-import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
+import { WORKER_CONFIG, tierOf, type WorkerConfig } from '../config/config.js';
 import { DockerRepository } from '../repositories/docker.repository.js';
 import { LanguageRepository } from '../repositories/language.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
@@ -17,6 +17,7 @@ import { SandboxJanitorService } from './sandbox-janitor.service.js';
 import { StartupGateService } from './startup-gate.service.js';
 import { DockerWatchService } from './docker-watch.service.js';
 import { LanguageImagesService } from './language-images.service.js';
+import { SlotPoolService } from './slot-pool.service.js';
 import { WarmPoolService } from './warm-pool.service.js';
 import { SandboxRun, sandboxSpec, type SandboxRunDeps } from './sandbox-run.js';
 
@@ -59,10 +60,12 @@ export class RunExecutionService implements OnApplicationBootstrap, BeforeApplic
     gate: StartupGateService,
     private readonly images: LanguageImagesService,
     @Optional() dockerWatch?: DockerWatchService,
+    @Optional() slots?: SlotPoolService,
   ) {
     this.deps = {
       ...{ config, docker, languages, feeds, runs, metrics, janitor, pool, gate, dockerWatch },
       images,
+      slots,
       logger: this.logger,
     };
   }
@@ -89,7 +92,8 @@ export class RunExecutionService implements OnApplicationBootstrap, BeforeApplic
     if (unbuilt.length > 0) {
       this.logger.warn(`WARM_POOL_LANGUAGES: no image built for ${unbuilt.join(', ')}: not filled`);
     }
-    for (const id of ids.filter((i) => this.images.has(i))) {
+    // Languages of the slot tier get their slots from SlotPoolService instead.
+    for (const id of ids.filter((l) => this.images.has(l) && tierOf(this.config, l) === 'container')) {
       this.pool.prewarm(sandboxSpec(this.config, this.languages.get(id)!, 'run'));
     }
   }

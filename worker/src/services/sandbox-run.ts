@@ -6,7 +6,7 @@ import {
   type RunResult,
 } from '@coderoom/contracts';
 import { traceRun } from '@coderoom/platform';
-import type { RunLimits, WorkerConfig } from '../config/config.js';
+import { tierOf, type RunLimits, type WorkerConfig } from '../config/config.js';
 import {
   LABEL_RUN,
   LABEL_WORKER,
@@ -24,6 +24,7 @@ import type { DockerWatchService } from './docker-watch.service.js';
 import { sandboxImage, type LanguageImagesService } from './language-images.service.js';
 import { OutputCoalescer } from './output-coalescer.js';
 import { RunLifecycle } from './run-lifecycle.js';
+import { containerSandbox, type RunSandbox } from './run-sandbox.js';
 import {
   RUNNER_END,
   RunnerStdoutParser,
@@ -36,7 +37,8 @@ import { Submission } from './submission.js';
 import type { SandboxJanitorService } from './sandbox-janitor.service.js';
 import type { StartupGateService } from './startup-gate.service.js';
 import { judge, judgeSubmission, type RunOutcome } from './verdict.js';
-import type { ReadySandbox, WarmPoolService } from './warm-pool.service.js';
+import type { SlotPoolService } from './slot-pool.service.js';
+import type { WarmPoolService } from './warm-pool.service.js';
 
 /** How long after exit we wait for Docker to deliver the last output bytes. */
 const DRAIN_MS = 2000;
@@ -70,6 +72,8 @@ export interface SandboxRunDeps {
   metrics: MetricsRepository;
   janitor: SandboxJanitorService;
   pool: WarmPoolService;
+  /** The slot tier (SANDBOX_TIER, SANDBOX_TIER_LANGUAGES); absent: every run gets a container. */
+  slots?: SlotPoolService;
   gate: StartupGateService;
   dockerWatch?: DockerWatchService;
   logger: Logger;
@@ -118,8 +122,9 @@ export class SandboxRun {
   private limits!: RunLimits;
 
   // The sandbox and its streams (getSandbox).
-  private containerId: string | null = null;
-  private warm: ReadySandbox | null = null;
+  private sandbox: RunSandbox | null = null;
+  /** Whether the sandbox was started before the run took it (pooled, or a slot). */
+  private warm = false;
   private io!: SandboxIo;
   private exited!: Promise<number>;
   private cpu: CpuBudget | null = null;
@@ -238,37 +243,52 @@ export class SandboxRun {
     // Until it prints (or ends), background Docker work waits for this run (StartupGate).
     this.printed = gate.begin();
     const startMs = this.startMs;
-    const taking = pool.take(spec);
-    this.warm = await withDeadline(taking, startMs).catch((err: Error) => {
-      void taking.then((late) => late && janitor.dispose(late.id)).catch(() => undefined);
-      throw err;
-    });
-    traceRun('worker-sandbox', this.runId);
-    if (this.warm) {
-      ({ io: this.io, exited: this.exited } = this.warm);
-      this.containerId = this.warm.id;
-    } else {
-      const creating = docker.create({
-        ...spec,
-        labels: { [LABEL_RUN]: this.runId, [LABEL_WORKER]: config.workerId },
-      });
-      this.containerId = await withDeadline(creating, startMs).catch((err: Error) => {
-        void creating.then((late) => janitor.dispose(late)).catch(() => undefined);
+    const slots = this.deps.slots;
+    if (slots && tierOf(config, language.id) === 'slot') {
+      // A run in a reused slot container, in a fresh bubblewrap sandbox (slot-pool.service.ts).
+      const taking = slots.take(spec);
+      this.sandbox = await withDeadline(taking, startMs).catch((err: Error) => {
+        void taking.then((late) => late.release(true)).catch(() => undefined);
         throw err;
       });
-      // From here on the container is ours: cleanUp hands it to the janitor.
-      this.io = await withDeadline(docker.attach(this.containerId), startMs);
-      this.exited = docker.waitForExit(this.containerId);
+      this.warm = true;
+    } else {
+      const taking = pool.take(spec);
+      const ready = await withDeadline(taking, startMs).catch((err: Error) => {
+        void taking.then((late) => late && janitor.dispose(late.id)).catch(() => undefined);
+        throw err;
+      });
+      if (ready) {
+        this.sandbox = containerSandbox(ready.id, ready.io, ready.exited, true, docker, janitor);
+        this.warm = true;
+      } else {
+        const creating = docker.create({
+          ...spec,
+          labels: { [LABEL_RUN]: this.runId, [LABEL_WORKER]: config.workerId },
+        });
+        const id = await withDeadline(creating, startMs).catch((err: Error) => {
+          void creating.then((late) => janitor.dispose(late)).catch(() => undefined);
+          throw err;
+        });
+        // The container is ours: removed here if the attach fails, else by cleanUp.
+        const io = await withDeadline(docker.attach(id), startMs).catch((err: Error) => {
+          janitor.dispose(id);
+          throw err;
+        });
+        this.sandbox = containerSandbox(id, io, docker.waitForExit(id), false, docker, janitor);
+      }
     }
-    const sandbox = this.containerId;
+    traceRun('worker-sandbox', this.runId);
+    const sandbox = this.sandbox;
+    ({ io: this.io, exited: this.exited } = sandbox);
     this.deps.logger.debug({
       msg: 'sandbox',
       runId: this.runId,
-      containerId: sandbox,
-      warm: !!this.warm,
+      containerId: sandbox.id,
+      warm: this.warm,
     });
     this.cpu = new CpuBudget(
-      () => docker.cpuUsageMs(sandbox),
+      () => sandbox.cpuUsageMs(),
       this.limits.cpus,
       () => this.kill('CPU'),
     );
@@ -283,7 +303,7 @@ export class SandboxRun {
     this.to('started');
     if (!this.warm) {
       if (this.outcome.killedFor) throw new CancelledBeforeStart();
-      await withDeadline(this.deps.docker.start(this.containerId!), this.startMs);
+      await withDeadline(this.sandbox!.start(), this.startMs);
     }
     if (this.outcome.killedFor) this.kill(this.outcome.killedFor); // cancelled while starting
     const begun = new Date();
@@ -321,7 +341,8 @@ export class SandboxRun {
    */
   async waitForExit(): Promise<void> {
     this.to('exited');
-    const { docker, dockerWatch } = this.deps;
+    const { dockerWatch } = this.deps;
+    const sandbox = this.sandbox!;
     const outcome = this.outcome;
     outcome.exitCode = await Promise.race([this.exited, this.stuck]);
     this.runEndedAt = performance.now();
@@ -331,8 +352,8 @@ export class SandboxRun {
     await Promise.race([this.io.ended, sleep(DRAIN_MS)]);
     const cpuExceeded = this.cpu!.settle();
     outcome.cpuExceeded = cpuExceeded;
-    outcome.memoryKb = docker.peakMemoryKb(this.containerId!);
-    outcome.oomKilled = await withDeadline(docker.oomKilled(this.containerId!), ENGINE_GRACE_MS);
+    outcome.memoryKb = sandbox.peakMemoryKb();
+    outcome.oomKilled = await withDeadline(sandbox.oomKilled(), ENGINE_GRACE_MS);
     this.abandonTest();
     // We never send SIGTERM (exit 143); a daemon that shuts down does, to every container.
     if (outcome.exitCode === 143 && !outcome.killedFor && (await dockerWatch?.goingAway())) {
@@ -476,7 +497,9 @@ export class SandboxRun {
     this.stopListening();
     this.stopInput();
     this.printed();
-    if (this.containerId) this.deps.janitor.dispose(this.containerId);
+    // A slot is given back only after a run that ended in a known way (slot-pool.service.ts).
+    const o = this.outcome;
+    this.sandbox?.release(!o.protocolError && !o.exitUnknown && !o.oomKilled && !!this.runEndedAt);
     if (this.marked) {
       await this.marked;
       await this.deps.feeds.unmarkRunning(this.runId).catch((err: Error) => {
@@ -505,8 +528,8 @@ export class SandboxRun {
     // The program already ended by itself: a late cancel or timer changes nothing.
     if (this.runEndedAt) return;
     this.outcome.killedFor ??= reason;
-    if (!this.containerId) return;
-    void this.deps.docker.kill(this.containerId);
+    if (!this.sandbox) return;
+    this.sandbox.kill();
     this.killDeadline ??= setTimeout(
       () => this.giveUp(new SandboxStuck(`no exit ${ENGINE_GRACE_MS} ms after the kill`)),
       ENGINE_GRACE_MS,
