@@ -28,7 +28,16 @@ if (!['start', 'cluster', 'restart', 'test', 'infra', 'bench'].includes(mode)) {
   process.exit(2);
 }
 const bench = process.env.BENCH || 'latency';
-const BENCHES = ['latency', 'load', 'trace', 'lifecycle', 'slot-lifecycle', 'rolling', 'classroom'];
+const BENCHES = [
+  'latency',
+  'load',
+  'trace',
+  'lifecycle',
+  'slot-lifecycle',
+  'rolling',
+  'classroom',
+  'feed',
+];
 if (mode === 'bench' && !BENCHES.includes(bench)) {
   console.error(`BENCH=${bench}: use BENCH=latency (the default), ${BENCHES.slice(1).join(', ')}`);
   process.exit(2);
@@ -153,8 +162,9 @@ async function runTests(env) {
  * `latency` (default, latency.mjs), `load` (load.mjs, issue 4), `trace` (trace.mjs: where the
  * time of one run goes), `lifecycle` (lifecycle.mjs: one container per run without services),
  * `slot-lifecycle` (slot-lifecycle.mjs: the slot tier without services) or
- * `rolling` (rolling.mjs: a rolling restart of a `stack.mjs cluster` under load) or
- * `classroom` (classroom.mjs: a session of 60 students and 5 dashboards on 2 gateways).
+ * `rolling` (rolling.mjs: a rolling restart of a `stack.mjs cluster` under load),
+ * `classroom` (classroom.mjs: a session of 60 students and 5 dashboards on 2 gateways) or `feed`
+ * (feed.mjs: a gateway's CPU per chunk with and without other gateways' runs).
  */
 async function runBench(env) {
   return sup.run('bench', process.execPath, [path.join(REPO, `deploy/bench/${bench}.mjs`)], {
