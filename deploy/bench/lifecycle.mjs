@@ -18,6 +18,7 @@ const docker = new DockerRepository({
   dockerSocket: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock',
   redisUrl: 'bench-lifecycle',
   runtime: 'runc',
+  seccompProfile: join(REPO, 'sandbox/seccomp/coderoom.json'),
 });
 await docker.onModuleInit();
 const spec = {
