@@ -68,23 +68,34 @@ function timedRun(socket, language, source) {
     let runId = null;
     let first = null;
     const early = [];
+    let earlyEnd = null;
     const onOut = (c) => {
       if (runId === null) early.push(c);
       else if (c.runId === runId && first === null) first = performance.now() - t0;
     };
     const onFin = (e) => {
+      // A fast run (the slot tier) can end before its ack arrives: kept until the ack names it.
+      if (runId === null) earlyEnd ??= new Map();
+      if (runId === null) return void earlyEnd.set(e.runId, [e, performance.now() - t0]);
       if (e.runId !== runId) return;
       socket.off('run:output', onOut);
       socket.off('run:finished', onFin);
       if (e.verdict !== 'OK') reject(new Error(`${language}: verdict ${e.verdict}`));
-      else resolve({ first: first ?? performance.now() - t0, end: performance.now() - t0 });
+      else
+        resolve({ first: first ?? performance.now() - t0, end: endAt ?? performance.now() - t0 });
     };
+    let endAt = null;
     socket.on('run:output', onOut);
     socket.on('run:finished', onFin);
     socket.emit('run:start', { language, source }, (ack) => {
       if (!ack.ok) return reject(new Error(`${language}: ${ack.error.code} ${ack.error.message}`));
       runId = ack.runId;
       if (early.some((c) => c.runId === runId)) first = performance.now() - t0;
+      const ended = earlyEnd?.get(runId);
+      if (ended) {
+        endAt = ended[1];
+        onFin(ended[0]);
+      }
     });
   });
 }

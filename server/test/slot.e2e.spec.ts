@@ -35,7 +35,9 @@ beforeAll(async () => {
     workerEnv: {
       WORKER_ID,
       SANDBOX_TIER: 'slot',
+      // One slot per kind at a time (no spare): consecutive runs meet in the same slot.
       WORKER_CONCURRENCY: '1',
+      WARM_POOL_SIZE: '1',
       SLOT_RUNS: String(SLOT_RUNS),
       RUN_WALL_MS: String(WALL_MS),
       RUN_MEMORY_MB: '128',

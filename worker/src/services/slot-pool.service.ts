@@ -259,6 +259,8 @@ export class SlotPoolService implements OnApplicationBootstrap, BeforeApplicatio
   private readonly logger = new Logger(SlotPoolService.name);
   private readonly idle = new Map<string, Slot[]>();
   private readonly all = new Set<Slot>();
+  /** Keys with a spare slot being started (see `spare`). */
+  private readonly sparing = new Set<string>();
   private closed = false;
 
   constructor(
@@ -301,6 +303,7 @@ export class SlotPoolService implements OnApplicationBootstrap, BeforeApplicatio
       this.retire(slot, 'no next sandbox after the run');
     }
     slot ??= await this.startSlot({ ...spec, labels: {} });
+    if (idle.length === 0) this.spare(spec);
     const sandbox = slot.ready!;
     slot.ready = null;
     const lease = new SlotLease(slot, sandbox, this.repo, this.docker, (s, clean) =>
@@ -308,6 +311,24 @@ export class SlotPoolService implements OnApplicationBootstrap, BeforeApplicatio
     );
     slot.lease = lease;
     return lease;
+  }
+
+  /**
+   * A second slot for a key whose last idle one was just taken: the next run then finds a slot
+   * whose sandbox had time to start (the interpreter of a sandbox started right before its run
+   * is part of that run's latency), and back-to-back runs alternate between the two. Bounded by
+   * the idle cap per key.
+   */
+  private spare(spec: Omit<SandboxSpec, 'labels'>): void {
+    const key = poolKey(spec);
+    const perKey = Math.max(this.config.warmPoolSize, this.config.concurrency);
+    const slotsOfKey = [...this.all].filter((s) => s.key === key).length;
+    if (this.closed || this.sparing.has(key) || slotsOfKey >= perKey) return;
+    this.sparing.add(key);
+    void this.startSlot({ ...spec, labels: {} })
+      .then((slot) => this.park(slot))
+      .catch((err: Error) => this.logger.warn(`spare slot: ${err.message}`))
+      .finally(() => this.sparing.delete(key));
   }
 
   async beforeApplicationShutdown(): Promise<void> {
