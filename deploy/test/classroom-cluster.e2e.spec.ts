@@ -36,7 +36,7 @@ let redis: Redis;
 beforeAll(async () => {
   stack = await startStack({
     name: 'classroom-cluster',
-    redisDb: 43,
+    redisDb: 61,
     gateways: 2,
     balancer: true,
     workers: 2,

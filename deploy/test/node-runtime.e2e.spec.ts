@@ -85,7 +85,7 @@ describe('stack.mjs start, launched by the machine’s Node', () => {
     // `npm start` as the machine runs it: the stack script launched by the machine's Node, on the
     // suite's Redis and database (a database and a Redis db of its own, no warm pool).
     const redis = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-    redis.pathname = '/57';
+    redis.pathname = '/62';
     const mongo = new URL(process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017');
     mongo.pathname = `/coderoom-test-${NAME}`;
     rmSync(join(REPO, '.local', 'data', NAME), { recursive: true, force: true });

@@ -25,7 +25,7 @@ const expected = (lines: number) =>
 beforeAll(async () => {
   stack = await startStack({
     name: 'feed-interest',
-    redisDb: 43,
+    redisDb: 60,
     gateways: 3,
     // The cancel test below fills both slots to keep a run in the queue.
     workerEnv: { WORKER_CONCURRENCY: '2' },

@@ -1,7 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -453,8 +460,16 @@ export function dockerRestartable(): string | null {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
   const parent = readFileSync(`/proc/${ppid}/cmdline`, 'utf8').split('\0').join(' ');
-  if (parent.includes('deploy/local/stack.mjs')) return null;
-  return `dockerd (pid ${pid}) was not started by the stack (parent: "${parent.trim() || ppid}")`;
+  // This checkout's stack only: another checkout's stack on the same machine (a second worktree,
+  // say) owns a dockerd that other tests are using.
+  let cwd = '';
+  try {
+    cwd = readlinkSync(`/proc/${ppid}/cwd`);
+  } catch {
+    // gone, or not ours to read
+  }
+  if (parent.includes('deploy/local/stack.mjs') && resolve(cwd) === resolve(REPO)) return null;
+  return `dockerd (pid ${pid}) was not started by this checkout's stack (parent: "${parent.trim() || ppid}" in ${cwd || '?'})`;
 }
 
 /** Resolves when the Docker daemon answers again (see stopDocker). */

@@ -12,7 +12,7 @@ import { TIERS } from './tiers.js';
 
 // Every language in sandbox/languages is tested here through the real path (socket.io ->
 // gateway -> queue -> worker -> container): adding a language folder adds it to these tests.
-// The checks of language-checks.ts run on every sandbox tier (tiers.ts: runc, gVisor); the
+// The checks of language-checks.ts run on every sandbox tier (tiers.ts: runc, gVisor, slot); the
 // rest (the list, versions, multi-file programs, starter code) on the default tier.
 
 const ids = languages.map((l) => l.id);

@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 /**
  * The sandbox tiers a worker can run programs on. A tier is a name and the worker environment
  * that selects it; tests that must hold on every tier (languages.e2e.spec.ts) run once per entry.
- * Adding a tier (e.g. `{ name: 'slot', workerEnv: { SANDBOX_TIER: 'slot' }, unusable: ... }`) is
- * one entry here.
+ * (hostile.e2e.spec.ts runs the corpus on the container and slot tiers; gvisor.e2e.spec.ts a part
+ * of it under gVisor.)
  */
 export interface Tier {
   name: string;
@@ -48,4 +48,9 @@ export const TIERS: Tier[] = [
   { name: 'runc', workerEnv: {}, unusable: () => null },
   /** The same, under gVisor's user-space kernel (README, "Optional isolation: gVisor"). */
   { name: 'gvisor', workerEnv: { SANDBOX_RUNTIME: 'runsc' }, unusable: gvisorUnusable },
+  /**
+   * Long-lived slot containers, a fresh bubblewrap sandbox per run (sandbox/slot/README.md); it
+   * needs nothing from the host beyond Docker (bubblewrap is in the images).
+   */
+  { name: 'slot', workerEnv: { SANDBOX_TIER: 'slot' }, unusable: () => null },
 ];
