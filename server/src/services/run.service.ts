@@ -146,8 +146,10 @@ export class RunService {
     const interactive = req.interactive ?? false;
     // The owner listens to the run's feed from before its job exists, so not a single event
     // can be missed; the subscription is made while the admission runs (awaited before the
-    // enqueue below) and undone if the run is not admitted.
-    const listening = owner ? this.feed.subscribe(runId, owner, 0, false) : Promise.resolve();
+    // enqueue below) and undone if the run is not admitted. The worker's first events may
+    // arrive before this method sends the owner's `queued` (a slot sandbox starts a run within
+    // milliseconds of the enqueue): the subscription holds them until that has been sent.
+    const listening = owner ? this.feed.subscribe(runId, owner, 0, true) : Promise.resolve();
     listening.catch(() => undefined);
     const refused = <E>(err: E): E => {
       if (owner) this.feed.unsubscribe(runId, owner.id);
@@ -270,10 +272,13 @@ export class RunService {
       priority,
       position,
     });
-    owner?.send({
-      kind: 'run:status',
-      event: { runId, status: 'queued', position, at: now.toISOString() },
-    });
+    if (owner) {
+      owner.send({
+        kind: 'run:status',
+        event: { runId, status: 'queued', position, at: now.toISOString() },
+      });
+      this.feed.completeSync(runId, owner.id, 0);
+    }
     return { runId, status: 'queued', position };
   }
 
