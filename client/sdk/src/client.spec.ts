@@ -219,6 +219,24 @@ describe('CoderoomClient: runs', () => {
     client.close();
   });
 
+  it('emits what came before the run:start answer to listeners added after the await, in order', async () => {
+    const { client, socket } = await connected();
+    const started = client.run({ language: 'python', source: 'print(1)' });
+    socket.fire('run:status', queued('r1'));
+    socket.fire('run:output', chunk('r1', 1));
+    socket.last('run:start').answer({ ok: true, runId: 'r1', status: 'queued', position: 0 });
+    const run = await started;
+    const seen: number[] = [];
+    run.on('output', (c) => seen.push(c.seq));
+    socket.fire('run:output', chunk('r1', 2)); // live, before the deferred replay has run
+    expect(run.chunks.map((c) => c.seq)).toEqual([1, 2]); // the state is current at once
+    await new Promise((r) => setTimeout(r, 0));
+    expect(seen).toEqual([1, 2]);
+    socket.fire('run:output', chunk('r1', 3));
+    expect(seen).toEqual([1, 2, 3]);
+    client.close();
+  });
+
   it('after a reconnect, re-watches every unfinished run from its lastSeq', async () => {
     const { client, socket } = await connected();
     const starts = [client.run({ language: 'python', source: 'a' })];

@@ -299,6 +299,9 @@ export class CoderoomClient {
           position,
           afterSeq: 0,
         });
+        // The caller can listen only once it has the handle: what came before the answer is
+        // emitted on the next macrotask, in order with whatever arrives after it.
+        control.deferEvents();
         this.#replayEarly(res.runId, control);
         release();
         resolve(run);

@@ -49,6 +49,12 @@ export interface RunControl {
   resync(): void;
   applyWatch(result: RunWatchResult, afterSeq: number): void;
   fail(err: CoderoomError): void;
+  /**
+   * Until the next macrotask, the handle's events are queued (its state still changes at once):
+   * what is replayed into a handle before the caller has it (events that came before the
+   * `run:start` answer) reaches the listeners the caller adds right after `await client.run()`.
+   */
+  deferEvents(): void;
 }
 
 export interface RunInit {
@@ -92,6 +98,8 @@ export class Run implements AsyncIterable<OutputChunk> {
 
   readonly #host: RunHost;
   readonly #events = new Emitter<RunEvents>();
+  /** Events waiting for the next macrotask (deferEvents), in order; null when not deferring. */
+  #deferred: Array<() => void> | null = null;
   readonly #seq: OutputSequencer;
   readonly #chunks: OutputChunk[] = [];
   readonly #tests = new Map<number, RunTestEvent>();
@@ -131,6 +139,7 @@ export class Run implements AsyncIterable<OutputChunk> {
       resync: () => this.#resync(),
       applyWatch: (r, afterSeq) => this.#applyWatch(r, afterSeq),
       fail: (err) => this.#fail(err),
+      deferEvents: () => this.#deferEvents(),
     });
   }
 
@@ -269,6 +278,25 @@ export class Run implements AsyncIterable<OutputChunk> {
 
   // --- driven by the client -------------------------------------------------------------
 
+  #emit<E extends keyof RunEvents>(event: E, ...args: Parameters<RunEvents[E]>): void {
+    this.#inOrder(() => this.#events.emit(event, ...args));
+  }
+
+  /** Now, or after the events deferred before it (the result settles after its events). */
+  #inOrder(fn: () => void): void {
+    if (this.#deferred) this.#deferred.push(fn);
+    else fn();
+  }
+
+  #deferEvents(): void {
+    if (this.#deferred) return;
+    const queue: Array<() => void> = (this.#deferred = []);
+    setTimeout(() => {
+      this.#deferred = null;
+      for (const emit of queue) emit();
+    }, 0);
+  }
+
   #receive(e: RunFeedEvent): void {
     if (this.#done) return;
     switch (e.kind) {
@@ -369,7 +397,7 @@ export class Run implements AsyncIterable<OutputChunk> {
     }
     if (this.#pendingFinish) {
       // The run is over; only some output is missing. Report it and finish.
-      this.#events.emit('error', err);
+      this.#emit('error', err);
       this.#skipGap();
       this.#maybeFinish();
       return;
@@ -381,7 +409,7 @@ export class Run implements AsyncIterable<OutputChunk> {
     const { delivered, missing } = this.#seq.skipGap();
     if (missing.length === 0) return;
     const ranges = missing.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', ');
-    this.#events.emit(
+    this.#emit(
       'error',
       new CoderoomError(
         'INTERNAL',
@@ -402,20 +430,20 @@ export class Run implements AsyncIterable<OutputChunk> {
     if (to < from || (to === from && position === this.#position)) return;
     this.#status = e.status;
     this.#position = position;
-    this.#events.emit('status', e);
+    this.#emit('status', e);
   }
 
   #addTest(e: RunTestEvent): void {
     if (!e || typeof e.index !== 'number' || this.#tests.has(e.index)) return;
     this.#tests.set(e.index, e);
-    this.#events.emit('test', e);
+    this.#emit('test', e);
   }
 
   #deliver(chunks: readonly OutputChunk[]): void {
     if (chunks.length === 0) return;
     for (const c of chunks) {
       this.#chunks.push(c);
-      this.#events.emit('output', c);
+      this.#emit('output', c);
     }
     this.#wake();
   }
@@ -431,8 +459,8 @@ export class Run implements AsyncIterable<OutputChunk> {
     this.#outcome = e;
     this.#clearRetry();
     this.#host.release(this);
-    this.#events.emit('finished', e);
-    this.#resolve(e);
+    this.#emit('finished', e);
+    this.#inOrder(() => this.#resolve(e));
     this.#wake();
   }
 
@@ -442,8 +470,8 @@ export class Run implements AsyncIterable<OutputChunk> {
     this.#error = err;
     this.#clearRetry();
     this.#host.release(this);
-    if (err.code !== 'CLOSED') this.#events.emit('error', err);
-    this.#reject(err);
+    if (err.code !== 'CLOSED') this.#emit('error', err);
+    this.#inOrder(() => this.#reject(err));
     this.#wake();
   }
 
