@@ -93,7 +93,9 @@ export class RunExecutionService implements OnApplicationBootstrap, BeforeApplic
       this.logger.warn(`WARM_POOL_LANGUAGES: no image built for ${unbuilt.join(', ')}: not filled`);
     }
     // Languages of the slot tier get their slots from SlotPoolService instead.
-    for (const id of ids.filter((l) => this.images.has(l) && tierOf(this.config, l) === 'container')) {
+    for (const id of ids.filter(
+      (l) => this.images.has(l) && tierOf(this.config, l) === 'container',
+    )) {
       this.pool.prewarm(sandboxSpec(this.config, this.languages.get(id)!, 'run'));
     }
   }
