@@ -88,7 +88,11 @@ function timedRun(socket, language, source) {
     socket.on('run:output', onOut);
     socket.on('run:finished', onFin);
     socket.emit('run:start', { language, source }, (ack) => {
-      if (!ack.ok) return reject(new Error(`${language}: ${ack.error.code} ${ack.error.message}`));
+      if (!ack.ok) {
+        socket.off('run:output', onOut);
+        socket.off('run:finished', onFin);
+        return reject(new Error(`${language}: ${ack.error.code} ${ack.error.message}`));
+      }
       runId = ack.runId;
       if (early.some((c) => c.runId === runId)) first = performance.now() - t0;
       const ended = earlyEnd?.get(runId);
@@ -138,18 +142,23 @@ async function throughput(stack, concurrency) {
   let done = 0;
   let errors = 0;
   const lat = [];
+  /** Error messages (their first 60 characters) and how often each came. */
+  const kinds = new Map();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < deadline) {
         try {
           lat.push((await timedRun(stack.socket, 'python', HELLO.python)).end);
           done++;
-        } catch {
+        } catch (err) {
           errors++;
+          const kind = String(err.message).slice(0, 60);
+          kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
         }
       }
     }),
   );
+  if (kinds.size > 0) console.error(`c=${concurrency} errors:`, Object.fromEntries(kinds));
   return { perSecond: done / THROUGHPUT_SECONDS, p95: pct(lat, 95), errors };
 }
 
