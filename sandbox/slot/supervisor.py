@@ -350,7 +350,11 @@ def frame(kind, payload):
 
 def main():
     global inbuf
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # SIGPIPE stays ignored here (Python's default): a write to the stdin of a program that has
+    # gone raises BrokenPipeError, which flush_stdin handles; with the default action the
+    # supervisor itself would die, and the run with it as SE. The worker closing the
+    # supervisor's own stdout still ends it (an uncaught BrokenPipeError). The sandbox's
+    # processes get the default action back before exec (start).
     os.set_blocking(0, False)
     sel.register(0, selectors.EVENT_READ, 'in')
     for top in (BOX, TMP):  # empty already in a new container; checked all the same
