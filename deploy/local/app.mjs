@@ -101,6 +101,17 @@ export async function startApp(sup, env, { cluster, lockName }) {
     intervalMs: 300,
     abort: () => gateways.some((g) => g.unit.gaveUp) && 'a gateway keeps exiting',
   });
+  if (adminSocket) {
+    // The balancer answering is not enough: a gateway HAProxy still counts as down gets no
+    // clients, and the first users (or a test's clients) would all land on the others.
+    for (const [i, g] of gateways.entries()) {
+      await waitFor(
+        `HAProxy to count gateway-${i} in`,
+        async () => (await haproxyServerStatus(adminSocket, i).catch(() => '')) === 'UP',
+        { timeoutMs: 60000, intervalMs: 200, abort: () => g.unit.gaveUp && 'it keeps exiting' },
+      );
+    }
+  }
   const url = `http://localhost:${port}`;
   const line = '='.repeat(url.length + 24);
   const what = cluster ? `\n  ${gatewayCount} gateways behind HAProxy, ${workerCount} workers` : '';

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
 import type { OutputChunk, RunWatchResult } from '@coderoom/contracts';
+import { haproxyCommand } from '../local/haproxy.mjs';
 import { launch, type Proc } from '../local/launcher.mjs';
 import { REPO, freePort, text, until, type ClientSocket } from '../../server/test/harness.js';
 
@@ -235,6 +236,16 @@ it(
         () => runs.filter((r) => r.chunks.length >= 5).length >= 4,
         30_000,
       );
+      // The test needs clients on the node it kills: HAProxy's current sessions of g0.
+      const stat = await haproxyCommand(
+        join(REPO, '.local', 'run', `${NAME}-haproxy.sock`),
+        'show stat',
+      );
+      const g0 = stat
+        .split('\n')
+        .map((l) => l.split(','))
+        .find((f) => f[0] === 'gateways' && f[1] === 'g0');
+      expect(Number(g0?.[4])).toBeGreaterThan(0);
       const { ms } = await crash('gateway-0');
       await until(
         'gateway-0 back on /ready',
