@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io } from 'socket.io-client';
 import { REPO, devToken, freePort, machine, pct, sleep, waitHttp } from './common.mjs';
+import { cpuMeter, cpuShareRows } from './cpu.mjs';
 
 const Y = createRequire(join(REPO, 'server/package.json'))('yjs');
 const env = process.env;
@@ -363,6 +364,8 @@ async function main() {
   const gatewaysBefore = await Promise.all(urls.map(gatewayMetrics));
   const loopDelay = eventLoop();
   counting = true;
+  const meter = cpuMeter();
+  const loadStart = Date.now();
   const end = Date.now() + SECONDS * 1000;
   const [runIds] = await Promise.all([
     Promise.all(students.map((s) => student(s, sessionId, p.problemId, end))).then((r) => r.flat()),
@@ -370,6 +373,7 @@ async function main() {
   ]);
   clearInterval(sampler);
   counting = false;
+  const cpu = cpuShareRows(meter.end(), (Date.now() - loadStart) / 1000);
   const gatewaysAfter = await Promise.all(urls.map(gatewayMetrics));
 
   const loop = loopDelay.stop();
@@ -479,6 +483,10 @@ async function main() {
         `${f(gatewaysAfter[i].lagP99Ms)} / ${f(gatewaysAfter[i].lagMaxMs)} ms |`,
     ),
   );
+  console.log('\nCPU by part during the load (cpu.mjs; 100% is one of the cores):\n');
+  console.log('| part | CPU |');
+  console.log('| --- | --- |');
+  for (const row of cpu) console.log(row);
   [...all, teacher, checker].forEach((s) => s.disconnect());
   await stopAll();
 }

@@ -9,6 +9,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { REPO, machine, pct, sleep, startBenchStack } from './common.mjs';
+import { cpuMeter, cpuRows } from './cpu.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const THROUGHPUT_SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -29,6 +30,11 @@ const BACK_TO_BACK = (process.env.BENCH_BACK_TO_BACK ?? 'python,bash').split(','
  * with 1,500 runs in it; README, "What slows it down").
  */
 const KEEP_RUNS = process.env.BENCH_KEEP_RUNS === '1';
+/** BENCH_THROUGHPUT_ONLY=1 skips the latency tables; BENCH_WARM_ONLY=1 the cold stack's cells. */
+const THROUGHPUT_ONLY = process.env.BENCH_THROUGHPUT_ONLY === '1';
+const ONLY_WARM = process.env.BENCH_WARM_ONLY === '1';
+/** Client concurrencies of the throughput cells (BENCH_CONCURRENCY, e.g. "8"). */
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,4,8').split(',').map(Number);
 for (const v of ['REDIS_URL', 'MONGODB_URI']) {
   if (!process.env[v]) throw new Error(`${v} is not set: run node deploy/local/stack.mjs bench`);
 }
@@ -144,6 +150,7 @@ async function throughput(stack, concurrency) {
   const lat = [];
   /** Error messages (their first 60 characters) and how often each came. */
   const kinds = new Map();
+  const meter = cpuMeter();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < deadline) {
@@ -159,7 +166,12 @@ async function throughput(stack, concurrency) {
     }),
   );
   if (kinds.size > 0) console.error(`c=${concurrency} errors:`, Object.fromEntries(kinds));
-  return { perSecond: done / THROUGHPUT_SECONDS, p95: pct(lat, 95), errors };
+  return {
+    perSecond: done / THROUGHPUT_SECONDS,
+    p95: pct(lat, 95),
+    errors,
+    cpu: cpuRows(meter.end(), done),
+  };
 }
 
 const HEADER = [
@@ -188,11 +200,13 @@ console.log('');
 const warm = await startStack(true, 13);
 const cold = await startStack(false, 14);
 try {
-  console.log(`One client, ${PAUSE_MS} ms between a run's end and the next run (BENCH_PAUSE_MS):`);
-  console.log('');
-  await latencyTable(warm, cold, languages, PAUSE_MS);
+  if (!THROUGHPUT_ONLY) {
+    console.log(`One client, ${PAUSE_MS} ms between a run's end and the next run (BENCH_PAUSE_MS):`);
+    console.log('');
+    await latencyTable(warm, cold, languages, PAUSE_MS);
+  }
   const b2b = languages.filter((l) => BACK_TO_BACK.includes(l));
-  if (b2b.length && PAUSE_MS) {
+  if (b2b.length && PAUSE_MS && !THROUGHPUT_ONLY) {
     console.log('');
     console.log(
       'One client, back to back (each run:start right after the last run:finished; BENCH_BACK_TO_BACK):',
@@ -209,12 +223,23 @@ try {
     '| client concurrency | warm runs/s | warm p95 (ms) | cold runs/s | cold p95 (ms) | errors |',
   );
   console.log('|---|---|---|---|---|---|');
-  for (const n of [1, 4, 8]) {
+  const cpu = [];
+  for (const n of CONCURRENCY) {
     const w = await throughput(warm, n);
-    const c = await throughput(cold, n);
+    const c = ONLY_WARM ? null : await throughput(cold, n);
     console.log(
-      `| ${n} | ${w.perSecond.toFixed(1)} | ${f(w.p95)} | ${c.perSecond.toFixed(1)} | ${f(c.p95)} | ${w.errors + c.errors} |`,
+      `| ${n} | ${w.perSecond.toFixed(1)} | ${f(w.p95)} | ${c ? c.perSecond.toFixed(1) : '-'} | ${c ? f(c.p95) : '-'} | ${w.errors + (c?.errors ?? 0)} |`,
     );
+    cpu.push([`warm, c=${n}`, w.cpu], ...(c ? [[`cold, c=${n}`, c.cpu]] : []));
+  }
+  // CPU of each part per completed run (cpu.mjs), for the highest concurrency of each stack.
+  for (const [name, rows] of cpu.filter(([n]) => n.endsWith(`c=${CONCURRENCY.at(-1)}`))) {
+    console.log('');
+    console.log(`CPU per run by process (ms), ${name}:`);
+    console.log('');
+    console.log('| part | CPU per run (ms) |');
+    console.log('|---|---|');
+    for (const row of rows) console.log(row);
   }
 } finally {
   await warm.stop();
