@@ -24,10 +24,12 @@ const only = process.env.BENCH_LANGUAGES?.split(',');
 const PAUSE_MS = Number(process.env.BENCH_PAUSE_MS ?? 250);
 const BACK_TO_BACK = (process.env.BENCH_BACK_TO_BACK ?? 'python,bash').split(',').filter(Boolean);
 /**
- * Each cell starts on an empty `runs` collection unless BENCH_KEEP_RUNS=1: on FerretDB v1 every
- * update scans the whole collection, so without this each cell would also measure how many runs
- * the cells before it stored (e.g. Python warm first output 26 ms on an empty collection, 36 ms
- * with 1,500 runs in it; README, "What slows it down").
+ * Each cell starts on an empty `runs` collection unless BENCH_KEEP_RUNS=1: FerretDB v1 as
+ * released scanned the whole collection for every update, so each cell also measured how many
+ * runs the cells before it stored (e.g. Python warm first output 26 ms on an empty collection,
+ * 36 ms with 1,500 runs in it; README, "What slows it down"). The stack's FerretDB is patched
+ * to use its `_id` index (README, "FerretDB differences"), but queries on other fields still
+ * scan, so the cells keep starting equal.
  */
 const KEEP_RUNS = process.env.BENCH_KEEP_RUNS === '1';
 /** BENCH_THROUGHPUT_ONLY=1 skips the latency tables; BENCH_WARM_ONLY=1 the cold stack's cells. */

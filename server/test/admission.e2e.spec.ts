@@ -57,7 +57,9 @@ it('refuses with BUSY when runs finish slower than the slots promise, once every
   await raw.set(redisKeys.workerCapacity('w1'), 4);
   await raw.set(redisKeys.runMsAverage, 100);
   await raw.lpush(WAIT, ...Array.from({ length: 8 }, (_, i) => `job-${i}`));
-  expect(await quota.admit(request())).toMatchObject({ outcome: 'admitted' });
+  const first = request();
+  expect(await quota.admit(first)).toMatchObject({ outcome: 'admitted' });
+  await quota.enqueued(first.runId); // (its job is not in this test's queue)
 
   // But only 5 runs finished in the last 10 s (0.5/s): 9 runs take ~18 s to drain.
   const now = Math.floor(Date.now() / 1000);
@@ -70,4 +72,38 @@ it('refuses with BUSY when runs finish slower than the slots promise, once every
   await raw.del(WAIT);
   await raw.lpush(WAIT, 'job-a', 'job-b');
   expect(await quota.admit(request())).toMatchObject({ outcome: 'admitted' });
+});
+
+it('counts runs admitted but not enqueued yet as waiting: a burst cannot overfill the queue', async () => {
+  await raw.flushdb();
+  // One live worker with 4 slots, 1 s runs, an empty queue: (n + 1) x 1000 / 4 <= 5000 ms
+  // admits while fewer than 20 runs wait.
+  await raw.sadd(redisKeys.workers, 'w1');
+  await raw.set(redisKeys.workerCapacity('w1'), 4);
+  await raw.set(redisKeys.runMsAverage, 1000);
+  const burst = Array.from({ length: 40 }, () => ({ ...request(), busyWaitMs: 5000 }));
+  // 40 run:starts at once: every admission happens before any enqueue (as on a busy gateway).
+  const answers = await Promise.all(burst.map((r) => quota.admit(r)));
+  const admitted = answers.filter((a) => a.outcome === 'admitted').length;
+  expect(admitted).toBe(20);
+  expect(answers.filter((a) => a.outcome === 'busy')).toHaveLength(20);
+  expect(await raw.zcard(redisKeys.admitting)).toBe(20);
+
+  // Once they are in the queue they count there instead, not twice.
+  const ids = burst.filter((_, i) => answers[i].outcome === 'admitted').map((r) => r.runId);
+  await raw.lpush(WAIT, ...ids);
+  await Promise.all(ids.map((id) => quota.enqueued(id)));
+  expect(await raw.zcard(redisKeys.admitting)).toBe(0);
+  expect(await quota.admit({ ...request(), busyWaitMs: 5000 })).toMatchObject({
+    outcome: 'busy',
+    waiting: 20,
+  });
+
+  // An admission whose gateway died before the enqueue stops counting after 30 s.
+  await raw.del(WAIT);
+  await raw.zadd(redisKeys.admitting, Date.now() - 31_000, 'lost-run');
+  expect(await quota.admit({ ...request(), busyWaitMs: 5000 })).toMatchObject({
+    outcome: 'admitted',
+  });
+  expect(await raw.zscore(redisKeys.admitting, 'lost-run')).toBeNull();
 });

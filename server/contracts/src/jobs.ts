@@ -88,6 +88,12 @@ export const redisKeys = {
   workerLanguages: (workerId: string) => `coderoom:worker:${workerId}:languages`,
   /** Concurrency of a live worker (expires with its heartbeat). */
   workerCapacity: (workerId: string) => `coderoom:worker:${workerId}:capacity`,
+  /**
+   * Sorted set of runs admitted but not in the queue yet (scored by the admission's ms epoch):
+   * the admission counts them as waiting, so that a burst of run:starts admitted before any of
+   * them is enqueued cannot overfill the queue; removed once the run is enqueued (or refused).
+   */
+  admitting: 'coderoom:queue:admitting',
   /** Moving average of how long a run occupies a worker slot, in ms. */
   runMsAverage: 'coderoom:stats:run-ms',
   /** Runs finished during one epoch second (kept a minute): the queue's real drain rate. */

@@ -26,14 +26,16 @@ import { originFields, type RunOrigin } from './run-log.repository.js';
  *    priority.
  *
  * KEYS: 1 user's active set, 2 minute counter, 3 day counter, 4 run state, 5 queue wait list,
- *       6 queue prioritized set, 7 live worker ids, 8 average run ms, 9 session's active set
- *       (only when the run names a session).
+ *       6 queue prioritized set, 7 live worker ids, 8 average run ms, 9 runs admitted and not
+ *       enqueued yet (redisKeys.admitting), 10 session's active set (only when the run names a
+ *       session).
  * ARGV: 1 now, 2 lease end, 3 lease ms, 4 run id, 5 concurrent, 6 per minute, 7 per day,
  *       8 ms to the minute's end, 9 ms to the day's end, 10 busy wait ms, 11 assumed run ms,
  *       12 and 13 worker capacity key = ARGV[12] .. id .. ARGV[13], 14 state TTL (s),
  *       15 and 16 finished guard key = ARGV[15] .. run id .. ARGV[16], 17 runs-finished
  *       counter key prefix (+ epoch second), 18 largest priority, 19 and 20 state key =
- *       ARGV[19] .. run id .. ARGV[20], 21.. state fields and values.
+ *       ARGV[19] .. run id .. ARGV[20], 21 how long an admitted run counts as being enqueued
+ *       (ms), 22.. state fields and values.
  * Returns {1, user rank, session rank (0 without session), priority}, {0, limit, retry ms} or
  * {0, 'busy', waiting, expected wait ms}.
  */
@@ -54,7 +56,10 @@ local function prune(key)
   end
   return floor
 end
-local waiting = redis.call('LLEN', KEYS[5]) + redis.call('ZCARD', KEYS[6])
+-- Runs admitted whose enqueue has not landed yet wait too (a gateway that died in between
+-- leaves its entries for ADMITTING_MS at most).
+redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', now - tonumber(ARGV[21]))
+local waiting = redis.call('LLEN', KEYS[5]) + redis.call('ZCARD', KEYS[6]) + redis.call('ZCARD', KEYS[9])
 local slots = 0
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[7])) do
   local capacity = redis.call('GET', ARGV[12] .. id .. ARGV[13])
@@ -90,13 +95,14 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local userRank = redis.call('ZCARD', KEYS[1])
 local sessionRank = 0
-redis.call('HSET', KEYS[4], unpack(ARGV, 21))
-if KEYS[9] then
-  floor = math.max(floor, prune(KEYS[9]))
-  redis.call('ZADD', KEYS[9], ARGV[2], ARGV[4])
-  redis.call('PEXPIRE', KEYS[9], ARGV[3])
-  sessionRank = redis.call('ZCARD', KEYS[9])
-  redis.call('HSET', KEYS[4], 'sessionSlots', KEYS[9])
+redis.call('HSET', KEYS[4], unpack(ARGV, 22))
+redis.call('ZADD', KEYS[9], now, ARGV[4])
+if KEYS[10] then
+  floor = math.max(floor, prune(KEYS[10]))
+  redis.call('ZADD', KEYS[10], ARGV[2], ARGV[4])
+  redis.call('PEXPIRE', KEYS[10], ARGV[3])
+  sessionRank = redis.call('ZCARD', KEYS[10])
+  redis.call('HSET', KEYS[4], 'sessionSlots', KEYS[10])
 end
 local priority = math.min(tonumber(ARGV[18]), math.max(1, userRank, sessionRank, floor))
 redis.call('HSET', KEYS[4], 'priority', priority)
@@ -106,6 +112,8 @@ if redis.call('INCR', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[9])
 return {1, userRank, sessionRank, priority}
 `;
 
+/** An admitted run counts as being enqueued at most this long (its gateway may have died). */
+const ADMITTING_MS = 30_000;
 /** A slot is held at most this long even if nobody releases it. */
 const LEASE_MS = 10 * 60 * 1000;
 const MINUTE = 60_000;
@@ -181,6 +189,7 @@ export class QuotaRepository {
       this.queue.keys.prioritized,
       redisKeys.workers,
       redisKeys.runMsAverage,
+      redisKeys.admitting,
       ...(req.sessionId === null ? [] : [redisKeys.sessionActive(req.sessionId)]),
     ];
     const r = await this.admitScript(
@@ -206,6 +215,7 @@ export class QuotaRepository {
       MAX_PRIORITY,
       STATE_PREFIX,
       STATE_SUFFIX,
+      ADMITTING_MS,
       ...originFields(req.origin),
     );
     if (r[0] === 1) {
@@ -216,6 +226,11 @@ export class QuotaRepository {
   }
 
   /** Gives back the run's slots (user's and session's) and, with `forget`, its live state. */
+  /** The run is in the queue (or will never be): it no longer counts as being enqueued. */
+  async enqueued(runId: string): Promise<void> {
+    await this.redis.client.zrem(redisKeys.admitting, runId);
+  }
+
   async release(userId: string, runId: string, forget = false): Promise<void> {
     await this.releaseScript(...releaseRunSlots.args(userId, runId));
     if (forget) await this.redis.client.del(redisKeys.state(runId));

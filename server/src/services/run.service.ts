@@ -242,6 +242,9 @@ export class RunService {
       if (owner) this.feed.unsubscribe(runId, owner.id);
       await this.undoAdmission(user.id, runId, stored);
       throw err;
+    } finally {
+      // Not awaited: the queue counts it now (an entry left behind expires in the admission).
+      this.quota.enqueued(runId).catch(() => undefined);
     }
     this.positions.track(runId, position);
     this.positions.enqueued();
