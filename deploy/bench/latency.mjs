@@ -203,7 +203,9 @@ const warm = await startStack(true, 13);
 const cold = await startStack(false, 14);
 try {
   if (!THROUGHPUT_ONLY) {
-    console.log(`One client, ${PAUSE_MS} ms between a run's end and the next run (BENCH_PAUSE_MS):`);
+    console.log(
+      `One client, ${PAUSE_MS} ms between a run's end and the next run (BENCH_PAUSE_MS):`,
+    );
     console.log('');
     await latencyTable(warm, cold, languages, PAUSE_MS);
   }

@@ -223,6 +223,7 @@ export class RunService {
     let position: number;
     try {
       await listening;
+      traceRun('gateway-listening', runId);
       position = await this.queue.enqueue(
         {
           runId,
