@@ -29,6 +29,9 @@ beforeAll(async () => {
     gateways: 3,
     // The cancel test below fills both slots to keep a run in the queue.
     workerEnv: { WORKER_CONCURRENCY: '2' },
+    // ... and that run must be queued, not refused: on a loaded machine the runs before it are
+    // slow, and (2 waiting + 1) x their average over 2 slots went past the default 5 s (BUSY).
+    gatewayEnv: { BUSY_WAIT_MS: '600000' },
   });
   redis = new Redis(stack.redisUrl);
   token = await stack.token('fiona', 'admin');
@@ -186,6 +189,8 @@ it('gives a node without watchers of a run nothing of it, and ends a cancelled q
   expect(cancelled.statuses.map((e) => e.status)).toEqual(cancelled.statuses.map(() => 'queued'));
   expect(seenOnC).toEqual([]);
   for (const r of [...busy, queued]) expect(await nodesListening(r.runId)).toBe(0);
+  // Every admitted run reached the queue: none still counts as being enqueued.
+  expect(await redis.zcard(redisKeys.admitting)).toBe(0);
   a.disconnect();
   c.disconnect();
 }, 90_000);

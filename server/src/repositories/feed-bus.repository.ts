@@ -30,8 +30,19 @@ export type CoderoomServer = Server<ClientToServerEvents, ServerToClientEvents, 
 export class FeedBusRepository implements OnApplicationShutdown {
   private readonly logger = new Logger(FeedBusRepository.name);
   private handler: (e: RunFeedEvent) => void = () => undefined;
-  /** Channel -> resolves once Redis confirmed the subscription (removed when it failed). */
-  private readonly channels = new Map<string, Promise<void>>();
+  /**
+   * Channel -> resolves once Redis confirmed the subscription (removed when it failed), and the
+   * connection it was confirmed on: after a reconnect ioredis subscribes again by itself, but
+   * only a confirmation on the new connection says the subscription is in effect again.
+   */
+  private readonly channels = new Map<string, { confirmed: Promise<void>; connection: number }>();
+  /** Counts the feed connection's losses (its 'close' events). */
+  private connection = 0;
+  /**
+   * Channels forgotten whose unsubscribe failed (Redis was away): ioredis still counts them as
+   * subscribed and would subscribe them again on reconnect; unsubscribed once Redis is back.
+   */
+  private readonly unwanted = new Set<string>();
   private readonly probeChannel = redisKeys.feedProbeChannel(randomUUID());
   private readonly probes = new Map<string, () => void>();
   private timer: NodeJS.Timeout | null = null;
@@ -42,6 +53,8 @@ export class FeedBusRepository implements OnApplicationShutdown {
   private lost = 0;
 
   constructor(private readonly redis: RedisRepository) {
+    redis.feedSub.on('close', () => this.connection++);
+    redis.feedSub.on('ready', () => this.dropUnwanted());
     redis.feedSub.on('smessage', (channel: string, message: string) => {
       if (channel === this.probeChannel) {
         this.probes.get(message)?.();
@@ -77,10 +90,7 @@ export class FeedBusRepository implements OnApplicationShutdown {
   forget(runId: string): void {
     const channel = redisKeys.feedChannel(runId);
     if (!this.channels.delete(channel)) return;
-    // Sent after the subscription on the same connection: Redis applies them in that order.
-    this.redis.feedSub
-      .sunsubscribe(channel)
-      .catch((err: Error) => this.logger.warn(`feed unsubscribe: ${err.message}`));
+    this.unsubscribe(channel);
   }
 
   /** Runs whose channels this node is subscribed to (or subscribing). */
@@ -131,13 +141,41 @@ export class FeedBusRepository implements OnApplicationShutdown {
 
   private subscribe(channel: string): Promise<void> {
     const known = this.channels.get(channel);
-    if (known) return known;
-    const subscribed = this.redis.feedSub.ssubscribe(channel).then(() => undefined);
-    this.channels.set(channel, subscribed);
-    subscribed.catch(() => {
-      if (this.channels.get(channel) === subscribed) this.channels.delete(channel);
+    // Confirmed (or being confirmed) on the connection we have: in effect. One confirmed before
+    // the connection was lost is subscribed again (ioredis does that too; a repeated SSUBSCRIBE
+    // is harmless): its reply is what says events reach this node again.
+    if (known && known.connection === this.connection) return known.confirmed;
+    this.unwanted.delete(channel);
+    const confirmed = this.redis.feedSub.ssubscribe(channel).then(() => undefined);
+    const entry = { confirmed, connection: this.connection };
+    this.channels.set(channel, entry);
+    confirmed.catch(() => {
+      if (this.channels.get(channel) !== entry) return;
+      this.channels.delete(channel);
+      // ioredis may still hold it (subscribed before the loss) and subscribe it on reconnect.
+      this.unwanted.add(channel);
     });
-    return subscribed;
+    return confirmed;
+  }
+
+  /** Sent after the subscription on the same connection: Redis applies them in that order. */
+  private unsubscribe(channel: string): void {
+    this.redis.feedSub.sunsubscribe(channel).then(
+      () => this.unwanted.delete(channel),
+      (err: Error) => {
+        // Wanted again meanwhile: leave it subscribed.
+        if (!this.channels.has(channel)) this.unwanted.add(channel);
+        this.logger.warn(`feed unsubscribe: ${err.message}`);
+      },
+    );
+  }
+
+  /** Redis is back: channels forgotten while it was away are unsubscribed now. */
+  private dropUnwanted(): void {
+    for (const channel of this.unwanted) {
+      if (this.channels.has(channel)) this.unwanted.delete(channel);
+      else this.unsubscribe(channel);
+    }
   }
 
   private schedule(ms: number): void {

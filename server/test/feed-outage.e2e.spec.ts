@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { redisKeys } from '@coderoom/contracts';
+import type { GatewayConfig } from '../src/config/config.js';
+import { FeedBusRepository } from '../src/repositories/feed-bus.repository.js';
+import { RedisRepository } from '../src/repositories/redis.repository.js';
+import { until } from './harness.js';
+
+// The gateway's run feed connection lost and back, on a real Redis: the connection is killed
+// (CLIENT KILL, as a Redis restart or a network cut does) and ioredis reconnects by itself.
+
+let repo: RedisRepository;
+let bus: FeedBusRepository;
+let raw: Redis;
+const received: unknown[] = [];
+
+beforeAll(async () => {
+  if (!process.env.REDIS_URL) throw new Error('REDIS_URL is not set (see README: Development)');
+  const url = new URL(process.env.REDIS_URL);
+  url.pathname = '/63';
+  repo = new RedisRepository({ redisUrl: url.toString() } as GatewayConfig);
+  await repo.connected();
+  bus = new FeedBusRepository(repo);
+  bus.attach((e) => received.push(e));
+  raw = new Redis(url.toString());
+});
+
+afterAll(async () => {
+  bus?.onApplicationShutdown();
+  await repo?.onApplicationShutdown();
+  await raw?.quit();
+});
+
+/** Kills this gateway's feed connection in Redis; resolves once ioredis saw it go. */
+async function cutFeedConnection(): Promise<void> {
+  const list = (await raw.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+  const ids = list
+    .split('\n')
+    .filter((l) => l.includes('name=coderoom-gateway-feed-sub') && l.includes(' db=63 '))
+    .map((l) => /id=(\d+)/.exec(l)?.[1]);
+  // Other gateways on this Redis may share the name: only this test's (database 63).
+  const closed = new Promise((resolve) => repo.feedSub.once('close', resolve));
+  for (const id of ids) {
+    const info = list.split('\n').find((l) => l.includes(`id=${id} `)) ?? '';
+    const channels = Number(/ssub=(\d+)/.exec(info)?.[1] ?? 0);
+    if (id && channels > 0) await raw.call('CLIENT', 'KILL', 'ID', id);
+  }
+  await closed;
+}
+
+it('a watch answered right after the feed connection was lost waits for the re-subscription, and gets what follows', async () => {
+  const runId = `outage-${Date.now()}`;
+  await bus.listen(runId);
+  const before = { event: { runId, n: 1 } };
+  await raw.spublish(redisKeys.feedChannel(runId), JSON.stringify(before));
+  await until('the event before the cut', () => received.length === 1, 5000);
+
+  await cutFeedConnection();
+  // A run:watch now: the node must not take the old subscription for one in effect. Once
+  // listen() resolves, whatever is published reaches it (this is what makes a watch's backlog
+  // read after it exact).
+  await bus.listen(runId);
+  const after = { event: { runId, n: 2 } };
+  await raw.spublish(redisKeys.feedChannel(runId), JSON.stringify(after));
+  await until('the event after the re-subscription', () => received.length === 2, 5000);
+  expect(received).toEqual([before, after]);
+});
+
+it('a channel forgotten after the connection came back is unsubscribed in Redis', async () => {
+  const runId = `outage-forget-${Date.now()}`;
+  await bus.listen(runId);
+  await cutFeedConnection();
+  await bus.listen(runId); // confirmed on the new connection
+  bus.forget(runId);
+  const listeners = async () =>
+    Number(
+      (
+        (await raw.call('PUBSUB', 'SHARDNUMSUB', redisKeys.feedChannel(runId))) as [string, number]
+      )[1],
+    );
+  await until('no node listens to the channel', async () => (await listeners()) === 0, 5000);
+});
