@@ -80,3 +80,33 @@ it('a channel forgotten after the connection came back is unsubscribed in Redis'
     );
   await until('no node listens to the channel', async () => (await listeners()) === 0, 5000);
 });
+
+it('a feed connection ioredis left deaf (its reconnect refused by Redis) is found by the probe and reconnected', async () => {
+  const runId = `outage-deaf-${Date.now()}`;
+  await bus.listen(runId);
+  const tag = { event: { runId, n: 0 } };
+  // Redis takes no new connection for a moment (maxclients below the connections it has; those
+  // stay), and the feed connection is cut: its reconnects are refused with an error, after which
+  // ioredis keeps a connection that hears nothing (SUBSCRIBER_OPTIONS: no ready check).
+  const maxclients = ((await raw.call('CONFIG', 'GET', 'maxclients')) as string[])[1];
+  const clients = Number(/connected_clients:(\d+)/.exec(await raw.info('clients'))?.[1]);
+  await raw.call('CONFIG', 'SET', 'maxclients', String(clients - 1));
+  try {
+    await cutFeedConnection();
+    await new Promise((r) => setTimeout(r, 600));
+  } finally {
+    await raw.call('CONFIG', 'SET', 'maxclients', maxclients);
+  }
+  // Within two lost probes (5 s each) the node reconnects, and the run's events reach it again.
+  await until(
+    'an event of the run to reach the node again',
+    async () => {
+      tag.event.n++;
+      await raw.spublish(redisKeys.feedChannel(runId), JSON.stringify(tag));
+      await new Promise((r) => setTimeout(r, 300));
+      return received.some((e) => (e as typeof tag).event.runId === runId);
+    },
+    40_000,
+  );
+  await bus.listen(`${runId}-new`); // and a new subscription is answered
+}, 60_000);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { Redis } from 'ioredis';
 import type { Server } from 'socket.io';
 import {
   redisKeys,
@@ -53,9 +54,13 @@ export class FeedBusRepository implements OnApplicationShutdown {
   private lost = 0;
 
   constructor(private readonly redis: RedisRepository) {
-    redis.feedSub.on('close', () => this.connection++);
-    redis.feedSub.on('ready', () => this.dropUnwanted());
-    redis.feedSub.on('smessage', (channel: string, message: string) => {
+    this.wire(redis.feedSub);
+  }
+
+  private wire(sub: Redis): void {
+    sub.on('close', () => this.connection++);
+    sub.on('ready', () => this.dropUnwanted());
+    sub.on('smessage', (channel: string, message: string) => {
       if (channel === this.probeChannel) {
         this.probes.get(message)?.();
         return;
@@ -69,6 +74,24 @@ export class FeedBusRepository implements OnApplicationShutdown {
       }
       this.handler(e);
     });
+  }
+
+  /**
+   * Deaf while Redis answers: a new feed connection, subscribed again to every channel this
+   * node wants. ioredis can leave a subscriber connection that reconnected while Redis refused
+   * it (too many clients; still loading its data) subscribed to nothing and answering no
+   * SSUBSCRIBE, without ever closing it (SUBSCRIBER_OPTIONS: no ready check), and reconnecting
+   * the same client does not mend it (both seen with a real Redis: feed-outage.e2e.spec.ts).
+   */
+  private renewConnection(): void {
+    this.logger.warn('the run feed connection hears nothing: replacing it');
+    const sub = this.redis.replaceFeedSub();
+    this.connection++;
+    this.unwanted.clear(); // the new connection has no subscription at all
+    this.wire(sub);
+    for (const channel of [...this.channels.keys()]) {
+      this.subscribe(channel).catch(() => undefined);
+    }
   }
 
   /** Called once at start: `handler` receives the events of every run this node listens to. */
@@ -118,14 +141,19 @@ export class FeedBusRepository implements OnApplicationShutdown {
     if (this.redis.adapterPub.status !== 'ready') return false;
     const nonce = randomUUID();
     let timer: NodeJS.Timeout | undefined;
-    try {
+    // The whole round trip is bounded, the subscription included: on a connection ioredis
+    // broke (below) an SSUBSCRIBE is never answered.
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
+    });
+    const roundTrip = async () => {
       await this.subscribe(this.probeChannel);
-      const back = new Promise<boolean>((resolve) => {
-        this.probes.set(nonce, () => resolve(true));
-        timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
-      });
+      const back = new Promise<boolean>((resolve) => this.probes.set(nonce, () => resolve(true)));
       await this.redis.adapterPub.spublish(this.probeChannel, nonce);
-      return await back;
+      return back;
+    };
+    try {
+      return await Promise.race([roundTrip(), timeout]);
     } catch {
       return false;
     } finally {
@@ -189,6 +217,10 @@ export class FeedBusRepository implements OnApplicationShutdown {
         }
         this.healthy = healthy;
         this.started ||= ok;
+        // Deaf while Redis answers (below).
+        if (!ok && this.lost >= LOST_PROBES && this.redis.adapterPub.status === 'ready') {
+          this.renewConnection();
+        }
         if (this.timer) this.schedule(ok ? PROBE_EVERY_MS : 200);
       });
     }, ms);

@@ -17,13 +17,23 @@ export class RedisRepository implements OnApplicationShutdown {
   readonly client: Redis;
   readonly adapterPub: Redis;
   readonly adapterSub: Redis;
-  readonly feedSub: Redis;
+  /** Replaced by `replaceFeedSub` when ioredis leaves it deaf (FeedBusRepository's probe). */
+  feedSub: Redis;
 
-  constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig) {
+  constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {
     this.client = this.connect(config.redisUrl, 'commands');
     this.adapterPub = this.connect(config.redisUrl, 'adapter-pub');
     this.adapterSub = this.connect(config.redisUrl, 'adapter-sub');
     this.feedSub = this.connect(config.redisUrl, 'feed-sub');
+  }
+
+  /** A new feed connection in place of the current one, which is closed. */
+  replaceFeedSub(): Redis {
+    const old = this.feedSub;
+    this.feedSub = this.connect(this.config.redisUrl, 'feed-sub');
+    old.removeAllListeners('smessage');
+    old.disconnect();
+    return this.feedSub;
   }
 
   private connect(url: string, role: string): Redis {
