@@ -30,17 +30,23 @@ function proc(pid) {
   }
 }
 
-/** True if the process runs in a container (its cgroup is Docker's or a Coderoom parent). */
+/**
+ * True if the process runs in a container: its cgroup is a container's (`/docker/<id>`, or
+ * `docker-<id>.scope` with the systemd driver) or under a Coderoom parent (`/coderoom/...`),
+ * not dockerd's own `docker.service`.
+ */
 function inContainer(pid) {
   try {
-    return /docker|coderoom/.test(readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
+    return /\/docker\/[0-9a-f]{12}|docker-[0-9a-f]{12}[0-9a-f]*\.scope|\/coderoom\//.test(
+      readFileSync(`/proc/${pid}/cgroup`, 'utf8'),
+    );
   } catch {
     return false;
   }
 }
 
 /** The part of the system a process belongs to. */
-function part(pid, comm, cmd, self) {
+function part(comm, cmd, self) {
   if (self) return 'benchmark client';
   if (cmd.includes('server/dist/src/main.js')) return 'gateway';
   if (cmd.includes('worker/dist/src/main.js')) return 'worker';
@@ -101,7 +107,7 @@ export function cpuMeter() {
       const parts = new Map();
       let counted = 0;
       for (const [pid, [ms, comm, cmd]] of after.pids) {
-        const name = part(pid, comm, cmd, Number(pid) === process.pid);
+        const name = part(comm, cmd, Number(pid) === process.pid);
         if (!name) continue;
         const prior = before.pids.get(pid);
         const used = ms - (prior && prior[2] === cmd ? prior[0] : 0);

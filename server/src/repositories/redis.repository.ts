@@ -31,7 +31,8 @@ export class RedisRepository implements OnApplicationShutdown {
   replaceFeedSub(): Redis {
     const old = this.feedSub;
     this.feedSub = this.connect(this.config.redisUrl, 'feed-sub');
-    old.removeAllListeners('smessage');
+    // Its 'error' listener stays: a late error must not go unhandled.
+    for (const event of ['smessage', 'close', 'ready']) old.removeAllListeners(event);
     old.disconnect();
     return this.feedSub;
   }
