@@ -74,20 +74,22 @@ it('refuses with BUSY when runs finish slower than the slots promise, once every
   expect(await quota.admit(request())).toMatchObject({ outcome: 'admitted' });
 });
 
-it('counts runs admitted but not enqueued yet as waiting: a burst cannot overfill the queue', async () => {
+it('counts runs admitted but not enqueued yet as waiting once the slots are full: a burst cannot overfill the queue', async () => {
   await raw.flushdb();
-  // One live worker with 4 slots, 1 s runs, an empty queue: (n + 1) x 1000 / 4 <= 5000 ms
-  // admits while fewer than 20 runs wait.
+  // One live worker with 4 slots, 1 s runs, an empty queue, and runs finishing at 1/s (the
+  // measured drain rate): (n + 1) x 10000 / 10 <= 5000 ms admits while fewer than 5 wait.
   await raw.sadd(redisKeys.workers, 'w1');
   await raw.set(redisKeys.workerCapacity('w1'), 4);
   await raw.set(redisKeys.runMsAverage, 1000);
+  const now = Math.floor(Date.now() / 1000);
+  for (let s = now - 10; s < now; s++) await raw.set(redisKeys.runsFinishedIn(s), 1, 'EX', 60);
   const burst = Array.from({ length: 40 }, () => ({ ...request(), busyWaitMs: 5000 }));
   // 40 run:starts at once: every admission happens before any enqueue (as on a busy gateway).
   const answers = await Promise.all(burst.map((r) => quota.admit(r)));
   const admitted = answers.filter((a) => a.outcome === 'admitted').length;
-  expect(admitted).toBe(20);
-  expect(answers.filter((a) => a.outcome === 'busy')).toHaveLength(20);
-  expect(await raw.zcard(redisKeys.admitting)).toBe(20);
+  expect(admitted).toBe(5);
+  expect(answers.filter((a) => a.outcome === 'busy')).toHaveLength(35);
+  expect(await raw.zcard(redisKeys.admitting)).toBe(5);
 
   // Once they are in the queue they count there instead, not twice.
   const ids = burst.filter((_, i) => answers[i].outcome === 'admitted').map((r) => r.runId);
@@ -96,14 +98,22 @@ it('counts runs admitted but not enqueued yet as waiting: a burst cannot overfil
   expect(await raw.zcard(redisKeys.admitting)).toBe(0);
   expect(await quota.admit({ ...request(), busyWaitMs: 5000 })).toMatchObject({
     outcome: 'busy',
-    waiting: 20,
+    waiting: 5,
   });
 
-  // An admission whose gateway died before the enqueue stops counting after 30 s.
+  // With slots free, runs admitted together are not refused for each other.
   await raw.del(WAIT);
-  await raw.zadd(redisKeys.admitting, Date.now() - 31_000, 'lost-run');
+  const pair = await Promise.all([request(), request()].map((r) => quota.admit(r)));
+  expect(pair.map((a) => a.outcome)).toEqual(['admitted', 'admitted']);
+
+  // An admission whose gateway died before the enqueue stops counting after 30 s.
+  await raw.del(redisKeys.admitting);
+  await raw.zadd(
+    redisKeys.admitting,
+    ...Array.from({ length: 8 }, (_, i) => [Date.now() - 31_000, `lost-${i}`]).flat(),
+  );
   expect(await quota.admit({ ...request(), busyWaitMs: 5000 })).toMatchObject({
     outcome: 'admitted',
   });
-  expect(await raw.zscore(redisKeys.admitting, 'lost-run')).toBeNull();
+  expect(await raw.zscore(redisKeys.admitting, 'lost-0')).toBeNull();
 });

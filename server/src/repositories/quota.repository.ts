@@ -56,10 +56,13 @@ local function prune(key)
   end
   return floor
 end
--- Runs admitted whose enqueue has not landed yet wait too (a gateway that died in between
--- leaves its entries for ADMITTING_MS at most).
+-- Runs admitted whose enqueue has not landed yet (a gateway that died in between leaves its
+-- entries for ADMITTING_MS at most) will wait too once every slot is busy: they count below
+-- for the drain rate, not while slots are free (two runs started together on an idle system
+-- are both taken at once).
 redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', now - tonumber(ARGV[21]))
-local waiting = redis.call('LLEN', KEYS[5]) + redis.call('ZCARD', KEYS[6]) + redis.call('ZCARD', KEYS[9])
+local waiting = redis.call('LLEN', KEYS[5]) + redis.call('ZCARD', KEYS[6])
+local admitting = redis.call('ZCARD', KEYS[9])
 local slots = 0
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[7])) do
   local capacity = redis.call('GET', ARGV[12] .. id .. ARGV[13])
@@ -70,14 +73,14 @@ local expected = (waiting + 1) * avg / math.max(1, slots)
 -- With every slot busy, the queue drains at the rate runs really finish, which the slot formula
 -- overestimates when the runs share the machine with dockerd, the database and pool refills:
 -- measured over the last 10 s (counters written by the workers).
-if waiting >= slots then
+if waiting + admitting >= slots then
   local sec = math.floor(now / 1000)
   local done = 0
   for s = sec - 10, sec - 1 do done = done + tonumber(redis.call('GET', ARGV[17] .. s) or '0') end
-  if done > 0 then expected = math.max(expected, (waiting + 1) * 10000 / done) end
+  if done > 0 then expected = math.max(expected, (waiting + admitting + 1) * 10000 / done) end
 end
 if expected > tonumber(ARGV[10]) then
-  return {0, 'busy', waiting, math.floor(expected + 0.5)}
+  return {0, 'busy', waiting + admitting, math.floor(expected + 0.5)}
 end
 local floor = prune(KEYS[1])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then
