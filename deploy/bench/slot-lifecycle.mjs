@@ -28,6 +28,7 @@ const config = {
   seccompProfile: join(REPO, 'sandbox/seccomp/coderoom.json'),
   slotSeccompProfile: join(REPO, 'sandbox/seccomp/coderoom-slot.json'),
   slotSupervisor: join(REPO, 'sandbox/slot/supervisor.py'),
+  slotAppArmor: '',
   slotRuns: 100_000, // no recycling inside a cell: the cgroups of retired slots would vanish from the sum
   workerId: 'bench-slot',
   warmPoolSize: 8,

@@ -82,6 +82,15 @@ const envSchema = z.object({
   SANDBOX_SLOT_SECCOMP: z.string().default(defaultSlotSeccompProfile),
   /** The supervisor a slot runs (sent to it at start). */
   SANDBOX_SLOT_SUPERVISOR: z.string().default(defaultSlotSupervisor),
+  /**
+   * On AppArmor hosts: the profile slot containers run under (loaded beforehand, e.g.
+   * sandbox/slot/apparmor/coderoom-slot); Docker's docker-default denies the mounts bwrap makes.
+   * Empty: Docker's choice (docker-default on AppArmor hosts, none elsewhere).
+   */
+  SANDBOX_SLOT_APPARMOR: z
+    .string()
+    .regex(/^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$/, 'an AppArmor profile name')
+    .default(''),
   /** A slot container is replaced after this many runs (and after any anomaly at once). */
   SLOT_RUNS: z.coerce.number().int().min(1).max(100_000).default(200),
   /** Started sandboxes kept ready per (image, limits); 0 turns the warm pool off. */
@@ -177,6 +186,8 @@ export interface WorkerConfig {
   /** SANDBOX_SLOT_SECCOMP, SANDBOX_SLOT_SUPERVISOR: files of the slot tier. */
   slotSeccompProfile: string;
   slotSupervisor: string;
+  /** SANDBOX_SLOT_APPARMOR: the slot containers' AppArmor profile, or '' for Docker's choice. */
+  slotAppArmor: string;
   /** SLOT_RUNS: runs per slot container before it is replaced. */
   slotRuns: number;
   warmPoolSize: number;
@@ -229,6 +240,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     tierByLanguage: Object.fromEntries(e.SANDBOX_TIER_LANGUAGES),
     slotSeccompProfile: e.SANDBOX_SLOT_SECCOMP,
     slotSupervisor: e.SANDBOX_SLOT_SUPERVISOR,
+    slotAppArmor: e.SANDBOX_SLOT_APPARMOR,
     slotRuns: e.SLOT_RUNS,
     warmPoolSize: e.WARM_POOL_SIZE,
     warmPoolMax: e.WARM_POOL_MAX,

@@ -1,9 +1,15 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Inject, Injectable } from '@nestjs/common';
 import Docker from 'dockerode';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/config.js';
+import {
+  CgroupV1Counters,
+  CgroupV2Counters,
+  cgroupV2OfPid,
+  cgroupVersion,
+  type CgroupCounters,
+} from './cgroup-counters.js';
 import {
   DockerRepository,
   LABEL_SCOPE,
@@ -41,7 +47,6 @@ const BOOT = [
   "exec(compile(r(int(h)), 'supervisor.py', 'exec'))",
 ].join('\n');
 
-const CGROUP_ROOT = '/sys/fs/cgroup';
 /** Same naming as DockerRepository's per-sandbox parents, so its removal cleans them up too. */
 const CGROUP_PARENT_DIR = 'coderoom';
 
@@ -56,12 +61,15 @@ export class SlotRepository {
   private readonly docker: Docker;
   private readonly seccomp: string;
   readonly supervisor: Buffer;
+  private unified: Promise<boolean> | null = null;
+  private readonly appArmor: string;
 
   constructor(
     @Inject(WORKER_CONFIG) config: WorkerConfig,
     private readonly containers: DockerRepository,
   ) {
     this.docker = new Docker({ socketPath: config.dockerSocket });
+    this.appArmor = config.slotAppArmor;
     const tiers = [config.tier, ...Object.values(config.tierByLanguage)];
     const used = tiers.includes('slot');
     // Read at start only where the tier is used: a missing file stops such a worker at once.
@@ -97,7 +105,12 @@ export class SlotRepository {
       },
       ShmSize: SHM_BYTES,
       CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges', this.seccomp],
+      SecurityOpt: [
+        'no-new-privileges',
+        this.seccomp,
+        // AppArmor hosts: a profile that lets bwrap mount (sandbox/slot/apparmor/coderoom-slot).
+        ...(this.appArmor ? [`apparmor=${this.appArmor}`] : []),
+      ],
       // Docker's masked and read-only /proc paths make the kernel refuse a fresh procfs mount
       // (it must not reveal more than the one it would cover): none (what the CLI's
       // `--security-opt systempaths=unconfined` sends), so bwrap can give each run its own /proc,
@@ -141,48 +154,35 @@ export class SlotRepository {
     return { id: container.id, cgroup: parent ? `${parent}/${container.id}` : null };
   }
 
-  /** CPU time of everything in the slot so far, in ms (cpuacct), or null. */
-  cpuMs(cgroup: string | null): number | null {
-    const ns = readNumber(cgroup, 'cpuacct', 'cpuacct.usage');
-    return ns === null ? null : ns / 1e6;
-  }
-
-  /** The slot's memory high-water mark in KiB since the last `resetPeak`, or null. */
-  peakKb(cgroup: string | null): number | null {
-    const bytes = readNumber(cgroup, 'memory', 'memory.max_usage_in_bytes');
-    return bytes !== null && bytes > 0 ? Math.ceil(bytes / 1024) : null;
-  }
-
-  /** Starts a new high-water mark (cgroup v1: writing to it sets it to the current usage). */
-  resetPeak(cgroup: string | null): void {
-    if (!cgroup) return;
+  /**
+   * The counters of a started slot's cgroup (its run's CPU time, peak memory, OOM kills), or null
+   * where they cannot be read. cgroup v1 with the cgroupfs driver: the parent cgroup `create` gave
+   * it. cgroup v2 (any cgroup driver): the container's own cgroup, found from its init process
+   * (the worker must see the host's /proc and /sys/fs/cgroup, as root).
+   */
+  async counters(id: string, cgroup: string | null): Promise<CgroupCounters | null> {
+    if (cgroup) return new CgroupV1Counters(cgroup);
+    if (!(await this.unifiedCgroups())) return null;
     try {
-      writeFileSync(join(CGROUP_ROOT, 'memory', cgroup, 'memory.max_usage_in_bytes'), '0');
-    } catch {
-      // gone (the slot died): its run ends anyway
-    }
-  }
-
-  /** How many times the OOM killer struck in the slot (memory.oom_control's oom_kill), or null. */
-  oomKills(cgroup: string | null): number | null {
-    if (!cgroup) return null;
-    try {
-      const text = readFileSync(join(CGROUP_ROOT, 'memory', cgroup, 'memory.oom_control'), 'utf8');
-      const m = /^oom_kill (\d+)$/m.exec(text);
-      return m ? Number(m[1]) : null;
+      const info = await this.docker.getContainer(id).inspect();
+      const path = info.State.Pid > 0 ? cgroupV2OfPid(info.State.Pid) : null;
+      return path ? new CgroupV2Counters(path) : null;
     } catch {
       return null;
     }
   }
-}
 
-function readNumber(cgroup: string | null, hierarchy: string, file: string): number | null {
-  if (!cgroup) return null;
-  try {
-    const n = Number(readFileSync(join(CGROUP_ROOT, hierarchy, cgroup, file), 'utf8').trim());
-    return Number.isSafeInteger(n) && n >= 0 ? n : null;
-  } catch {
-    return null;
+  /** Whether Docker and this process both see cgroup v2 (and runc, which slots use). */
+  private unifiedCgroups(): Promise<boolean> {
+    this.unified ??= (async () => {
+      try {
+        const info = (await this.docker.info()) as { CgroupVersion?: string };
+        return info.CgroupVersion === '2' && cgroupVersion() === 2;
+      } catch {
+        return false;
+      }
+    })();
+    return this.unified;
   }
 }
 

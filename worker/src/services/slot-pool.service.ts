@@ -14,6 +14,7 @@ import {
 } from '../repositories/docker.repository.js';
 import { LanguageRepository } from '../repositories/language.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
+import type { CgroupCounters } from '../repositories/cgroup-counters.js';
 import { SlotRepository } from '../repositories/slot.repository.js';
 import type { RunSandbox } from './run-sandbox.js';
 import { sandboxSpec } from './sandbox-run.js';
@@ -43,9 +44,11 @@ class Slot {
   private readonly parser = new SlotFrameParser();
   stderr = '';
 
+  /** Its cgroup's counters (SlotRepository.counters), once started; null where unreadable. */
+  counters: CgroupCounters | null = null;
+
   constructor(
     readonly id: string,
-    readonly cgroup: string | null,
     readonly key: string,
     private readonly io: SandboxIo,
     readonly exited: Promise<number>,
@@ -94,6 +97,7 @@ class Slot {
     if (this.dead) return;
     this.dead = true;
     this.ready = null;
+    this.counters?.close();
     this.readyWaiters.splice(0).forEach((w) => w(false));
     this.lease?.lost(why);
     this.onDeath(this, why);
@@ -141,12 +145,13 @@ class SlotLease implements RunSandbox {
   private killTimer: NodeJS.Timeout | null = null;
   private killed = false;
   private readonly oomBase: number | null;
+  /** Whether the high-water mark was reset for this run (else it is not the run's: no number). */
+  private readonly peakReset: boolean;
   private released = false;
 
   constructor(
     private readonly slot: Slot,
     private readonly sandbox: number,
-    private readonly repo: SlotRepository,
     private readonly docker: DockerRepository,
     private readonly onRelease: (slot: Slot, clean: boolean) => void,
   ) {
@@ -156,8 +161,8 @@ class SlotLease implements RunSandbox {
     });
     this.exited.catch(() => undefined); // SandboxRun awaits it; nobody else must crash on it
     // Peak memory and OOM kills from now on are this run's (the slot holds nothing else).
-    repo.resetPeak(slot.cgroup);
-    this.oomBase = repo.oomKills(slot.cgroup);
+    this.peakReset = slot.counters?.resetPeak() ?? false;
+    this.oomBase = slot.counters?.oomKills() ?? null;
     const ended = this.exited.then(
       () => undefined,
       () => undefined,
@@ -192,19 +197,19 @@ class SlotLease implements RunSandbox {
   }
 
   cpuUsageMs(): number | null {
-    return this.repo.cpuMs(this.slot.cgroup);
+    return this.slot.counters?.cpuMs() ?? null;
   }
 
   peakMemoryKb(): number | null {
-    return this.repo.peakKb(this.slot.cgroup);
+    return this.peakReset ? (this.slot.counters?.peakKb() ?? null) : null;
   }
 
   async oomKilled(): Promise<boolean> {
-    const now = this.repo.oomKills(this.slot.cgroup);
+    const now = this.slot.counters?.oomKills() ?? null;
     if (now !== null && this.oomBase !== null && now > this.oomBase) return true;
     // The slot died with the run (its cgroup may be gone): Docker knows.
     if (this.slot.dead) return this.docker.oomKilled(this.slot.id).catch(() => false);
-    // Counters unreadable (not cgroup v1 with cgroupfs): MLE is not told from a kill there.
+    // Counters unreadable (neither cgroup v1 with cgroupfs nor v2): MLE is not told from a kill.
     return false;
   }
 
@@ -306,9 +311,7 @@ export class SlotPoolService implements OnApplicationBootstrap, BeforeApplicatio
     if (idle.length === 0) this.spare(spec);
     const sandbox = slot.ready!;
     slot.ready = null;
-    const lease = new SlotLease(slot, sandbox, this.repo, this.docker, (s, clean) =>
-      this.release(s, clean),
-    );
+    const lease = new SlotLease(slot, sandbox, this.docker, (s, clean) => this.release(s, clean));
     slot.lease = lease;
     return lease;
   }
@@ -348,9 +351,10 @@ export class SlotPoolService implements OnApplicationBootstrap, BeforeApplicatio
     try {
       const io = await this.docker.attach(id);
       const exited = this.docker.waitForExit(id);
-      slot = new Slot(id, cgroup, poolKey(spec), io, exited, (s, why) => this.retire(s, why));
+      slot = new Slot(id, poolKey(spec), io, exited, (s, why) => this.retire(s, why));
       this.all.add(slot);
       await this.docker.start(id);
+      slot.counters = await this.repo.counters(id, cgroup);
       slot.boot(this.repo.supervisor);
     } catch (err) {
       this.janitor.dispose(id);

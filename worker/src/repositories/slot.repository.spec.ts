@@ -1,0 +1,71 @@
+import { join } from 'node:path';
+import { describe, expect, it, jest } from '@jest/globals';
+import { loadWorkerConfig } from '../config/config.js';
+import { CgroupV1Counters } from './cgroup-counters.js';
+import type { DockerRepository } from './docker.repository.js';
+import { SlotRepository } from './slot.repository.js';
+
+// What a slot container is created with, on a Docker stand-in (the real containers are made and
+// attacked in server/test/slot.e2e.spec.ts and the hostile corpus on the slot tier).
+const containers = {
+  scope: 'test-scope',
+  peakCgroupsUsed: () => Promise.resolve(true),
+} as unknown as DockerRepository;
+
+const spec = {
+  image: 'coderoom-sandbox-base:latest',
+  labels: {},
+  memoryMb: 256,
+  cpus: 1,
+  pids: 64,
+  tmpfsMb: 64,
+  fileSizeMb: 64,
+  openFiles: 256,
+  cpuSeconds: 6,
+};
+
+function repoWith(env: Record<string, string>) {
+  const config = loadWorkerConfig({
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    MONGODB_URI: 'mongodb://127.0.0.1:27017/test',
+    SANDBOX_TIER: 'slot',
+    // The defaults are found from the built files (dist/); jest runs the sources.
+    SANDBOX_SECCOMP: join(process.cwd(), 'sandbox/seccomp/coderoom.json'),
+    SANDBOX_SLOT_SECCOMP: join(process.cwd(), 'sandbox/seccomp/coderoom-slot.json'),
+    SANDBOX_SLOT_SUPERVISOR: join(process.cwd(), 'sandbox/slot/supervisor.py'),
+    ...env,
+  });
+  const repo = new SlotRepository(config, containers);
+  const createContainer = jest.fn((options: { HostConfig: { SecurityOpt: string[] } }) =>
+    Promise.resolve({ id: 'c0ffee', options }),
+  );
+  (repo as unknown as { docker: unknown }).docker = { createContainer };
+  return { repo, createContainer };
+}
+
+describe('SlotRepository', () => {
+  it('runs slots under SANDBOX_SLOT_APPARMOR when one is named, and leaves it to Docker otherwise', async () => {
+    const named = repoWith({ SANDBOX_SLOT_APPARMOR: 'coderoom-slot' });
+    await named.repo.create(spec);
+    const opts = named.createContainer.mock.calls[0][0].HostConfig.SecurityOpt;
+    expect(opts).toContain('apparmor=coderoom-slot');
+    expect(opts).toContain('no-new-privileges');
+    expect(opts.some((o) => o.startsWith('seccomp={'))).toBe(true);
+
+    const unnamed = repoWith({});
+    await unnamed.repo.create(spec);
+    const plain = unnamed.createContainer.mock.calls[0][0].HostConfig.SecurityOpt;
+    expect(plain.some((o) => o.startsWith('apparmor='))).toBe(false);
+  });
+
+  it('refuses a profile name that is not one', () => {
+    expect(() => repoWith({ SANDBOX_SLOT_APPARMOR: 'unconfined; rm' })).toThrow(/AppArmor/);
+  });
+
+  it('reads a cgroup v1 slot through its parent cgroup, without asking Docker', async () => {
+    const { repo } = repoWith({});
+    const { cgroup } = await repo.create(spec);
+    expect(cgroup).toMatch(/^\/coderoom\/[0-9a-f-]{36}\/c0ffee$/);
+    expect(await repo.counters('c0ffee', cgroup)).toBeInstanceOf(CgroupV1Counters);
+  });
+});
