@@ -4,7 +4,8 @@
 // containers, supervisor, bwrap sandboxes and cgroup accounting as a real run) take a slot, feed
 // a Python hello world to its ready sandbox, wait for its end and give the slot back, in a loop,
 // with no gateway, queue or database. Runs/s at concurrency 1, 2, 4 and 8 for BENCH_SECONDS (15)
-// each, and the CPU time per run of the slot containers (cgroup) and of dockerd + containerd.
+// each (BENCH_CONCURRENCY=1,4 picks them), and the CPU time per run of the slot containers (cgroup)
+// and of dockerd + containerd. SANDBOX_SLOT_SUPERVISOR runs another supervisor (to try a change).
 // Needs Docker, the built worker (`npm run build`) and images with bubblewrap:
 // `BENCH=slot-lifecycle node deploy/local/stack.mjs bench`.
 import { readFileSync, readdirSync } from 'node:fs';
@@ -27,7 +28,7 @@ const config = {
   tierByLanguage: {},
   seccompProfile: join(REPO, 'sandbox/seccomp/coderoom.json'),
   slotSeccompProfile: join(REPO, 'sandbox/seccomp/coderoom-slot.json'),
-  slotSupervisor: join(REPO, 'sandbox/slot/supervisor.py'),
+  slotSupervisor: process.env.SANDBOX_SLOT_SUPERVISOR ?? join(REPO, 'sandbox/slot/supervisor.py'),
   slotAppArmor: '',
   slotRuns: 100_000, // no recycling inside a cell: the cgroups of retired slots would vanish from the sum
   workerId: 'bench-slot',
@@ -125,7 +126,7 @@ console.log(
 console.log('|---|---|---|---|---|---|---|');
 try {
   for (let i = 0; i < 3; i++) await run(); // warm-up: the first slot
-  for (const n of [1, 2, 4, 8]) {
+  for (const n of (process.env.BENCH_CONCURRENCY ?? '1,2,4,8').split(',').map(Number)) {
     await Promise.all(Array.from({ length: n }, () => run())); // n slots exist
     const deadline = performance.now() + SECONDS * 1000;
     const times = [];

@@ -55,6 +55,9 @@ export async function startApp(sup, env, { cluster, lockName }) {
   Object.assign(env, {
     DEV_TOKENS: 'true',
     STATIC_DIR: path.join(REPO, 'client', 'web', 'dist'),
+    // The fast tier by default here (issue 15: the hostile corpus passes on it, server/test/
+    // hostile.e2e.spec.ts); the workers' own default, for deployments, stays `container`.
+    SANDBOX_TIER: env.SANDBOX_TIER || 'slot',
   });
   const node = process.execPath;
   const unit = (name, main, color, extra) =>
@@ -114,7 +117,10 @@ export async function startApp(sup, env, { cluster, lockName }) {
   }
   const url = `http://localhost:${port}`;
   const line = '='.repeat(url.length + 24);
-  const what = cluster ? `\n  ${gatewayCount} gateways behind HAProxy, ${workerCount} workers` : '';
+  const what =
+    (cluster ? `\n  ${gatewayCount} gateways behind HAProxy, ${workerCount} workers` : '') +
+    `\n  sandbox tier: ${env.SANDBOX_TIER}` +
+    (env.SANDBOX_TIER === 'slot' ? ' (SANDBOX_TIER=container: one container per run)' : '');
   console.log(
     `\n${line}\n  Coderoom is running: ${paint('1;32', url)}${what}\n  Ctrl-C to stop, ` +
       `\`node deploy/local/stack.mjs restart\` (or SIGHUP) for a rolling restart\n${line}\n`,

@@ -6,11 +6,20 @@
 // loads on this Node (an install by another Node leaves addons of another ABI behind).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { io } from 'socket.io-client';
 import { launch, type Proc } from '../local/launcher.mjs';
 import { LAUNCHED_BY, NODE_PIN, compareVersions } from '../local/node-runtime.mjs';
-import { REPO, freePort, until } from '../../server/test/harness.js';
+import {
+  REPO,
+  freePort,
+  runToEnd,
+  text,
+  until,
+  type ClientSocket,
+} from '../../server/test/harness.js';
 
 const NAME = 'e2e-node';
 const PINNED = `v${NODE_PIN.node}`;
@@ -79,13 +88,17 @@ describe('stack.mjs start, launched by the machine’s Node', () => {
   const out: string[] = [];
   let gatewayMetrics = '';
   let workerMetrics = '';
+  let port = 0;
+  let redisUrl = '';
 
   beforeAll(async () => {
-    const [port, metricsPort, workerPort] = [await freePort(), await freePort(), await freePort()];
+    port = await freePort();
+    const [metricsPort, workerPort] = [await freePort(), await freePort()];
     // `npm start` as the machine runs it: the stack script launched by the machine's Node, on the
     // suite's Redis and database (a database and a Redis db of its own, no warm pool).
     const redis = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
     redis.pathname = '/62';
+    redisUrl = redis.toString();
     const mongo = new URL(process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017');
     mongo.pathname = `/coderoom-test-${NAME}`;
     rmSync(join(REPO, '.local', 'data', NAME), { recursive: true, force: true });
@@ -101,9 +114,10 @@ describe('stack.mjs start, launched by the machine’s Node', () => {
           PORT: String(port),
           GATEWAY_METRICS_PORT: String(metricsPort),
           WORKER_HTTP_PORT: String(workerPort),
-          REDIS_URL: redis.toString(),
+          REDIS_URL: redisUrl,
           MONGODB_URI: mongo.toString(),
           WARM_POOL_SIZE: '0',
+          SANDBOX_TIER: '', // npm start's own default, whatever the suite exports
           LOG_LEVEL: 'warn',
           NO_COLOR: '1',
         },
@@ -145,4 +159,43 @@ describe('stack.mjs start, launched by the machine’s Node', () => {
       expect(out.join('\n')).toContain(`node: ${launcherVersion} is older than ${PINNED}`);
     }
   });
+
+  it('runs code on the slot tier by default (issue 15: the hostile corpus passes there)', async () => {
+    expect(out.join('\n')).toMatch(/sandbox tier: slot/);
+    const res = await fetch(`http://127.0.0.1:${port}/api/auth/dev-token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'npm-start', role: 'student' }),
+    });
+    const { token } = (await res.json()) as { token: string };
+    const s: ClientSocket = io(`http://127.0.0.1:${port}`, {
+      auth: { token },
+      transports: ['websocket'],
+      forceNew: true,
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        s.once('connect', () => resolve());
+        s.once('connect_error', reject);
+      });
+      const run = await runToEnd(s, { language: 'python', source: 'print("from a slot")' }, 60_000);
+      expect(run.finished.verdict).toBe('OK');
+      expect(text(run.outputs)).toBe('from a slot\n');
+      // It ran in a slot container of this stack (its worker's scope is its Redis URL's hash).
+      const scope = createHash('sha256').update(redisUrl).digest('hex').slice(0, 16);
+      const slots = execFileSync('docker', [
+        'ps',
+        '-q',
+        '--filter',
+        'label=coderoom.slot',
+        '--filter',
+        `label=coderoom.scope=${scope}`,
+      ])
+        .toString()
+        .trim();
+      expect(slots).not.toBe('');
+    } finally {
+      s.disconnect();
+    }
+  }, 90_000);
 });
