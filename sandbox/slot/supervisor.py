@@ -107,6 +107,14 @@ PROC_MASKED_FILES = ['kcore', 'keys', 'latency_stats', 'timer_list', 'timer_stat
 PROC_MASKED_DIRS = ['acpi', 'asound', 'scsi']
 
 
+# The runner as the image's ENTRYPOINT starts it: compiled (images since 2026-12-05), else its
+# script (its shebang has -u).
+RUNNER = ([CONFIG['runner']] if 'runner' in CONFIG
+          else ['/usr/bin/python3', '-u', '/usr/local/lib/coderoom-runner.pyc']
+          if os.path.exists('/usr/local/lib/coderoom-runner.pyc')
+          else ['/usr/local/bin/coderoom-runner'])
+
+
 def bwrap_args(seccomp_fd):
     a = ['bwrap', '--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent',
          '--new-session', '--clearenv', '--cap-drop', 'ALL']
@@ -134,7 +142,7 @@ def bwrap_args(seccomp_fd):
     a += ['--remount-ro', '/proc',
           '--bind', BOX, '/box', '--bind', TMP, '/tmp', '--chdir', '/box',
           '--seccomp', str(seccomp_fd),
-          '--', CONFIG.get('runner', '/usr/local/bin/coderoom-runner')]
+          '--'] + RUNNER
     return a
 
 

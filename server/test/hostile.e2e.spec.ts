@@ -829,6 +829,9 @@ describe('the runner', () => {
         '--init',
         '-v',
         `${RUNNER}:/usr/local/bin/coderoom-runner:ro`,
+        // The script, not the image's compiled copy (its ENTRYPOINT).
+        '--entrypoint',
+        '/usr/local/bin/coderoom-runner',
         image,
       ],
       { input, timeout: 30_000 },

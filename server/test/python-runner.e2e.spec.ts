@@ -127,6 +127,6 @@ it('really runs the program inside the runner (no second interpreter started)', 
   });
   expect(run.finished.verdict).toBe('OK');
   expect(text(run.outputs, 'stdout')).toBe(
-    "[b'/usr/bin/python3', b'-u', b'/usr/local/bin/coderoom-runner']\n",
+    "[b'/usr/bin/python3', b'-u', b'/usr/local/lib/coderoom-runner.pyc']\n",
   );
 }, 30_000);
