@@ -7,14 +7,6 @@ const RETRY_MS = 250;
 /** How long a stopping gateway waits for run documents still being stored. */
 const DRAIN_MS = 10_000;
 
-/** A run document being stored in the background. */
-export interface PendingStore {
-  /** True once stored; false when given up (logged) or abandoned. */
-  done: Promise<boolean>;
-  /** Stops retrying: the run did not make it into the queue. */
-  abandon(): void;
-}
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -34,18 +26,11 @@ export class RunStoreService implements BeforeApplicationShutdown {
 
   constructor(private readonly runs: RunRepository) {}
 
-  store(run: NewRun): PendingStore {
-    let abandoned = false;
-    const done = this.storeWithRetries(run, () => abandoned);
+  /** Starts storing a run's document (admitted and enqueued); never throws. */
+  store(run: NewRun): void {
+    const done = this.storeWithRetries(run);
     this.pending.add(done);
     void done.finally(() => this.pending.delete(done));
-    return { done, abandon: () => (abandoned = true) };
-  }
-
-  /** Undoes `store` for a run that never made it into the queue. */
-  async forget(runId: string, stored: PendingStore): Promise<void> {
-    stored.abandon();
-    if (await stored.done) await this.runs.remove(runId);
   }
 
   /** SIGTERM: run documents still being stored get a few seconds to land. */
@@ -56,8 +41,8 @@ export class RunStoreService implements BeforeApplicationShutdown {
     await Promise.race([Promise.allSettled([...this.pending]), sleep(DRAIN_MS)]);
   }
 
-  private async storeWithRetries(run: NewRun, abandoned: () => boolean): Promise<boolean> {
-    for (let attempt = 1; !abandoned(); attempt++) {
+  private async storeWithRetries(run: NewRun): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
       try {
         await this.runs.create(run);
         return true;
@@ -75,6 +60,5 @@ export class RunStoreService implements BeforeApplicationShutdown {
         await sleep(Math.min(8000, RETRY_MS * 2 ** (attempt - 1)));
       }
     }
-    return false;
   }
 }

@@ -28,7 +28,7 @@ import { RunLogRepository, type LiveRunState } from '../repositories/run-log.rep
 import { RunRepository } from '../repositories/run.repository.js';
 import { QueuePositionService } from './queue-position.service.js';
 import { RunFeedService, type FeedSink } from './run-feed.service.js';
-import { RunStoreService, type PendingStore } from './run-store.service.js';
+import { RunStoreService } from './run-store.service.js';
 import { runView, type RunView } from './run-view.js';
 import { ClassroomBusRepository } from '../repositories/classroom-bus.repository.js';
 import { LanguageService } from './language.service.js';
@@ -204,22 +204,6 @@ export class RunService {
     }
     traceRun('gateway-admitted', runId);
     const priority = admission.priority;
-    // The document is written meanwhile, not awaited (see RunStoreService): the answer depends
-    // on Redis alone, whose live state of the run serves reads until the document is there.
-    const stored = this.store.store({
-      _id: runId,
-      ownerId: user.id,
-      ownerName: user.name,
-      language: language.id,
-      mode,
-      sessionId: req.sessionId ?? null,
-      problemId: req.problemId ?? null,
-      files,
-      stdin: req.stdin ?? '',
-      interactive,
-      createdAt: now,
-      expireAt: new Date(now.getTime() + this.config.runRetentionDays * 86_400_000),
-    });
     let position: number;
     try {
       await listening;
@@ -241,12 +225,30 @@ export class RunService {
       );
     } catch (err) {
       if (owner) this.feed.unsubscribe(runId, owner.id);
-      await this.undoAdmission(user.id, runId, stored);
+      await this.quota.release(user.id, runId, true).catch(() => undefined);
       throw err;
     } finally {
       // Not awaited: the queue counts it now (an entry left behind expires in the admission).
       this.quota.enqueued(runId).catch(() => undefined);
     }
+    // The document is written now, not awaited (see RunStoreService): the answer depends on
+    // Redis alone, whose live state of the run serves reads until the document is there. After
+    // the enqueue, so that building and sending it does not delay the run (~1 ms of the
+    // gateway's CPU); the worker's writes are upserts that a later insert completes.
+    this.store.store({
+      _id: runId,
+      ownerId: user.id,
+      ownerName: user.name,
+      language: language.id,
+      mode,
+      sessionId: req.sessionId ?? null,
+      problemId: req.problemId ?? null,
+      files,
+      stdin: req.stdin ?? '',
+      interactive,
+      createdAt: now,
+      expireAt: new Date(now.getTime() + this.config.runRetentionDays * 86_400_000),
+    });
     this.positions.track(runId, position);
     this.positions.enqueued();
     if (req.sessionId !== undefined) {
@@ -284,14 +286,6 @@ export class RunService {
       this.feed.completeSync(runId, owner.id, 0);
     }
     return { runId, status: 'queued', position };
-  }
-
-  /** A run admitted but not enqueued: give its slots back and forget it everywhere. */
-  private async undoAdmission(userId: string, runId: string, stored: PendingStore): Promise<void> {
-    await Promise.allSettled([
-      this.quota.release(userId, runId, true),
-      this.store.forget(runId, stored),
-    ]);
   }
 
   /** The run with everything it printed so far (HTTP `GET /api/runs/:id`). */
