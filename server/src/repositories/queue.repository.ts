@@ -49,9 +49,16 @@ export class QueueRepository {
     this.positionsScript = defineScript(redis.client, 'coderoomQueuePositions', POSITIONS, 2);
   }
 
-  /** The Redis keys of the waiting runs (for the admission script's backpressure). */
-  get keys(): { wait: string; prioritized: string } {
-    return { wait: this.queue.keys.wait, prioritized: this.queue.keys.prioritized };
+  /**
+   * The Redis keys of the waiting runs and the prefix of a job's key (+ its id, the run id), for
+   * the admission script's backpressure.
+   */
+  get keys(): { wait: string; prioritized: string; job: string } {
+    return {
+      wait: this.queue.keys.wait,
+      prioritized: this.queue.keys.prioritized,
+      job: this.queue.toKey(''),
+    };
   }
 
   /**

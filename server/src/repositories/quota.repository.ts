@@ -35,7 +35,8 @@ import { originFields, type RunOrigin } from './run-log.repository.js';
  *       15 and 16 finished guard key = ARGV[15] .. run id .. ARGV[16], 17 runs-finished
  *       counter key prefix (+ epoch second), 18 largest priority, 19 and 20 state key =
  *       ARGV[19] .. run id .. ARGV[20], 21 how long an admitted run counts as being enqueued
- *       (ms), 22.. state fields and values.
+ *       (ms), 22 the queue's job key prefix (+ run id: the run's job), 23.. state fields and
+ *       values.
  * Returns {1, user rank, session rank (0 without session), priority}, {0, limit, retry ms} or
  * {0, 'busy', waiting, expected wait ms}.
  */
@@ -60,9 +61,18 @@ end
 -- entries for ADMITTING_MS at most) will wait too once every slot is busy: they count below
 -- for the drain rate, not while slots are free (two runs started together on an idle system
 -- are both taken at once).
+-- One whose job exists is in the queue already (its gateway's ZREM follows the add): counted
+-- with the waiting runs only, not twice.
 redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', now - tonumber(ARGV[21]))
 local waiting = redis.call('LLEN', KEYS[5]) + redis.call('ZCARD', KEYS[6])
-local admitting = redis.call('ZCARD', KEYS[9])
+local admitting = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[9], 0, -1)) do
+  if redis.call('EXISTS', ARGV[22] .. id) == 1 then
+    redis.call('ZREM', KEYS[9], id)
+  else
+    admitting = admitting + 1
+  end
+end
 local slots = 0
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[7])) do
   local capacity = redis.call('GET', ARGV[12] .. id .. ARGV[13])
@@ -98,7 +108,7 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local userRank = redis.call('ZCARD', KEYS[1])
 local sessionRank = 0
-redis.call('HSET', KEYS[4], unpack(ARGV, 22))
+redis.call('HSET', KEYS[4], unpack(ARGV, 23))
 redis.call('ZADD', KEYS[9], now, ARGV[4])
 if KEYS[10] then
   floor = math.max(floor, prune(KEYS[10]))
@@ -219,6 +229,7 @@ export class QuotaRepository {
       STATE_PREFIX,
       STATE_SUFFIX,
       ADMITTING_MS,
+      this.queue.keys.job,
       ...originFields(req.origin),
     );
     if (r[0] === 1) {
@@ -228,12 +239,12 @@ export class QuotaRepository {
     return { outcome: 'limited', limit: r[1], retryAfterMs: Math.max(1, r[2]) };
   }
 
-  /** Gives back the run's slots (user's and session's) and, with `forget`, its live state. */
   /** The run is in the queue (or will never be): it no longer counts as being enqueued. */
   async enqueued(runId: string): Promise<void> {
     await this.redis.client.zrem(redisKeys.admitting, runId);
   }
 
+  /** Gives back the run's slots (user's and session's) and, with `forget`, its live state. */
   async release(userId: string, runId: string, forget = false): Promise<void> {
     await this.releaseScript(...releaseRunSlots.args(userId, runId));
     if (forget) await this.redis.client.del(redisKeys.state(runId));

@@ -117,11 +117,6 @@ export class RunRepository implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /** Undoes `create` for a run that never made it into the queue. */
-  async remove(runId: string): Promise<void> {
-    await this.runs.deleteOne({ _id: runId }).exec();
-  }
-
   /** A session's latest runs as its dashboard shows them, newest first. */
   async latestOfSession(
     sessionId: string,
