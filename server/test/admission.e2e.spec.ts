@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { redisKeys } from '@coderoom/contracts';
+import { redisKeys, type RunJob } from '@coderoom/contracts';
 import type { GatewayConfig } from '../src/config/config.js';
 import { QuotaRepository, type AdmissionRequest } from '../src/repositories/quota.repository.js';
-import type { QueueRepository } from '../src/repositories/queue.repository.js';
+import { QueueRepository } from '../src/repositories/queue.repository.js';
 import { RedisRepository } from '../src/repositories/redis.repository.js';
 
 // The admission script's backpressure on a real Redis, with the queue and worker state set by
@@ -13,6 +14,7 @@ import { RedisRepository } from '../src/repositories/redis.repository.js';
 let redis: RedisRepository;
 let raw: Redis;
 let quota: QuotaRepository;
+let config: GatewayConfig;
 const WAIT = 'test:admission:wait';
 const PRIORITIZED = 'test:admission:prioritized';
 /** Where a job's hash lives (+ its id), as BullMQ's `bull:<queue>:<id>`. */
@@ -22,7 +24,7 @@ beforeAll(async () => {
   if (!process.env.REDIS_URL) throw new Error('REDIS_URL is not set (see README: Development)');
   const url = new URL(process.env.REDIS_URL);
   url.pathname = '/21';
-  const config = { redisUrl: url.toString(), replayTtlSeconds: 60 } as GatewayConfig;
+  config = { redisUrl: url.toString(), replayTtlSeconds: 60 } as GatewayConfig;
   redis = new RedisRepository(config);
   await redis.connected();
   raw = redis.client;
@@ -126,4 +128,43 @@ it('counts runs admitted but not enqueued yet as waiting once the slots are full
     outcome: 'admitted',
   });
   expect(await raw.zscore(redisKeys.admitting, 'lost-0')).toBeNull();
+});
+
+it("knows a run is in the queue by its BullMQ job, before its gateway's ZREM", async () => {
+  await raw.flushdb();
+  // The real queue and QueueRepository, so the job key the script looks for is BullMQ's own.
+  const bull = new Queue<RunJob>('admission-test', { connection: raw });
+  const queue = new QueueRepository(bull, redis);
+  const real = new QuotaRepository(redis, queue, config);
+  try {
+    // One slot, 1 s runs, 10 runs finished in the last 10 s (1/s).
+    await raw.sadd(redisKeys.workers, 'w1');
+    await raw.set(redisKeys.workerCapacity('w1'), 1);
+    await raw.set(redisKeys.runMsAverage, 1000);
+    const now = Math.floor(Date.now() / 1000);
+    for (let s = now - 10; s < now; s++) await raw.set(redisKeys.runsFinishedIn(s), 1, 'EX', 60);
+    const first = request();
+    expect(await real.admit(first)).toMatchObject({ outcome: 'admitted' });
+    await queue.enqueue(
+      {
+        runId: first.runId,
+        ownerId: first.userId,
+        language: 'python',
+        mode: 'run',
+        files: [{ path: 'main.py', content: 'print(1)' }],
+        stdin: '',
+        interactive: false,
+      },
+      1,
+    );
+    // Its gateway has not said `enqueued` yet: one run waits, (1 + 1) x 1000 = 2 s. Counted
+    // twice (queue and admitting) it would be 3 s, over this bound.
+    expect(await raw.zscore(redisKeys.admitting, first.runId)).not.toBeNull();
+    expect(await real.admit({ ...request(), busyWaitMs: 2500 })).toMatchObject({
+      outcome: 'admitted',
+    });
+    expect(await raw.zscore(redisKeys.admitting, first.runId)).toBeNull();
+  } finally {
+    await bull.close();
+  }
 });

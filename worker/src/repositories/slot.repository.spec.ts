@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { describe, expect, it, jest } from '@jest/globals';
+import { DEFAULT_RUN_LIMITS } from '@coderoom/contracts';
 import { loadWorkerConfig } from '../config/config.js';
 import { CgroupV1Counters } from './cgroup-counters.js';
-import type { DockerRepository } from './docker.repository.js';
+import type { DockerRepository, SandboxSpec } from './docker.repository.js';
 import { SlotRepository } from './slot.repository.js';
 
 // What a slot container is created with, on a Docker stand-in (the real containers are made and
@@ -12,15 +13,10 @@ const containers = {
   peakCgroupsUsed: () => Promise.resolve(true),
 } as unknown as DockerRepository;
 
-const spec = {
+const spec: SandboxSpec = {
+  ...DEFAULT_RUN_LIMITS,
   image: 'coderoom-sandbox-base:latest',
   labels: {},
-  memoryMb: 256,
-  cpus: 1,
-  pids: 64,
-  tmpfsMb: 64,
-  fileSizeMb: 64,
-  openFiles: 256,
   cpuSeconds: 6,
 };
 
