@@ -13,7 +13,7 @@ import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
-import { haproxyConfig } from '../../deploy/local/haproxy.mjs';
+import { haproxyConfig, haproxyServerStatus } from '../../deploy/local/haproxy.mjs';
 import { launch as launchProc, type Proc } from '../../deploy/local/launcher.mjs';
 import { ferretdbArgs, redisArgs } from '../../deploy/local/service-args.mjs';
 import type {
@@ -301,7 +301,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const lbPort = await freePort();
     lbDir = mkdtempSync(join(tmpdir(), 'coderoom-lb-'));
     const cfg = join(lbDir, 'haproxy.cfg');
-    writeFileSync(cfg, haproxyConfig(lbPort, ports));
+    writeFileSync(cfg, haproxyConfig(lbPort, ports, { adminSocket: join(lbDir, 'admin.sock') }));
     launch('haproxy', '/usr/sbin/haproxy', { ...process.env }, ['-db', '-f', cfg]);
     url = `http://127.0.0.1:${lbPort}`;
   }
@@ -404,6 +404,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await until(`the balancer at ${url} to answer /health`, async () => {
         return (await fetch(`${url}/health`)).ok;
       });
+      // Answering is not enough: a gateway HAProxy still counts as down gets no clients, and a
+      // test's clients would all land on the others (a classroom-cluster run had all 30
+      // students on one node).
+      for (let i = 0; i < gateways.length; i++) {
+        await until(
+          `HAProxy to count gateway ${i} in`,
+          async () =>
+            (await haproxyServerStatus(join(lbDir, 'admin.sock'), i).catch(() => '')) === 'UP',
+          START_MS,
+        );
+      }
     }
     for (let i = 0; i < workers.length; i++) {
       await until(
