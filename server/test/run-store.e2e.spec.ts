@@ -13,13 +13,15 @@ import { RunRepository, type NewRun } from '../src/repositories/run.repository.j
 
 /** The worker's repository, as the worker process runs it (built by `tsc -b`). */
 interface WorkerRuns {
-  markStarted(runId: string, at: Date): Promise<void>;
+  /** Whether it created the document; the worker hands that to its `finish`. */
+  markStarted(runId: string, at: Date): Promise<boolean>;
   finish(
     runId: string,
     result: RunResult,
     output: readonly OutputChunk[],
     startedAt: Date | null,
     finishedAt: Date,
+    createdEarlier?: boolean,
   ): Promise<void>;
   onApplicationShutdown(): Promise<void>;
 }
@@ -188,6 +190,17 @@ describe('run documents written by the gateway and the worker in any order', () 
     for (const run of runs) {
       expect(await stored(run)).toMatchObject({ status: 'finished', result: ok });
     }
+  });
+
+  it('a start record tells whether it created the document (the end is then read back)', async () => {
+    const early = newRun();
+    expect(await worker.markStarted(early._id, startedAt)).toBe(true);
+    await gateway.create(early);
+    await worker.finish(early._id, ok, output(early._id), null, new Date(), true);
+    expect(await stored(early)).toMatchObject({ status: 'finished', startedAt, result: ok });
+    const plain = newRun();
+    await gateway.create(plain);
+    expect(await worker.markStarted(plain._id, startedAt)).toBe(false);
   });
 
   it('a repeated create (a retry after an unknown outcome) changes nothing', async () => {

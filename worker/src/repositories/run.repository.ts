@@ -38,10 +38,13 @@ export class RunRepository implements OnApplicationShutdown {
   // worker may get there first; the gateway's upsert then only adds the request's fields
   // (server/src/repositories/run.repository.ts).
 
-  /** Never turns a finished run back into a running one (this write is not awaited in order). */
-  async markStarted(runId: string, at: Date): Promise<void> {
+  /**
+   * Never turns a finished run back into a running one (this write is not awaited in order).
+   * Resolves whether this write created the document (the gateway's had not landed yet).
+   */
+  async markStarted(runId: string, at: Date): Promise<boolean> {
     try {
-      await this.runs
+      const r = await this.runs
         .updateOne(
           { _id: runId, status: { $ne: 'finished' } },
           {
@@ -51,15 +54,26 @@ export class RunRepository implements OnApplicationShutdown {
           { upsert: true },
         )
         .exec();
+      return r.upsertedCount > 0;
     } catch (err) {
       // The document exists but is finished: the upsert's insert collided with it.
       if (!isDuplicateKey(err)) throw err;
+      return false;
     }
   }
 
   /**
    * The end of a run, with its start when it started (a short run's start is written here only:
-   * see RunExecutionService, MARK_RUNNING_AFTER_MS).
+   * see RunExecutionService, MARK_RUNNING_AFTER_MS). `createdEarlier`: this worker's start record
+   * created the document (markStarted resolved true).
+   *
+   * Whether it landed is read back only when another update of the document may run at the same
+   * time, which on FerretDB can undo it (verifiedWrite): that is when this worker created the
+   * document, since the gateway then finds it at its insert and updates it instead. When the
+   * write found the gateway's document, the gateway is done with it: no read (one less per run,
+   * on MongoDB too). Left unchecked on FerretDB: a gateway whose insert landed but failed to
+   * answer, and whose retry updates the document while this write lands. (Not closed by the
+   * read either, on FerretDB: an update of the gateway that lands after the read; README.)
    */
   async finish(
     runId: string,
@@ -67,6 +81,7 @@ export class RunRepository implements OnApplicationShutdown {
     output: readonly OutputChunk[],
     startedAt: Date | null,
     finishedAt: Date,
+    createdEarlier = false,
   ): Promise<void> {
     const write = () =>
       this.runs
@@ -87,6 +102,14 @@ export class RunRepository implements OnApplicationShutdown {
         .exec();
     const landed = async () =>
       (await this.runs.findById(runId, { status: 1 }).lean().exec())?.status === 'finished';
+    try {
+      const first = await write();
+      if (first.upsertedCount === 0 && first.matchedCount > 0 && !createdEarlier) return;
+      if (await landed()) return;
+    } catch (err) {
+      // Two upserts creating the document at once (FerretDB): repeated below.
+      if (!isDuplicateKey(err)) throw err;
+    }
     if (!(await verifiedWrite(write, landed))) {
       this.logger.error({ msg: 'the stored result did not stick (a concurrent write?)', runId });
     }

@@ -148,7 +148,7 @@ describe('RunExecutionService', () => {
       dispose: (id: string) => disposed.push(id),
     } as unknown as SandboxJanitorService;
     const runs = {
-      markStarted: () => Promise.resolve(),
+      markStarted: () => Promise.resolve(false),
       finish: (_: string, result: RunResult) => {
         stored.push(result);
         return Promise.resolve();

@@ -147,6 +147,8 @@ export class SandboxRun {
   // Bookkeeping in Redis and MongoDB.
   private marked: Promise<void> | null = null;
   private started: Promise<void> | null = null;
+  /** The start record created the run's document (RunRepository.finish checks its end then). */
+  private createdDocument = false;
   private finishedAt: Date | null = null;
   private result: RunResult | null = null;
 
@@ -328,9 +330,14 @@ export class SandboxRun {
       this.startRunPhase();
     } // else the tests start with the runner's (empty) compile report: compiled()
     this.markRunning = setTimeout(() => {
-      this.started = this.deps.runs.markStarted(this.runId, begun).catch((err: Error) => {
-        this.deps.logger.warn(`run ${this.runId}: cannot record start: ${err.message}`);
-      });
+      this.started = this.deps.runs.markStarted(this.runId, begun).then(
+        (created) => void (this.createdDocument = created),
+        (err: Error) => {
+          // Its outcome is unknown: it may have created the document.
+          this.createdDocument = true;
+          this.deps.logger.warn(`run ${this.runId}: cannot record start: ${err.message}`);
+        },
+      );
     }, MARK_RUNNING_AFTER_MS);
   }
 
@@ -477,6 +484,7 @@ export class SandboxRun {
         this.feed.sent,
         this.startedAt,
         this.finishedAt,
+        this.createdDocument,
       );
       traceRun('worker-stored', this.runId);
     } catch (err) {
