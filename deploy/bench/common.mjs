@@ -1,6 +1,6 @@
 // Small helpers shared by the benchmarks in this folder (latency.mjs, load.mjs).
 import { createServer } from 'node:net';
-import { cpus, totalmem } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
@@ -89,6 +89,9 @@ export async function startBenchStack({ db, workerId, env = {}, onStderr = null 
     // One benchmark socket carries every concurrent run: the per-socket event limit (20/s by
     // default) would otherwise be what the throughput cells measure (22 runs/s on the slot tier).
     SOCKET_EVENTS_PER_SECOND: '100000',
+    // As under `npm start`: slots' frames over their own sockets (BENCH: SANDBOX_SLOT_SOCKETS=
+    // (empty) measures the attach stream instead).
+    SANDBOX_SLOT_SOCKETS: process.env.SANDBOX_SLOT_SOCKETS ?? join(tmpdir(), 'coderoom-slots'),
     ...env,
   };
   const stderr = onStderr ?? ((line) => process.stderr.write(line));

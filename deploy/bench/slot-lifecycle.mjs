@@ -30,6 +30,7 @@ const config = {
   slotSeccompProfile: join(REPO, 'sandbox/seccomp/coderoom-slot.json'),
   slotSupervisor: process.env.SANDBOX_SLOT_SUPERVISOR ?? join(REPO, 'sandbox/slot/supervisor.py'),
   slotAppArmor: '',
+  slotSocketDir: process.env.SANDBOX_SLOT_SOCKETS ?? '',
   slotRuns: 100_000, // no recycling inside a cell: the cgroups of retired slots would vanish from the sum
   workerId: 'bench-slot',
   warmPoolSize: 8,

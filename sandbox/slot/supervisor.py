@@ -7,7 +7,8 @@
 # supervisor always matches the worker that talks to it, and changing it rebuilds no image.
 #
 # Then the container's stdin/stdout (Docker's attach stream, the only I/O between the host and a
-# sandbox) carry frames: one type byte, a 4-byte big-endian length, the payload.
+# sandbox) or, when the worker gives one (`socket` in the config), a unix socket the worker
+# listens on and binds into this container alone, carry frames: one type byte, a 4-byte big-endian length, the payload.
 #   worker -> supervisor: D data for the run's stdin | C close the run's stdin | K kill the run
 #                         (each payload starts with the sandbox's number, 4 bytes big-endian: a
 #                         late frame of an ended run never reaches the next run's sandbox)
@@ -31,6 +32,8 @@ CONFIG = json.loads(sys.argv[1])
 # Docker tmpfs mounts of the container (size and inode caps), bound as /box and /tmp per run.
 BOX = CONFIG.get('box', '/slot/box')
 TMP = CONFIG.get('tmp', '/slot/tmp')
+# The worker's socket for the frames, bound into the container (empty: the attach stream).
+SOCKET = CONFIG.get('socket')
 CHUNK = 65536
 
 # ---- the inner seccomp filter (a classic BPF program for bwrap --seccomp FD) ----------------
@@ -356,6 +359,23 @@ def frame(kind, payload):
             pass
 
 
+def connect():
+    """Frames over the worker's unix socket (SANDBOX_SLOT_SOCKETS) instead of the attach stream:
+    no copies through dockerd and the container's shim, about 2 ms less per run. The socket
+    becomes fds 0 and 1, so the rest is the same; both stay blocking (they share one file
+    description) and fd 0 is only read when select says so. Until the connection stands, an F
+    goes to the attach stream, which the worker reads until then."""
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(SOCKET)
+    except OSError as e:
+        fatal('cannot connect to the worker at %s: %s' % (SOCKET, e))
+    os.dup2(s.fileno(), 0, inheritable=False)
+    os.dup2(s.fileno(), 1, inheritable=False)
+    s.close()
+
+
 def main():
     global inbuf
     # SIGPIPE stays ignored here (Python's default): a write to the stdin of a program that has
@@ -363,7 +383,10 @@ def main():
     # supervisor itself would die, and the run with it as SE. The worker closing the
     # supervisor's own stdout still ends it (an uncaught BrokenPipeError). The sandbox's
     # processes get the default action back before exec (start).
-    os.set_blocking(0, False)
+    if SOCKET:
+        connect()
+    else:
+        os.set_blocking(0, False)
     sel.register(0, selectors.EVENT_READ, 'in')
     for top in (BOX, TMP):  # empty already in a new container; checked all the same
         wipe(top)

@@ -287,6 +287,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     // Off unless a test turns it on: cold sandboxes carry their run's label, which the tests
     // use to check that every sandbox is removed. warm-pool.e2e.spec.ts covers the pool.
     WARM_POOL_SIZE: '0',
+    // Slots' frames over their own sockets, as under `npm start` (deploy/local/app.mjs).
+    SANDBOX_SLOT_SOCKETS: process.env.SANDBOX_SLOT_SOCKETS ?? join(tmpdir(), 'coderoom-slots'),
     ...opts.workerEnv,
   });
   const workerLines = (i: number, what: string) =>

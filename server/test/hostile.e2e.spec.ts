@@ -507,7 +507,7 @@ function containerSettingsTests(): void {
       expect(nextEnd.arrivals[0]).toBeLessThan(hogEnd.finishedAt);
     }, 60_000);
 
-    it('never touches a file of a sandbox: no archive, copy, bind mount or volume in the worker', () => {
+    it('never touches a file of a sandbox: no archive, copy, bind mount or volume in the worker (but a slot socket)', () => {
       const sources: string[] = [];
       const walk = (dir: string) => {
         for (const name of readdirSync(dir)) {
@@ -518,8 +518,14 @@ function containerSettingsTests(): void {
       };
       walk(join(REPO, 'worker/src'));
       expect(sources.length).toBeGreaterThan(5);
+      // The one bind mount: a slot's own socket, read-only (SANDBOX_SLOT_SOCKETS; checked on the
+      // slot containers themselves in "slot settings" below). Any other is a failure here.
+      const socketBind = 'Binds: [`${socket}:${SLOT_SOCKET_IN_CONTAINER}:ro`]';
+      const slotRepository = join(REPO, 'worker/src/repositories/slot.repository.ts');
+      expect(readFileSync(slotRepository, 'utf8').split(socketBind)).toHaveLength(2);
       for (const file of sources) {
-        const code = readFileSync(file, 'utf8');
+        let code = readFileSync(file, 'utf8');
+        if (file === slotRepository) code = code.replace(socketBind, '');
         expect({
           file,
           hit: /\b(getArchive|putArchive|infoArchive|Binds|Mounts|VolumesFrom|Volumes)\b|\.export\(/.exec(
@@ -676,8 +682,19 @@ function slotSettingsTests(): void {
         const [u, g] = info.Config.User.split(':').map(Number);
         expect(g).toBe(u);
         expect(u).toBeGreaterThanOrEqual(2 ** 20);
-        expect(info.Mounts).toEqual([]);
-        expect(hc.Binds ?? null).toBeNull();
+        // One mount only: its own socket to the worker, read-only, whose file on the host went
+        // with the supervisor's connection (nothing else can connect or be reached through it).
+        expect(info.Mounts).toEqual([
+          expect.objectContaining({
+            Type: 'bind',
+            Destination: '/slot/worker.sock',
+            RW: false,
+            Source: expect.stringMatching(/\/coderoom-slots\/test-hostile\/[0-9a-f]{16}\.sock$/),
+          }),
+        ]);
+        const [{ Source: socket }] = info.Mounts as { Source: string }[];
+        expect(existsSync(socket)).toBe(false);
+        expect(hc.Binds).toEqual([`${socket}:/slot/worker.sock:ro`]);
         expect(hc).toMatchObject({
           NetworkMode: 'none',
           Privileged: false,

@@ -5,6 +5,7 @@
 // supervisor that does not answer a kill). The hostile corpus runs on this tier too
 // (hostile.e2e.spec.ts).
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   containersWith,
@@ -190,6 +191,22 @@ print('keyctl', 'ALLOWED' if r >= 0 else err())
     );
   }, 60_000);
 
+  it("talks to a slot over the slot's own socket, which its runs cannot reach", async () => {
+    const a = await inSlot(
+      "import os\nprint(os.path.exists('/slot'), os.path.exists('/slot/worker.sock'))",
+    );
+    expect(a.out).toBe('False False\n');
+    // The socket is bound into its slot alone, read-only; its file on the host went with the
+    // connection, so nothing else can connect to it.
+    const mounts = JSON.parse(
+      execFileSync('docker', ['inspect', '-f', '{{json .Mounts}}', a.slot]).toString(),
+    ) as { Source: string; Destination: string; RW: boolean }[];
+    const socket = mounts.find((m) => m.Destination === '/slot/worker.sock');
+    expect(socket).toMatchObject({ RW: false });
+    expect(socket!.Source).toMatch(/\/coderoom-slots\/test-slot\/[0-9a-f]{16}\.sock$/);
+    expect(existsSync(socket!.Source)).toBe(false);
+  }, 60_000);
+
   it(`replaces a slot after ${SLOT_RUNS} runs`, async () => {
     for (let i = 0; i < SLOT_RUNS + 2; i++) {
       const r = await inSlot(`print(${i})`);
@@ -199,4 +216,49 @@ print('keyctl', 'ALLOWED' if r >= 0 else err())
     const counts = [...served.values()];
     expect(Math.max(...counts)).toBe(SLOT_RUNS);
   }, 120_000);
+});
+
+// Without SANDBOX_SLOT_SOCKETS (a deployment's default): the frames go over the attach stream.
+describe('the slot tier over the attach stream', () => {
+  let plain: Stack;
+  let bob: ClientSocket;
+  beforeAll(async () => {
+    plain = await startStack({
+      name: 'slot-attach',
+      redisDb: 46,
+      workerEnv: {
+        WORKER_ID: 'test-slot-attach',
+        SANDBOX_TIER: 'slot',
+        SANDBOX_SLOT_SOCKETS: '',
+        WORKER_CONCURRENCY: '1',
+        WARM_POOL_SIZE: '1',
+        RUN_WALL_MS: String(WALL_MS),
+      },
+    });
+    bob = await plain.connect(await plain.token('bob'));
+  }, 120_000);
+  afterAll(async () => {
+    await plain?.stop();
+  }, 30_000);
+
+  it('runs programs, stops one at its time limit and serves the next in the same slot', async () => {
+    const where = 'import socket\nprint(socket.gethostname(), flush=True)\n';
+    const a = await runToEnd(bob, {
+      language: 'python',
+      source: `${where}import time\ntime.sleep(60)`,
+    });
+    expect(a.finished.verdict).toBe('TLE');
+    const b = await runToEnd(bob, {
+      language: 'python',
+      source: `${where}print(input())`,
+      stdin: 'hi\n',
+    });
+    expect(b.finished.verdict).toBe('OK');
+    const [slotA] = text(a.outputs, 'stdout').split('\n');
+    const [slotB, echoed] = text(b.outputs, 'stdout').split('\n');
+    expect(slotB).toBe(slotA);
+    expect(echoed).toBe('hi');
+    const mounts = execFileSync('docker', ['inspect', '-f', '{{json .Mounts}}', slotB]).toString();
+    expect(mounts).not.toContain('/slot/worker.sock');
+  }, 60_000);
 });

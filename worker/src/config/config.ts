@@ -91,6 +91,16 @@ const envSchema = z.object({
     .string()
     .regex(/^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$/, 'an AppArmor profile name')
     .default(''),
+  /**
+   * A directory on the Docker host (and at the same path here) for the slots' unix sockets: each
+   * slot's frames then go straight between this worker and its supervisor instead of through
+   * dockerd and the container's shim (~2 ms less per run). Empty: the attach stream. A worker
+   * in a container needs the directory bound in at the same path.
+   */
+  SANDBOX_SLOT_SOCKETS: z
+    .string()
+    .refine((p) => p === '' || p.startsWith('/'), 'an absolute directory path')
+    .default(''),
   /** A slot container is replaced after this many runs (and after any anomaly at once). */
   SLOT_RUNS: z.coerce.number().int().min(1).max(100_000).default(200),
   /** Started sandboxes kept ready per (image, limits); 0 turns the warm pool off. */
@@ -188,6 +198,8 @@ export interface WorkerConfig {
   slotSupervisor: string;
   /** SANDBOX_SLOT_APPARMOR: the slot containers' AppArmor profile, or '' for Docker's choice. */
   slotAppArmor: string;
+  /** SANDBOX_SLOT_SOCKETS: where slots' sockets go, or '' for frames over the attach stream. */
+  slotSocketDir: string;
   /** SLOT_RUNS: runs per slot container before it is replaced. */
   slotRuns: number;
   warmPoolSize: number;
@@ -241,6 +253,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     slotSeccompProfile: e.SANDBOX_SLOT_SECCOMP,
     slotSupervisor: e.SANDBOX_SLOT_SUPERVISOR,
     slotAppArmor: e.SANDBOX_SLOT_APPARMOR,
+    slotSocketDir: e.SANDBOX_SLOT_SOCKETS,
     slotRuns: e.SLOT_RUNS,
     warmPoolSize: e.WARM_POOL_SIZE,
     warmPoolMax: e.WARM_POOL_MAX,

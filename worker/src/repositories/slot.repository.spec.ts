@@ -54,6 +54,23 @@ describe('SlotRepository', () => {
     expect(plain.some((o) => o.startsWith('apparmor='))).toBe(false);
   });
 
+  it("binds a slot's own socket read-only and tells its supervisor where it is, and nothing without one", async () => {
+    const { repo, createContainer } = repoWith({});
+    await repo.create(spec, '/tmp/coderoom-slots/w/0123456789abcdef.sock');
+    await repo.create(spec);
+    const [withSocket, without] = createContainer.mock.calls.map(
+      ([o]) => o as unknown as { HostConfig: { Binds?: string[] }; Entrypoint: string[] },
+    );
+    expect(withSocket.HostConfig.Binds).toEqual([
+      '/tmp/coderoom-slots/w/0123456789abcdef.sock:/slot/worker.sock:ro',
+    ]);
+    expect(JSON.parse(withSocket.Entrypoint.at(-1)!)).toMatchObject({
+      socket: '/slot/worker.sock',
+    });
+    expect(without.HostConfig.Binds).toBeUndefined();
+    expect(JSON.parse(without.Entrypoint.at(-1)!)).not.toHaveProperty('socket');
+  });
+
   it('refuses a profile name that is not one', () => {
     expect(() => repoWith({ SANDBOX_SLOT_APPARMOR: 'unconfined; rm' })).toThrow(/AppArmor/);
   });

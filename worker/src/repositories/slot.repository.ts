@@ -21,6 +21,7 @@ import {
   loadSeccompProfile,
   type SandboxSpec,
 } from './docker.repository.js';
+import { SLOT_SOCKET_IN_CONTAINER } from './slot-socket.js';
 
 /**
  * Processes of a slot besides the run's own: docker-init, the supervisor, bwrap and bwrap's init
@@ -54,7 +55,8 @@ const CGROUP_PARENT_DIR = 'coderoom';
  * The slot tier's containers (sandbox/slot/README.md): long-lived, unprivileged, one run at a time,
  * each run in a fresh bubblewrap sandbox built by the supervisor inside. Settings are today's
  * sandbox settings (DockerRepository.create) except where bubblewrap needs otherwise, each said
- * below. Like every sandbox, a slot's only I/O with the host is its attach stream.
+ * below. A slot's only I/O with the host is its attach stream and, with SANDBOX_SLOT_SOCKETS, one
+ * unix socket of its own for the frames.
  */
 @Injectable()
 export class SlotRepository {
@@ -79,8 +81,12 @@ export class SlotRepository {
     this.supervisor = used ? readSupervisor(config.slotSupervisor) : Buffer.alloc(0);
   }
 
-  /** A slot container, created and not started (attach and wait first, like any sandbox). */
-  async create(spec: SandboxSpec): Promise<{ id: string; cgroup: string | null }> {
+  /**
+   * A slot container, created and not started (attach and wait first, like any sandbox). With
+   * `socket` (a SlotSocket's path), that socket alone is bound into it and its supervisor sends
+   * and takes the frames there.
+   */
+  async create(spec: SandboxSpec, socket?: string): Promise<{ id: string; cgroup: string | null }> {
     const memory = spec.memoryMb * 1024 * 1024;
     const fileBytes = spec.fileSizeMb * 1024 * 1024;
     const uid = SANDBOX_UID_MIN + randomInt(SANDBOX_UID_SPAN);
@@ -122,6 +128,8 @@ export class SlotRepository {
       IpcMode: 'private',
       CgroupnsMode: 'private',
       ...(parent ? { CgroupParent: parent } : {}),
+      // Read-only: connecting needs no write access to the mount, and nothing can be made there.
+      ...(socket ? { Binds: [`${socket}:${SLOT_SOCKET_IN_CONTAINER}:ro`] } : {}),
       OomScoreAdj: SANDBOX_OOM_SCORE_ADJ,
       // No RLIMIT_CPU here: it would end the long-lived supervisor; it sets it for each run.
       Ulimits: [
@@ -133,7 +141,11 @@ export class SlotRepository {
       Runtime: 'runc',
       AutoRemove: false,
     };
-    const settings = JSON.stringify({ cpuSeconds: spec.cpuSeconds, shmBytes: SHM_BYTES });
+    const settings = JSON.stringify({
+      cpuSeconds: spec.cpuSeconds,
+      shmBytes: SHM_BYTES,
+      ...(socket ? { socket: SLOT_SOCKET_IN_CONTAINER } : {}),
+    });
     const container = await this.docker.createContainer({
       Image: spec.image,
       User: `${uid}:${uid}`,

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import {
   Inject,
   Injectable,
@@ -16,6 +17,7 @@ import { LanguageRepository } from '../repositories/language.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
 import type { CgroupCounters } from '../repositories/cgroup-counters.js';
 import { SlotRepository } from '../repositories/slot.repository.js';
+import { SlotSocket, prepareSlotSocketDir } from '../repositories/slot-socket.js';
 import type { RunSandbox } from './run-sandbox.js';
 import { sandboxSpec } from './sandbox-run.js';
 import { SandboxJanitorService } from './sandbox-janitor.service.js';
@@ -42,6 +44,8 @@ class Slot {
   lease: SlotLease | null = null;
   private readyWaiters: ((ok: boolean) => void)[] = [];
   private readonly parser = new SlotFrameParser();
+  /** The supervisor's socket, once connected (SANDBOX_SLOT_SOCKETS); else frames use `io`. */
+  private channel: Socket | null = null;
   stderr = '';
 
   /** Its cgroup's counters (SlotRepository.counters), once started; null where unreadable. */
@@ -55,8 +59,10 @@ class Slot {
     private readonly onDeath: (slot: Slot, why: string) => void,
   ) {
     io.onStdout((data) => {
-      for (const e of this.parser.push(data)) this.event(e);
-      if (this.parser.error) this.die(`protocol: ${this.parser.error}`);
+      // Over a socket, the attach stream's stdout carries only what the supervisor sent before it
+      // connected (an F); anything after that is not a frame.
+      if (this.channel) this.stderr = (this.stderr + data.toString('utf8')).slice(-STDERR_KEEP);
+      else this.frames(data);
     });
     io.onStderr(
       (data) => (this.stderr = (this.stderr + data.toString('utf8')).slice(-STDERR_KEEP)),
@@ -72,8 +78,27 @@ class Slot {
     this.io.write(Buffer.concat([Buffer.from(`${supervisor.length}\n`), supervisor]));
   }
 
+  /** From now on the frames go both ways over the supervisor's socket (SlotSocket). */
+  connect(channel: Socket): void {
+    this.channel = channel;
+    channel.setNoDelay(true);
+    channel.on('data', (data: Buffer) => this.frames(data));
+    channel.on('error', () => undefined); // 'close' follows
+    channel.on('close', () => this.die('its socket closed'));
+    channel.resume();
+  }
+
   send(kind: 'D' | 'C' | 'K', sandbox: number, data?: Buffer): void {
-    if (!this.dead) this.io.write(encodeSlotFrame(kind, sandbox, data));
+    if (this.dead) return;
+    const frame = encodeSlotFrame(kind, sandbox, data);
+    if (this.channel) {
+      if (!this.channel.destroyed) this.channel.write(frame);
+    } else this.io.write(frame);
+  }
+
+  private frames(data: Buffer): void {
+    for (const e of this.parser.push(data)) this.event(e);
+    if (this.parser.error) this.die(`protocol: ${this.parser.error}`);
   }
 
   /** Resolves true once a sandbox is ready, false if the slot died or `ms` passed first. */
@@ -99,6 +124,7 @@ class Slot {
     this.ready = null;
     this.counters?.close();
     this.readyWaiters.splice(0).forEach((w) => w(false));
+    this.channel?.destroy();
     this.lease?.lost(why);
     this.onDeath(this, why);
   }
@@ -267,6 +293,8 @@ export class SlotPoolService implements OnApplicationBootstrap, BeforeApplicatio
   /** Keys with a spare slot being started (see `spare`). */
   private readonly sparing = new Set<string>();
   private closed = false;
+  /** This worker's directory of slot sockets (SANDBOX_SLOT_SOCKETS), or null: attach streams. */
+  private readonly socketDir: string | null;
 
   constructor(
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
@@ -275,7 +303,13 @@ export class SlotPoolService implements OnApplicationBootstrap, BeforeApplicatio
     private readonly janitor: SandboxJanitorService,
     private readonly languages: LanguageRepository,
     private readonly metrics: MetricsRepository,
-  ) {}
+  ) {
+    const used = [config.tier, ...Object.values(config.tierByLanguage)].includes('slot');
+    this.socketDir =
+      used && config.slotSocketDir
+        ? prepareSlotSocketDir(config.slotSocketDir, config.workerId)
+        : null;
+  }
 
   /** Slots for WARM_POOL_LANGUAGES of the slot tier, started before their first run. */
   onApplicationBootstrap(): void {
@@ -343,22 +377,43 @@ export class SlotPoolService implements OnApplicationBootstrap, BeforeApplicatio
 
   private async startSlot(spec: SandboxSpec): Promise<Slot> {
     await this.janitor.ready;
-    const { id, cgroup } = await this.repo.create({
-      ...spec,
-      labels: { [LABEL_WORKER]: this.config.workerId, [LABEL_SLOT]: 'slot' },
-    });
+    const socket = this.socketDir ? await SlotSocket.listen(this.socketDir) : null;
     let slot: Slot;
+    let id: string;
     try {
-      const io = await this.docker.attach(id);
-      const exited = this.docker.waitForExit(id);
-      slot = new Slot(id, poolKey(spec), io, exited, (s, why) => this.retire(s, why));
-      this.all.add(slot);
-      await this.docker.start(id);
-      slot.counters = await this.repo.counters(id, cgroup);
-      slot.boot(this.repo.supervisor);
+      let cgroup: string | null;
+      ({ id, cgroup } = await this.repo.create(
+        { ...spec, labels: { [LABEL_WORKER]: this.config.workerId, [LABEL_SLOT]: 'slot' } },
+        socket?.path,
+      ));
+      try {
+        const io = await this.docker.attach(id);
+        const exited = this.docker.waitForExit(id);
+        slot = new Slot(id, poolKey(spec), io, exited, (s, why) => this.retire(s, why));
+        this.all.add(slot);
+        await this.docker.start(id);
+        slot.counters = await this.repo.counters(id, cgroup);
+        slot.boot(this.repo.supervisor);
+      } catch (err) {
+        this.janitor.dispose(id);
+        throw err;
+      }
     } catch (err) {
-      this.janitor.dispose(id);
+      socket?.close();
       throw err;
+    }
+    if (socket) {
+      // The supervisor connects once it runs; an F it sent instead is on the attach stream.
+      const connected = await Promise.race([
+        socket.accept(this.config.sandboxStartMs).then(
+          (channel) => channel,
+          () => null,
+        ),
+        slot.whenReady(this.config.sandboxStartMs).then(() => null),
+      ]);
+      socket.close();
+      if (connected) slot.connect(connected);
+      else slot.die('its supervisor did not connect');
     }
     if (!(await slot.whenReady(this.config.sandboxStartMs))) {
       const why = slot.stderr.trim().split('\n').slice(-3).join(' | ');

@@ -1,6 +1,7 @@
 /**
  * Frames between the worker and a slot's supervisor (sandbox/slot/supervisor.py), carried by the
- * container's attach stream: a type byte, a 4-byte big-endian length, the payload.
+ * container's attach stream or its own unix socket (SANDBOX_SLOT_SOCKETS): a type byte, a 4-byte
+ * big-endian length, the payload.
  *
  * worker -> supervisor (the payload starts with the sandbox's number, 4 bytes big-endian, so a
  * late frame of an ended run never reaches the next run's sandbox):
