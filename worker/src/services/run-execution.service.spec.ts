@@ -13,6 +13,7 @@ import { RunExecutionService } from './run-execution.service.js';
 import { StartupGateService } from './startup-gate.service.js';
 import type { LanguageImagesService } from './language-images.service.js';
 import type { SandboxJanitorService } from './sandbox-janitor.service.js';
+import type { SlotPoolService, SlotSandbox } from './slot-pool.service.js';
 import type { ReadySandbox, WarmPoolService } from './warm-pool.service.js';
 
 // The run lifecycle against fakes of Docker, Redis and MongoDB: the failure paths that the
@@ -94,8 +95,15 @@ describe('RunExecutionService', () => {
   /** Languages whose image this worker has (LanguageImagesService). */
   let built: Set<string>;
   let published: { stream: string; data: string }[];
+  /** What the pre-run check answers (another worker may have the run, or it was cancelled). */
+  let check: 'ok' | 'taken' | 'cancelled';
+  /** The same service on the slot tier, with a slot pool stand-in that records what happened. */
+  let onSlots: RunExecutionService;
+  let slotEvents: string[];
 
   beforeEach(() => {
+    check = 'ok';
+    slotEvents = [];
     jest.useFakeTimers();
     sandbox = fakeSandbox();
     announced = [];
@@ -125,7 +133,10 @@ describe('RunExecutionService', () => {
       open: () => writer,
       onCancel: () => () => undefined,
       onInput: () => () => undefined,
-      preRunCheck: () => Promise.resolve('ok'),
+      preRunCheck: () => {
+        slotEvents.push('check');
+        return Promise.resolve(check);
+      },
       markRunning: () => Promise.resolve(),
       unmarkRunning: () => Promise.resolve(),
     } as unknown as RunFeedRepository;
@@ -159,18 +170,41 @@ describe('RunExecutionService', () => {
       error: () => undefined,
     } as unknown as MetricsRepository;
     const languages = { get: () => python } as unknown as LanguageRepository;
-    service = new RunExecutionService(
-      config,
-      docker,
-      languages,
-      feeds,
-      runs,
-      metrics,
-      janitor,
-      pool,
-      new StartupGateService(),
-      { has: (id: string) => built.has(id) } as unknown as LanguageImagesService,
-    );
+    const images = { has: (id: string) => built.has(id) } as unknown as LanguageImagesService;
+    const make = (cfg: WorkerConfig, slots?: SlotPoolService) =>
+      new RunExecutionService(
+        cfg,
+        docker,
+        languages,
+        feeds,
+        runs,
+        metrics,
+        janitor,
+        pool,
+        new StartupGateService(),
+        images,
+        undefined,
+        slots,
+      );
+    service = make(config);
+    const slots = {
+      take: () => {
+        slotEvents.push('take');
+        return Promise.resolve({
+          id: 'slot-1',
+          io: sandbox.io,
+          exited: sandbox.exited,
+          start: () => Promise.resolve(),
+          kill: () => undefined,
+          cpuUsageMs: () => null,
+          peakMemoryKb: () => null,
+          oomKilled: () => Promise.resolve(false),
+          release: (clean: boolean) => slotEvents.push(`release ${clean}`),
+          giveBack: () => slotEvents.push('give back'),
+        } satisfies SlotSandbox);
+      },
+    } as unknown as SlotPoolService;
+    onSlots = make({ ...config, tier: 'slot', tierByLanguage: {} }, slots);
   });
   afterEach(() => {
     jest.useRealTimers();
@@ -253,5 +287,29 @@ describe('RunExecutionService', () => {
       },
     ]);
     expect(disposed).toEqual([]); // no sandbox was taken
+  });
+
+  it('slot tier: takes the slot while the check travels and runs in it', async () => {
+    const done = onSlots.execute(job);
+    await jest.advanceTimersByTimeAsync(1);
+    sandbox.print('\x1eCODEROOM-COMPILE 0 0\n1\n');
+    sandbox.exit(0);
+    expect((await done)?.verdict).toBe('OK');
+    expect(slotEvents).toEqual(['check', 'take', 'release true']);
+  });
+
+  it('slot tier: gives the slot back unused when the check says another worker has the run', async () => {
+    check = 'taken';
+    expect(await onSlots.execute(job)).toBeNull();
+    await jest.advanceTimersByTimeAsync(1);
+    expect(slotEvents).toEqual(['check', 'take', 'give back']);
+    expect(announced).toEqual([]);
+  });
+
+  it('slot tier: gives it back unused when the run was cancelled before its check', async () => {
+    check = 'cancelled';
+    expect((await onSlots.execute(job))?.verdict).toBe('CANCELLED');
+    await jest.advanceTimersByTimeAsync(1);
+    expect(slotEvents).toEqual(['check', 'take', 'give back']);
   });
 });

@@ -119,7 +119,9 @@ export class RunExecutionService implements OnApplicationBootstrap, BeforeApplic
     this.executing++;
     const run = new SandboxRun(job, this.deps);
     try {
-      const check = await run.check();
+      const checking = run.check();
+      run.reserveSlot(); // slot tier: taking a slot overlaps the check's round trip
+      const check = await checking;
       if (check === 'taken') return null;
       if (check === 'ok') {
         try {

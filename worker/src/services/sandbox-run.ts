@@ -37,7 +37,7 @@ import { Submission } from './submission.js';
 import type { SandboxJanitorService } from './sandbox-janitor.service.js';
 import type { StartupGateService } from './startup-gate.service.js';
 import { judge, judgeSubmission, type RunOutcome } from './verdict.js';
-import type { SlotPoolService } from './slot-pool.service.js';
+import type { SlotPoolService, SlotSandbox } from './slot-pool.service.js';
 import type { WarmPoolService } from './warm-pool.service.js';
 
 /** How long after exit we wait for Docker to deliver the last output bytes. */
@@ -123,6 +123,8 @@ export class SandboxRun {
 
   // The sandbox and its streams (getSandbox).
   private sandbox: RunSandbox | null = null;
+  /** Slot tier: the slot being taken while the check travels (reserveSlot), until used. */
+  private reserved: Promise<SlotSandbox> | null = null;
   /** Whether the sandbox was started before the run took it (pooled, or a slot). */
   private warm = false;
   private io!: SandboxIo;
@@ -211,6 +213,22 @@ export class SandboxRun {
   }
 
   /**
+   * Slot tier, between `check` and `getSandbox` (RunExecutionService calls it while the check is
+   * on its way to Redis): starts taking a slot, so that this local work overlaps the round trip.
+   * Nothing reaches the slot before `getSandbox`, which the check must have allowed; a run that
+   * never gets there gives it back unused in `cleanUp`. Other tiers: nothing (a container made
+   * for a run that another worker took would be pure waste).
+   */
+  reserveSlot(): void {
+    const { config, slots, languages, images } = this.deps;
+    if (this.state !== 'checked' || this.reserved || !slots) return;
+    const language = languages.get(this.job.language);
+    if (!language || !images.has(language.id) || tierOf(config, language.id) !== 'slot') return;
+    this.reserved = slots.take(sandboxSpec(config, language, this.job.mode, this.job.submit));
+    this.reserved.catch(() => undefined); // getSandbox awaits it, or cleanUp gives it back
+  }
+
+  /**
    * Step 2: a sandbox with its streams attached and wired: a pooled (already started) one, or a
    * new one, created and attached but not started yet (`start` starts it).
    */
@@ -248,7 +266,8 @@ export class SandboxRun {
     const slots = this.deps.slots;
     if (slots && tierOf(config, language.id) === 'slot') {
       // A run in a reused slot container, in a fresh bubblewrap sandbox (slot-pool.service.ts).
-      const taking = slots.take(spec);
+      const taking = this.reserved ?? slots.take(spec);
+      this.reserved = null;
       this.sandbox = await withDeadline(taking, startMs).catch((err: Error) => {
         void taking.then((late) => late.release(true)).catch(() => undefined);
         throw err;
@@ -508,6 +527,9 @@ export class SandboxRun {
     // A slot is given back only after a run that ended in a known way (slot-pool.service.ts).
     const o = this.outcome;
     this.sandbox?.release(!o.protocolError && !o.exitUnknown && !o.oomKilled && !!this.runEndedAt);
+    // Reserved during the check and never used (the check said no, or a step before failed).
+    void this.reserved?.then((unused) => unused.giveBack()).catch(() => undefined);
+    this.reserved = null;
     if (this.marked) {
       await this.marked;
       await this.deps.feeds.unmarkRunning(this.runId).catch((err: Error) => {

@@ -154,8 +154,17 @@ class Slot {
   }
 }
 
+/** A slot's sandbox as a run takes it: a RunSandbox that can also go back unused. */
+export interface SlotSandbox extends RunSandbox {
+  /**
+   * The run will not use it (its check said no): the slot goes back to its pool with the same
+   * ready sandbox when nothing was sent to it, else as after a run that did not end cleanly.
+   */
+  giveBack(): void;
+}
+
 /** One run in a slot: the RunSandbox SandboxRun steps through. */
-class SlotLease implements RunSandbox {
+class SlotLease implements SlotSandbox {
   readonly io: SandboxIo;
   readonly exited: Promise<number>;
   private resolveExit!: (code: number) => void;
@@ -174,12 +183,15 @@ class SlotLease implements RunSandbox {
   /** Whether the high-water mark was reset for this run (else it is not the run's: no number). */
   private readonly peakReset: boolean;
   private released = false;
+  /** A frame went to its sandbox: it is no longer unused. */
+  private touched = false;
 
   constructor(
     private readonly slot: Slot,
     private readonly sandbox: number,
     private readonly docker: DockerRepository,
     private readonly onRelease: (slot: Slot, clean: boolean) => void,
+    private readonly onGiveBack: (slot: Slot, sandbox: number) => void,
   ) {
     this.exited = new Promise((resolve, reject) => {
       this.resolveExit = resolve;
@@ -194,8 +206,14 @@ class SlotLease implements RunSandbox {
       () => undefined,
     );
     this.io = {
-      write: (data) => this.slot.send('D', sandbox, Buffer.from(data)),
-      closeStdin: () => this.slot.send('C', sandbox),
+      write: (data) => {
+        this.touched = true;
+        this.slot.send('D', sandbox, Buffer.from(data));
+      },
+      closeStdin: () => {
+        this.touched = true;
+        this.slot.send('C', sandbox);
+      },
       onStdout: (cb) => this.outputs.stdout.push(cb),
       onStderr: (cb) => this.outputs.stderr.push(cb),
       // The supervisor sends all output before X: at the exit, everything is delivered.
@@ -213,6 +231,7 @@ class SlotLease implements RunSandbox {
 
   kill(): void {
     if (this.done) return;
+    this.touched = true;
     this.killed = true;
     this.slot.send('K', this.sandbox);
     // A supervisor that does not answer is not trusted with another run: the slot goes.
@@ -237,6 +256,14 @@ class SlotLease implements RunSandbox {
     if (this.slot.dead) return this.docker.oomKilled(this.slot.id).catch(() => false);
     // Counters unreadable (neither cgroup v1 with cgroupfs nor v2): MLE is not told from a kill.
     return false;
+  }
+
+  giveBack(): void {
+    if (this.released) return;
+    if (this.touched || this.done) return this.release(false);
+    this.released = true;
+    this.done = true;
+    this.onGiveBack(this.slot, this.sandbox);
   }
 
   release(clean: boolean): void {
@@ -331,7 +358,7 @@ export class SlotPoolService implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   /** A run's sandbox: an idle slot's ready sandbox, or a new slot's. */
-  async take(spec: Omit<SandboxSpec, 'labels'>): Promise<RunSandbox> {
+  async take(spec: Omit<SandboxSpec, 'labels'>): Promise<SlotSandbox> {
     if (this.closed) throw new Error('the worker is shutting down');
     const idle = this.idle.get(poolKey(spec)) ?? [];
     let slot: Slot | undefined;
@@ -345,7 +372,13 @@ export class SlotPoolService implements OnApplicationBootstrap, BeforeApplicatio
     if (idle.length === 0) this.spare(spec);
     const sandbox = slot.ready!;
     slot.ready = null;
-    const lease = new SlotLease(slot, sandbox, this.docker, (s, clean) => this.release(s, clean));
+    const lease = new SlotLease(
+      slot,
+      sandbox,
+      this.docker,
+      (s, clean) => this.release(s, clean),
+      (s, unused) => this.giveBack(s, unused),
+    );
     slot.lease = lease;
     return lease;
   }
@@ -435,6 +468,14 @@ export class SlotPoolService implements OnApplicationBootstrap, BeforeApplicatio
     void slot.whenReady(NEXT_READY_MS).then((ok) => {
       if (!ok && !slot.lease) this.retire(slot, 'no next sandbox after the run');
     });
+  }
+
+  /** A slot taken and not used (SlotSandbox.giveBack): idle again, its sandbox still ready. */
+  private giveBack(slot: Slot, sandbox: number): void {
+    slot.lease = null;
+    if (slot.dead) return;
+    slot.ready = sandbox;
+    this.park(slot);
   }
 
   /** Back into its pool, or retired when the pools hold enough idle slots. */
