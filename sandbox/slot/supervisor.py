@@ -6,9 +6,9 @@
 # and sends this source first on stdin (a decimal byte count, a newline, the source). So the
 # supervisor always matches the worker that talks to it, and changing it rebuilds no image.
 #
-# Then the container's stdin/stdout (Docker's attach stream, the only I/O between the host and a
-# sandbox) or, when the worker gives one (`socket` in the config), a unix socket the worker
-# listens on and binds into this container alone, carry frames: one type byte, a 4-byte big-endian length, the payload.
+# Then the container's stdin/stdout (Docker's attach stream) or, when the worker gives one
+# (`socket` in the config), a unix socket the worker listens on and binds into this container
+# alone, carry frames: one type byte, a 4-byte big-endian length, the payload.
 #   worker -> supervisor: D data for the run's stdin | C close the run's stdin | K kill the run
 #                         (each payload starts with the sandbox's number, 4 bytes big-endian: a
 #                         late frame of an ended run never reaches the next run's sandbox)
