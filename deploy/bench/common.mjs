@@ -1,10 +1,11 @@
 // Small helpers shared by the benchmarks in this folder (latency.mjs, load.mjs).
 import { createServer } from 'node:net';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
 import { launch } from '../local/launcher.mjs';
+import { localSlotSockets } from '../local/service-args.mjs';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -91,7 +92,7 @@ export async function startBenchStack({ db, workerId, env = {}, onStderr = null 
     SOCKET_EVENTS_PER_SECOND: '100000',
     // As under `npm start`: slots' frames over their own sockets (BENCH: SANDBOX_SLOT_SOCKETS=
     // (empty) measures the attach stream instead).
-    SANDBOX_SLOT_SOCKETS: process.env.SANDBOX_SLOT_SOCKETS ?? join(tmpdir(), 'coderoom-slots'),
+    SANDBOX_SLOT_SOCKETS: localSlotSockets(),
     ...env,
   };
   const stderr = onStderr ?? ((line) => process.stderr.write(line));

@@ -12,6 +12,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO, machine, pct } from './common.mjs';
+import { localSlotSockets } from '../local/service-args.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const dist = (p) => pathToFileURL(join(REPO, 'worker/dist/src', p)).href;
@@ -30,7 +31,8 @@ const config = {
   slotSeccompProfile: join(REPO, 'sandbox/seccomp/coderoom-slot.json'),
   slotSupervisor: process.env.SANDBOX_SLOT_SUPERVISOR ?? join(REPO, 'sandbox/slot/supervisor.py'),
   slotAppArmor: '',
-  slotSocketDir: process.env.SANDBOX_SLOT_SOCKETS ?? '',
+  // As the other benchmarks and `npm start`: frames over the slots' own sockets (empty: attach).
+  slotSocketDir: localSlotSockets(),
   slotRuns: 100_000, // no recycling inside a cell: the cgroups of retired slots would vanish from the sum
   workerId: 'bench-slot',
   warmPoolSize: 8,

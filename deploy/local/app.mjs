@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { haproxyCommand, haproxyConfig, haproxyServerStatus } from './haproxy.mjs';
+import { localSlotSockets } from './service-args.mjs';
 import { REPO, StackError, dirs, log, mkdirp, paint, portFree, waitFor } from './util.mjs';
 
 /** A gateway drains its sockets at once; a worker finishes its runs in flight (each bounded). */
@@ -60,7 +61,7 @@ export async function startApp(sup, env, { cluster, lockName }) {
     SANDBOX_TIER: env.SANDBOX_TIER || 'slot',
     // Slots' frames over a socket of their own rather than the attach stream (~2 ms less per run
     // on the path of the first output); SANDBOX_SLOT_SOCKETS= (empty) keeps the attach stream.
-    SANDBOX_SLOT_SOCKETS: env.SANDBOX_SLOT_SOCKETS ?? path.join(os.tmpdir(), 'coderoom-slots'),
+    SANDBOX_SLOT_SOCKETS: localSlotSockets(env),
   });
   const node = process.execPath;
   const unit = (name, main, color, extra) =>

@@ -1,5 +1,8 @@
 // Command lines of the local Redis and FerretDB, shared by the stack (services.mjs) and the
-// tests that start services of their own (server/test/harness.ts) to restart them.
+// tests that start services of their own (server/test/harness.ts) to restart them; and the
+// local workers' directory of slot sockets, shared by the stack, the tests and the benchmarks.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * redis-server on 127.0.0.1:port with 64 databases. With `dir`, it keeps an append-only file
@@ -38,4 +41,13 @@ export function ferretdbArgs(port, sqliteDir, stateDir) {
     '--telemetry=disable',
     '--log-level=warn',
   ];
+}
+
+/**
+ * SANDBOX_SLOT_SOCKETS of the local workers (`npm start`, `stack.mjs cluster`, the test stacks,
+ * the benchmarks): the caller's, else <tmpdir>/coderoom-slots. Set to '' it keeps the attach
+ * stream (sandbox/slot/README.md, "The frames' way").
+ */
+export function localSlotSockets(env = process.env) {
+  return env.SANDBOX_SLOT_SOCKETS ?? join(tmpdir(), 'coderoom-slots');
 }

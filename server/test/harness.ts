@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
 import { haproxyConfig, haproxyServerStatus } from '../../deploy/local/haproxy.mjs';
 import { launch as launchProc, type Proc } from '../../deploy/local/launcher.mjs';
-import { ferretdbArgs, redisArgs } from '../../deploy/local/service-args.mjs';
+import { ferretdbArgs, localSlotSockets, redisArgs } from '../../deploy/local/service-args.mjs';
 import type {
   ClientToServerEvents,
   OutputChunk,
@@ -288,7 +288,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     // use to check that every sandbox is removed. warm-pool.e2e.spec.ts covers the pool.
     WARM_POOL_SIZE: '0',
     // Slots' frames over their own sockets, as under `npm start` (deploy/local/app.mjs).
-    SANDBOX_SLOT_SOCKETS: process.env.SANDBOX_SLOT_SOCKETS ?? join(tmpdir(), 'coderoom-slots'),
+    SANDBOX_SLOT_SOCKETS: localSlotSockets(),
     ...opts.workerEnv,
   });
   const workerLines = (i: number, what: string) =>

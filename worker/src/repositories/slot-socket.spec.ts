@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,12 +39,21 @@ describe('SlotSocket', () => {
 
   it("empties the worker's directory of sockets left by an earlier process, and keeps it private", () => {
     const root = base();
+    mkdirSync(join(root, 'worker_1'), { mode: 0o755 }); // made earlier, open to all
     const dir = prepareSlotSocketDir(root, 'worker/1');
     writeFileSync(join(dir, 'old.sock'), '');
     expect(prepareSlotSocketDir(root, 'worker/1')).toBe(dir);
     expect(readdirSync(dir)).toEqual([]);
     expect(dir).toBe(join(root, 'worker_1'));
     expect(statSync(dir).mode & 0o777).toBe(0o700);
+  });
+
+  it('says which directory it cannot prepare, and what to do', () => {
+    const file = join(base(), 'not-a-directory');
+    writeFileSync(file, '');
+    expect(() => prepareSlotSocketDir(file, 'w')).toThrow(
+      /SANDBOX_SLOT_SOCKETS: cannot prepare .*not-a-directory\/w .*set it empty for the attach stream/,
+    );
   });
 
   it('refuses a directory whose sockets would not fit a unix socket path', () => {

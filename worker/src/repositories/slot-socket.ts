@@ -8,8 +8,8 @@ export const SLOT_SOCKET_IN_CONTAINER = '/slot/worker.sock';
 
 /**
  * The directory of this worker's slot sockets (SANDBOX_SLOT_SOCKETS/<worker id>), emptied: a
- * socket left by an earlier process of this worker belongs to no slot any more. Only root (the
- * worker's user) may enter it; each socket is bound into its own slot container alone.
+ * socket left by an earlier process of this worker belongs to no slot any more. Only the worker's
+ * user may enter it (mode 0700); each socket is bound into its own slot container alone.
  */
 export function prepareSlotSocketDir(base: string, workerId: string): string {
   const dir = join(base, workerId.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 48));
@@ -17,9 +17,16 @@ export function prepareSlotSocketDir(base: string, workerId: string): string {
   if (Buffer.byteLength(dir) > 84) {
     throw new Error(`SANDBOX_SLOT_SOCKETS: ${dir} is too long for unix sockets (84 bytes at most)`);
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (const name of readdirSync(dir)) {
-    if (name.endsWith('.sock')) rmSync(join(dir, name), { force: true });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700); // one made earlier, in another mode
+    for (const name of readdirSync(dir)) {
+      if (name.endsWith('.sock')) rmSync(join(dir, name), { force: true });
+    }
+  } catch (err) {
+    throw new Error(
+      `SANDBOX_SLOT_SOCKETS: cannot prepare ${dir} (${(err as Error).message}); give the worker a directory it may create and own, or set it empty for the attach stream`,
+    );
   }
   return dir;
 }
