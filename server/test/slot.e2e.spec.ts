@@ -6,6 +6,7 @@
 // (hostile.e2e.spec.ts).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { localSlotSockets } from '../../deploy/local/service-args.mjs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   containersWith,
@@ -260,5 +261,117 @@ describe('the slot tier over the attach stream', () => {
     expect(echoed).toBe('hi');
     const mounts = execFileSync('docker', ['inspect', '-f', '{{json .Mounts}}', slotB]).toString();
     expect(mounts).not.toContain('/slot/worker.sock');
+  }, 60_000);
+});
+
+// A slot taken for a run whose pre-run check then said no (another worker has it, or it was
+// cancelled) goes back unused (SandboxRun.reserveSlot, SlotSandbox.giveBack): here through the
+// worker's own SlotPoolService on the real Docker engine and supervisor, as slot-lifecycle.mjs
+// drives it. The next run must get the same slot and its sandbox, still ready and untouched.
+describe('a slot given back unused', () => {
+  it('serves the next run with the same ready sandbox', async () => {
+    const dist = (p: string) => new URL(`../../worker/dist/src/${p}`, import.meta.url).href;
+    const { DockerRepository } = (await import(dist('repositories/docker.repository.js'))) as {
+      DockerRepository: new (config: object) => { remove(id: string): Promise<void> };
+    };
+    const { SlotRepository } = (await import(dist('repositories/slot.repository.js'))) as {
+      SlotRepository: new (config: object, docker: object) => object;
+    };
+    const { SlotPoolService } = (await import(dist('services/slot-pool.service.js'))) as {
+      SlotPoolService: new (...deps: object[]) => {
+        take(spec: object): Promise<{
+          id: string;
+          io: {
+            write(d: Buffer): void;
+            closeStdin(): void;
+            onStdout(cb: (d: Buffer) => void): void;
+          };
+          exited: Promise<number>;
+          giveBack(): void;
+          release(clean: boolean): void;
+        }>;
+        beforeApplicationShutdown(): Promise<void>;
+      };
+    };
+    const { encodeRunnerInput } = (await import(dist('services/runner-protocol.js'))) as {
+      encodeRunnerInput: (compile: null, run: string, files: object[]) => Buffer;
+    };
+    const repoDir = new URL('../../', import.meta.url).pathname;
+    const workerId = 'test-slot-give-back';
+    const config = {
+      dockerSocket: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock',
+      redisUrl: workerId, // the scope of its containers' labels (no Redis is used)
+      runtime: 'runc',
+      tier: 'slot',
+      tierByLanguage: {},
+      seccompProfile: `${repoDir}sandbox/seccomp/coderoom.json`,
+      slotSeccompProfile: `${repoDir}sandbox/seccomp/coderoom-slot.json`,
+      slotSupervisor: `${repoDir}sandbox/slot/supervisor.py`,
+      slotAppArmor: '',
+      slotSocketDir: localSlotSockets(),
+      slotRuns: 10,
+      workerId,
+      warmPoolSize: 1,
+      warmPoolMax: 2,
+      warmPoolLanguages: [],
+      concurrency: 1,
+      sandboxStartMs: 30_000,
+    };
+    const docker = new DockerRepository(config);
+    const janitor = {
+      ready: Promise.resolve(),
+      dispose: (id: string) => void docker.remove(id).catch(() => undefined),
+    };
+    const slots = new SlotPoolService(
+      config,
+      new SlotRepository(config, docker),
+      docker,
+      janitor,
+      { get: () => undefined },
+      { error: () => undefined },
+    );
+    const spec = {
+      image: 'coderoom-sandbox-base:latest',
+      memoryMb: 128,
+      cpus: 1,
+      pids: 64,
+      tmpfsMb: 16,
+      fileSizeMb: 16,
+      openFiles: 256,
+      cpuSeconds: 5,
+    };
+    // Slots an earlier, interrupted run of this test left (the worker's janitor does this at start).
+    const left = containersWith(`coderoom.worker=${workerId}`).split('\n').filter(Boolean);
+    if (left.length > 0) execFileSync('docker', ['rm', '-f', ...left]);
+    try {
+      const first = await slots.take(spec);
+      first.giveBack();
+      const second = await slots.take(spec);
+      expect(second.id).toBe(first.id);
+      let out = '';
+      second.io.onStdout((d) => (out += d.toString()));
+      second.io.write(
+        encodeRunnerInput(null, '@python main.py', [
+          { path: 'main.py', content: 'import os\nprint(sorted(os.listdir(".")))' },
+        ]),
+      );
+      second.io.closeStdin();
+      // A sandbox number the supervisor does not hold would have it drop every frame: no end.
+      const exit = await Promise.race([
+        second.exited,
+        new Promise<string>((r) => setTimeout(() => r('no end in 10 s'), 10_000).unref()),
+      ]);
+      expect(exit).toBe(0);
+      // Only this run's file: the sandbox given back had never been written to.
+      expect(out).toContain("['main.py']\n");
+      second.release(true);
+    } finally {
+      await slots.beforeApplicationShutdown();
+    }
+    await until(
+      'its slot to be removed',
+      () => containersWith(`coderoom.worker=${workerId}`).trim() === '',
+      10_000,
+    );
   }, 60_000);
 });
